@@ -1,0 +1,45 @@
+# dmm-nf: `make run` and `make test` install what they need (Debian packages, a virtualenv with
+# the pinned Python packages) and skip every step that is already done.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all run test lint bench soak yang-tree system clean
+
+all: test
+
+system:
+	@scripts/install-system-packages.sh
+
+$(VENV)/bin/python:
+	@scripts/install-system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip==24.3.1
+
+# Reinstalled only when the pins or the project metadata change.
+$(STAMP): $(VENV)/bin/python requirements.lock pyproject.toml
+	$(VENV)/bin/pip install -q -r requirements.lock
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: system $(STAMP)
+
+run: install
+	$(VENV)/bin/dmm-nf run --config yang/examples/lma.xml --state-dir .state/lma
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m pytest tests/model -q
+
+yang-tree: install
+	$(PY) -m mgmt.yangtree --write
+
+bench: install
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .state

@@ -1,0 +1,1 @@
+"""Prometheus collector, alert rules, Grafana dashboard."""

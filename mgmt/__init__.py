@@ -1,0 +1,1 @@
+"""Management plane: NETCONF server, datastores, operational tree, notifications, NACM, dmmctl, daemon entry."""

@@ -1,0 +1,1 @@
+"""dmm-nf: the mobility network function (signalling, state, data plane). Imports nothing from mgmt/ or exporters/."""
