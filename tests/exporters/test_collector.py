@@ -1,0 +1,136 @@
+"""The collector reads the source at scrape time and exports bounded, well-named metrics."""
+import math
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporters.collector import Collector
+from exporters.source import FakeSource, HistogramSnapshot, PeerLiveness, RegistrationCounters
+
+ALLOWED_LABELS = {"role", "version", "state", "pool", "status", "direction", "trigger", "peer", "reason",
+                  "operation", "error", "section", "le"}
+
+
+def registry_for(source) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(Collector(source))
+    return registry
+
+
+def test_values_come_from_the_source_at_scrape_time():
+    source = FakeSource(bindings={"active": 3})
+    registry = registry_for(source)
+    assert registry.get_sample_value("dmm_bindings", {"state": "active"}) == 3
+    source.bindings = {"active": 4, "deleting": 1}
+    assert registry.get_sample_value("dmm_bindings", {"state": "active"}) == 4
+    assert registry.get_sample_value("dmm_bindings", {"state": "deleting"}) == 1
+
+
+def test_populated_source_exports_every_family_with_its_values():
+    registry = registry_for(FakeSource.populated())
+    value = registry.get_sample_value
+    assert value("dmm_info", {"role": "lma", "version": "0.1.0"}) == 1
+    assert value("dmm_info", {"role": "mag", "version": "0.1.0"}) == 1
+    assert value("dmm_tunnels") == 3
+    assert value("dmm_pool_prefixes_allocated", {"pool": "pool-a"}) == 42
+    assert value("dmm_pool_prefixes_free", {"pool": "pool-a"}) == 982
+    assert value("dmm_registrations_received_total") == 120
+    assert value("dmm_registrations_accepted_total") == 110
+    assert value("dmm_registrations_rejected_total", {"status": "152"}) == 6
+    assert value("dmm_revocations_total", {"direction": "sent", "trigger": "1"}) == 2
+    assert value("dmm_revocations_total", {"direction": "received", "trigger": "2"}) == 5
+    assert value("dmm_peer_up", {"peer": "2001:db8::1"}) == 1
+    assert value("dmm_peer_up", {"peer": "2001:db8::2"}) == 0
+    assert value("dmm_heartbeat_requests_total", {"peer": "2001:db8::2"}) == 60
+    assert value("dmm_heartbeat_responses_total", {"peer": "2001:db8::2"}) == 50
+    assert value("dmm_heartbeat_timeouts_total", {"peer": "2001:db8::2"}) == 10
+    assert value("dmm_peer_restarts_total", {"peer": "2001:db8::1"}) == 1
+    assert value("dmm_handovers_total") == 9
+    assert value("dmm_messages_dropped_total", {"reason": "unknown-peer"}) == 3
+    assert value("dmm_netconf_sessions") == 2
+    assert value("dmm_netconf_rpcs_total", {"operation": "get", "error": "none"}) == 30
+    assert value("dmm_netconf_rpcs_total", {"operation": "edit-config", "error": "invalid-value"}) == 2
+    assert value("dmm_config_commits_total") == 5
+    assert value("dmm_start_time_seconds") > 0
+    assert value("dmm_exporter_scrape_duration_seconds") >= 0
+
+
+def test_pba_round_trip_is_a_cumulative_histogram_in_seconds():
+    registry = registry_for(FakeSource.populated())
+    value = registry.get_sample_value
+    assert value("dmm_pba_round_trip_seconds_bucket", {"le": "0.005"}) == 80
+    assert value("dmm_pba_round_trip_seconds_bucket", {"le": "+Inf"}) == 120
+    assert value("dmm_pba_round_trip_seconds_count") == 120
+    assert value("dmm_pba_round_trip_seconds_sum") == pytest.approx(0.61)
+
+
+def test_a_node_without_the_mag_role_exports_no_histogram():
+    registry = registry_for(FakeSource(pba_rtt=None))
+    assert registry.get_sample_value("dmm_pba_round_trip_seconds_count") is None
+
+
+def test_labels_are_bounded_and_names_follow_prometheus_conventions():
+    text = generate_latest(registry_for(FakeSource.populated())).decode()
+    for family in text_string_to_metric_families(text):
+        assert family.name.startswith("dmm_")
+        if family.type == "counter":
+            assert all(sample.name.endswith("_total") for sample in family.samples)
+        for sample in family.samples:
+            assert set(sample.labels) <= ALLOWED_LABELS, sample
+
+
+def test_scrape_size_does_not_grow_with_bindings():
+    source = FakeSource(bindings={"active": 10})
+    registry = registry_for(source)
+    small = generate_latest(registry).splitlines()
+    source.bindings = {"active": 1_000_000}
+    large = generate_latest(registry).splitlines()
+    assert len(large) == len(small)
+    assert b'dmm_bindings{state="active"} 1e+06' in large
+    assert abs(sum(map(len, large)) - sum(map(len, small))) < 16  # only the digits differ
+
+
+def scrape_once(registry: CollectorRegistry) -> dict[tuple[str, frozenset], float]:
+    """One scrape, as {(sample name, labels): value}; each scrape reads the source again."""
+    text = generate_latest(registry).decode()
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def errors(samples, section: str) -> float:
+    return samples[("dmm_exporter_source_errors_total", frozenset({("section", section)}))]
+
+
+class BrokenPeers(FakeSource):
+    def peers(self):
+        raise RuntimeError("runtime did not answer")
+
+
+def test_a_failing_section_is_left_out_counted_and_the_rest_still_served():
+    registry = registry_for(BrokenPeers(bindings={"active": 2}, peer_liveness=[
+        PeerLiveness("2001:db8::1", up=True, last_change=0.0)]))
+    first = scrape_once(registry)
+    assert not any(name == "dmm_peer_up" for name, _ in first)
+    assert first[("dmm_bindings", frozenset({("state", "active")}))] == 2
+    assert errors(first, "peers") == 1
+    assert errors(first, "bindings") == 0
+    second = scrape_once(registry)
+    assert errors(second, "peers") == 2
+
+
+def test_inconsistent_source_data_is_counted_not_raised():
+    class BadCounters(FakeSource):
+        def registration_counters(self):
+            return RegistrationCounters(received=-1)
+
+    samples = scrape_once(registry_for(BadCounters()))
+    assert ("dmm_registrations_received_total", frozenset()) not in samples
+    assert errors(samples, "registrations") == 1
+
+
+def test_infinite_histogram_bound_is_rendered_as_plus_inf_only_once():
+    source = FakeSource(pba_rtt=HistogramSnapshot(((1.0, 1), (math.inf, 1)), 0.2, 1))
+    text = generate_latest(registry_for(source)).decode()
+    assert text.count('le="+Inf"') == 1
+    assert 'dmm_pba_round_trip_seconds_bucket{le="1.0"} 1.0' in text
