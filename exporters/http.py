@@ -23,6 +23,7 @@ from exporters.source import MetricsSource
 DEFAULT_PORT = 9430
 DEFAULT_ADDRESS = "::"
 REQUEST_TIMEOUT_SECONDS = 10.0
+SHUTDOWN_POLL_SECONDS = 0.05  # how soon stop() is noticed by the serving thread
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ class MetricsServer:
         if self._server is not None:
             raise RuntimeError("metrics server already running")
         self._server = _Server(self._address, self._requested_port, self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="metrics-http", daemon=True
+        )
         self._thread.start()
         log.info("metrics endpoint listening on %s", self.url)
 
