@@ -5,6 +5,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from exporters.http import DEFAULT_PORT, MetricsServer
 from exporters.source import FakeSource, Readiness
@@ -130,3 +132,14 @@ def test_bad_listen_settings_raise_a_clear_error(source, address, port):
 def test_a_port_in_use_raises_oserror(server, source):
     with pytest.raises(OSError):
         MetricsServer(source, "127.0.0.1", server.port).start()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=st.binary(min_size=1, max_size=300))
+def test_garbage_requests_never_stop_the_server(server, request):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(request + b"\r\n\r\n")
+        client.shutdown(socket.SHUT_WR)
+        while client.recv(4096):
+            pass
+    assert get(server.url + "/healthz")[0] == 200
