@@ -1,0 +1,604 @@
+"""NETCONF filters: RFC 6241 subtree (§6) and XPath (§8.9) filtering of libyang data,
+and request plans that let a state provider build only what a filter can select.
+
+How the server uses this module for a read (``<get>``, ``<get-config>``, ``<get-data>``)::
+
+    flt = Filter.from_subtree(filter_elem, ctx)        # or Filter.from_xpath(expr, nsmap, ctx)
+    tree = provider.build(flt.plan)                    # a fresh tree the caller owns
+    tree = flt.apply(tree)                             # exact filter; prunes in place
+
+``Filter.apply`` prunes the tree it is given in place and returns the new first top-level
+node (or ``None`` when nothing is selected); the handle passed in must not be used
+afterwards because the node it points to may have been freed.
+
+A :class:`FilterPlan` over-approximates the selection: everything a filter can select is
+inside the plan, so the provider may build more than needed but never less. Its questions
+take schema paths written the libyang way, module name on the first node and wherever the
+module changes (``/dmm-nf:state/binding-cache/binding``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Mapping, Optional, Union
+
+import libyang
+from _libyang import ffi, lib
+from lxml import etree
+
+NETCONF_BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+
+class RequestError(Exception):
+    """A bad request argument; the server answers it with one ``<rpc-error>``.
+
+    ``tag`` is the RFC 6241 error-tag, ``error_type`` the error-type; ``app_tag`` and
+    ``path`` fill error-app-tag and error-path when set; ``str(err)`` is error-message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        tag: str = "invalid-value",
+        error_type: str = "application",
+        app_tag: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.tag = tag
+        self.error_type = error_type
+        self.app_tag = app_tag
+        self.path = path
+
+
+# ---------------------------------------------------------------------------- helpers
+def _addr(node: libyang.DNode) -> int:
+    return int(ffi.cast("uintptr_t", node.cdata))
+
+
+def node_namespace(node: libyang.DNode) -> str:
+    return ffi.string(node.cdata.schema.module.ns).decode()
+
+
+def node_module(node: libyang.DNode) -> str:
+    return ffi.string(node.cdata.schema.module.name).decode()
+
+
+def canonical_value(node: libyang.DNode) -> str:
+    value = lib.lyd_get_value(node.cdata)
+    return "" if value == ffi.NULL else ffi.string(value).decode()
+
+
+def is_list_key(node: libyang.DNode) -> bool:
+    return bool(node.cdata.schema.flags & lib.LYS_KEY)
+
+
+def is_config(node: libyang.DNode) -> bool:
+    return bool(node.cdata.schema.flags & lib.LYS_CONFIG_W)
+
+
+def children(node: libyang.DNode) -> list[libyang.DNode]:
+    if isinstance(node, libyang.DContainer):  # containers, lists, notifications, RPCs
+        return list(node.children())
+    return []
+
+
+def top_level(tree: Optional[libyang.DNode]) -> list[libyang.DNode]:
+    if tree is None:
+        return []
+    return list(tree.first_sibling().siblings())
+
+
+def module_by_namespace(ctx: libyang.Context, namespace: str) -> Optional[str]:
+    for module in ctx:
+        if ffi.string(module.cdata.ns).decode() == namespace and module.implemented():
+            return module.name()
+    return None
+
+
+def free_node(node: libyang.DNode) -> None:
+    lib.lyd_free_tree(node.cdata)
+
+
+# A selection maps a data node (by address) to ALL (its whole subtree) or to the
+# selection among its children.
+_ALL = "all"
+_Selection = dict[int, Union[str, "_Selection"]]
+
+
+def _select(selection: _Selection, key: int, sub: Union[str, _Selection]) -> None:
+    current = selection.get(key)
+    if current is None:
+        selection[key] = sub
+    elif current == _ALL or sub == _ALL:
+        selection[key] = _ALL
+    else:
+        for child_key, child_sub in sub.items():
+            _select(current, child_key, child_sub)
+
+
+def prune(nodes: Iterable[libyang.DNode], selection: _Selection, in_list: bool = False) -> None:
+    """Free every node of ``nodes`` (and below) that ``selection`` does not keep.
+
+    Keys of a kept list entry always stay: an entry is identified by them.
+    """
+    for node in list(nodes):
+        sub = selection.get(_addr(node))
+        if sub == _ALL:
+            continue
+        if sub is None:
+            if not (in_list and is_list_key(node)):
+                free_node(node)
+            continue
+        prune(children(node), sub, isinstance(node, libyang.DList))
+
+
+def prune_forest(tree: Optional[libyang.DNode], selection: _Selection) -> Optional[libyang.DNode]:
+    """Prune a whole forest; return its new first node (``None`` if nothing is left)."""
+    nodes = top_level(tree)
+    kept = [n for n in nodes if _addr(n) in selection]
+    prune(nodes, selection)
+    return kept[0] if kept else None
+
+
+# ---------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class PlanNode:
+    """One node a filter reaches.
+
+    ``module`` is None when the filter did not name a namespace (any module matches);
+    ``children`` None means the whole subtree; ``key`` (lists only) is the complete key
+    the filter's content-match nodes require, None when any entry may match.
+    """
+
+    name: str
+    module: Optional[str] = None
+    children: Optional[tuple["PlanNode", ...]] = None
+    key: Optional[Mapping[str, str]] = None
+
+    def matches(self, module: str, name: str) -> bool:
+        return self.name == name and (self.module is None or self.module == module)
+
+
+def _parse_schema_path(path: str) -> list[tuple[str, str]]:
+    """``/m:a/b/n:c`` -> [(m, a), (m, b), (n, c)]; a step inherits its parent's module."""
+    steps: list[tuple[str, str]] = []
+    module = ""
+    for step in path.strip("/").split("/"):
+        if ":" in step:
+            module, step = step.split(":", 1)
+        if not module:
+            raise ValueError(f"schema path {path!r} must start with a module name")
+        steps.append((module, step))
+    return steps
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    """What a read request can select; ``roots`` None means everything."""
+
+    roots: Optional[tuple[PlanNode, ...]] = None
+
+    @classmethod
+    def everything(cls) -> "FilterPlan":
+        return cls(None)
+
+    def _reach(self, path: str) -> Iterator[Optional[PlanNode]]:
+        """Plan nodes at ``path``; None stands for "inside a whole selected subtree"."""
+        if self.roots is None:
+            yield None
+            return
+        level: list[PlanNode] = list(self.roots)
+        steps = _parse_schema_path(path)
+        for depth, (module, name) in enumerate(steps):
+            matched = [p for p in level if p.matches(module, name)]
+            last = depth == len(steps) - 1
+            if last:
+                yield from matched
+                return
+            level = []
+            for plan_node in matched:
+                if plan_node.children is None:
+                    yield None
+                else:
+                    level.extend(plan_node.children)
+
+    def selects(self, path: str) -> bool:
+        """True if anything at or under the schema node ``path`` may be selected."""
+        return any(True for _ in self._reach(path))
+
+    def keys(self, path: str) -> Optional[list[dict[str, str]]]:
+        """For the list at ``path``: the complete keys of the only entries that can be
+        selected, or None when any entry may be (build them all). ``[]`` means none."""
+        found: list[dict[str, str]] = []
+        for plan_node in self._reach(path):
+            if plan_node is None or plan_node.key is None:
+                return None
+            key = dict(plan_node.key)
+            if key not in found:
+                found.append(key)
+        return found
+
+    def top_level(self) -> Optional[set[tuple[Optional[str], str]]]:
+        """(module, name) of every top-level node the plan reaches; None: all of them."""
+        if self.roots is None:
+            return None
+        return {(p.module, p.name) for p in self.roots}
+
+
+def _list_keys(ctx: libyang.Context, schema_path: Optional[str]) -> Optional[list[str]]:
+    if schema_path is None:
+        return None
+    try:
+        snode = next(ctx.find_path(schema_path), None)
+    except libyang.LibyangError:
+        return None
+    if isinstance(snode, libyang.SList):
+        return [k.name() for k in snode.keys()]
+    return None
+
+
+def _child_schema_path(parent: Optional[str], module: Optional[str], name: str, parent_module: Optional[str]) -> Optional[str]:
+    if module is None:
+        return None
+    if parent is None:
+        return f"/{module}:{name}"
+    if parent_module == module:
+        return f"{parent}/{name}"
+    return f"{parent}/{module}:{name}"
+
+
+# ---------------------------------------------------------------------------- subtree
+def _qname(elem: etree._Element) -> tuple[Optional[str], str]:
+    qname = etree.QName(elem)
+    return (qname.namespace or None), qname.localname
+
+
+def _element_children(elem: etree._Element) -> list[etree._Element]:
+    return [c for c in elem if isinstance(c.tag, str)]
+
+
+def _is_content_match(elem: etree._Element) -> bool:
+    return not _element_children(elem) and bool((elem.text or "").strip())
+
+
+class SubtreeFilter:
+    """RFC 6241 §6 subtree filter evaluated on libyang data trees."""
+
+    def __init__(self, elements: list[etree._Element], ctx: libyang.Context) -> None:
+        self.elements = elements
+        self.ctx = ctx
+        self._modules: dict[str, Optional[str]] = {}
+
+    def _module(self, namespace: Optional[str]) -> Optional[str]:
+        if namespace is None:
+            return None
+        if namespace not in self._modules:
+            self._modules[namespace] = module_by_namespace(self.ctx, namespace)
+        return self._modules[namespace]
+
+    # -- matching
+    def _name_matches(self, node: libyang.DNode, elem: etree._Element) -> bool:
+        namespace, name = _qname(elem)
+        if node.name() != name:
+            return False
+        return namespace is None or namespace == node_namespace(node)
+
+    def _attributes_match(self, node: libyang.DNode, elem: etree._Element) -> bool:
+        if not elem.attrib:
+            return True
+        meta = node.meta()
+        for attr, value in elem.attrib.items():
+            namespace, name = _qname_of_attr(attr)
+            module = self._module(namespace) if namespace else None
+            keys = [f"{module}:{name}"] if module else [name] + [k for k in meta if k.endswith(":" + name)]
+            if not any(meta.get(k) == value for k in keys):
+                return False
+        return True
+
+    def _value_matches(self, node: libyang.DNode, elem: etree._Element) -> bool:
+        wanted = (elem.text or "").strip()
+        actual = canonical_value(node)
+        if actual == wanted:
+            return True
+        # identityref: the filter writes prefix:identity with its own XML prefix
+        if ":" in wanted and ":" in actual:
+            prefix, ident = wanted.split(":", 1)
+            namespace = elem.nsmap.get(prefix)
+            return namespace is not None and f"{self._module(namespace)}:{ident}" == actual
+        return False
+
+    def _matches(self, node: libyang.DNode, elem: etree._Element) -> bool:
+        return self._name_matches(node, elem) and self._attributes_match(node, elem)
+
+    # -- selection (RFC 6241 §6.2)
+    def _select_siblings(
+        self, nodes: list[libyang.DNode], elems: list[etree._Element]
+    ) -> Optional[Union[str, _Selection]]:
+        content = [e for e in elems if _is_content_match(e)]
+        others = [e for e in elems if not _is_content_match(e)]
+        selection: _Selection = {}
+        for elem in content:
+            hits = [
+                n for n in nodes
+                if isinstance(n, libyang.DLeaf) and self._matches(n, elem) and self._value_matches(n, elem)
+            ]
+            if not hits:
+                return None  # one false content match deselects the whole parent
+            for node in hits:
+                selection[_addr(node)] = _ALL
+        if not others:
+            return _ALL  # only content match nodes: the whole parent is selected
+        for elem in others:
+            sub_elems = _element_children(elem)
+            for node in nodes:
+                if not self._matches(node, elem):
+                    continue
+                if not sub_elems:
+                    _select(selection, _addr(node), _ALL)
+                    continue
+                sub = self._select_siblings(children(node), sub_elems)
+                if sub is not None:
+                    _select(selection, _addr(node), sub)
+        return selection or None
+
+    def selection(self, tree: Optional[libyang.DNode]) -> _Selection:
+        if not self.elements:
+            return {}  # RFC 6241 §6.4.2: an empty filter selects nothing
+        nodes = top_level(tree)
+        sub = self._select_siblings(nodes, self.elements)
+        if sub is None:
+            return {}
+        if sub == _ALL:
+            return {_addr(n): _ALL for n in nodes}
+        return sub
+
+    # -- plan
+    def _plan_node(
+        self, elem: etree._Element, parent_path: Optional[str], parent_module: Optional[str], known: bool
+    ) -> PlanNode:
+        namespace, name = _qname(elem)
+        module = self._module(namespace) if namespace else (parent_module if known else None)
+        if namespace is None:
+            module = None  # RFC 6241 §6.2.2: no namespace matches any module
+        path = _child_schema_path(parent_path, module, name, parent_module) if known else None
+        subs = _element_children(elem)
+        if not subs:
+            return PlanNode(name, module)
+        key: Optional[dict[str, str]] = None
+        key_names = _list_keys(self.ctx, path)
+        if key_names:
+            matched = {
+                _qname(c)[1]: (c.text or "").strip() for c in subs if _is_content_match(c)
+            }
+            if all(k in matched for k in key_names):
+                key = {k: matched[k] for k in key_names}
+        if all(_is_content_match(c) for c in subs):
+            return PlanNode(name, module, None, key)
+        children = tuple(self._plan_node(c, path, module, path is not None) for c in subs)
+        return PlanNode(name, module, children, key)
+
+    def plan(self) -> FilterPlan:
+        if self.elements and all(_is_content_match(e) for e in self.elements):
+            return FilterPlan.everything()
+        return FilterPlan(tuple(self._plan_node(e, None, None, True) for e in self.elements))
+
+
+def _qname_of_attr(attr: str) -> tuple[Optional[str], str]:
+    if attr.startswith("{"):
+        namespace, name = attr[1:].split("}", 1)
+        return namespace, name
+    return None, attr
+
+
+# ---------------------------------------------------------------------------- xpath
+_TOKEN = re.compile(r"'[^']*'|\"[^\"]*\"|(?<![\w.\-])([A-Za-z_][\w.\-]*):(?![:=])")
+
+
+def xpath_to_module_prefixes(expr: str, nsmap: Mapping[Optional[str], str], ctx: libyang.Context) -> str:
+    """Rewrite the XML prefixes of ``expr`` (bound in ``nsmap``) to the module names
+    libyang expects. A prefix that is neither bound nor a module name is an error."""
+    module_names = {m.name() for m in ctx}
+
+    def rewrite(match: re.Match[str]) -> str:
+        prefix = match.group(1)
+        if prefix is None:
+            return match.group(0)
+        if prefix in nsmap and nsmap[prefix]:
+            module = module_by_namespace(ctx, nsmap[prefix])
+            if module is None:
+                raise RequestError(f"XPath filter: no module has namespace {nsmap[prefix]}")
+            return module + ":"
+        if prefix in module_names:
+            return match.group(0)
+        raise RequestError(f"XPath filter: prefix {prefix!r} is not declared", tag="invalid-value")
+
+    return _TOKEN.sub(rewrite, expr)
+
+
+def _split_outside(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` where it is outside quotes and brackets."""
+    parts, depth, quote, start = [], 0, "", 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i + len(sep)
+            i = start
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+_STEP = re.compile(r"^\s*(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)\s*((?:\[.*\])*)\s*$")
+_EQUALITY = re.compile(r"""^\s*(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*$""")
+
+
+def _bracket_groups(text: str) -> list[str]:
+    """``[a][b[c]]`` -> ["a", "b[c]"] (quotes respected)."""
+    groups, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+            if depth == 1:
+                start = i + 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                groups.append(text[start:i])
+    return groups
+
+
+def _predicate_equalities(predicates: str) -> dict[str, str]:
+    """``[a='1'][b="2" and c='3']`` -> {a: 1, b: 2, c: 3}; other predicates add nothing
+    (which only widens the plan)."""
+    found: dict[str, str] = {}
+    for predicate in _bracket_groups(predicates):
+        for term in _split_outside(predicate, " and "):
+            match = _EQUALITY.match(term)
+            if match:
+                found[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
+    return found
+
+
+def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
+    """Plan for one absolute location path (module-name prefixes); None: everything."""
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    steps = _split_outside(path[1:], "/")
+    parsed: list[tuple[str, str, dict[str, str]]] = []
+    module = ""
+    for step in steps:
+        match = _STEP.match(step)
+        if not match or (not match.group(1) and not module):
+            break  # wildcard, axis, function or '//' : keep the whole subtree from here
+        module = match.group(1) or module
+        parsed.append((module, match.group(2), _predicate_equalities(match.group(3) or "")))
+    if not parsed:
+        return None
+    node: Optional[PlanNode] = None
+    schema_path = ""
+    prev_module = ""
+    paths = []
+    for module, name, _eq in parsed:
+        schema_path += f"/{name}" if module == prev_module else f"/{module}:{name}"
+        prev_module = module
+        paths.append(schema_path)
+    for (module, name, equalities), schema_path in reversed(list(zip(parsed, paths))):
+        key = None
+        key_names = _list_keys(ctx, schema_path)
+        if key_names and all(k in equalities for k in key_names):
+            key = {k: equalities[k] for k in key_names}
+        node = PlanNode(name, module, None if node is None else (node,), key)
+    return node
+
+
+class XPathFilter:
+    """RFC 6241 §8.9 XPath filter, prefixes taken from the filter element's nsmap."""
+
+    def __init__(self, expr: str, nsmap: Mapping[Optional[str], str], ctx: libyang.Context) -> None:
+        if not expr.strip():
+            raise RequestError("XPath filter: the select expression is empty", tag="missing-attribute", error_type="protocol")
+        self.expr = xpath_to_module_prefixes(expr, nsmap, ctx)
+        self.ctx = ctx
+
+    def selection(self, tree: Optional[libyang.DNode]) -> _Selection:
+        if tree is None:
+            return {}
+        try:
+            found = list(tree.first_sibling().find_all(self.expr))
+        except libyang.LibyangError as err:
+            raise RequestError(f"XPath filter {self.expr!r}: {err}") from err
+        selection: _Selection = {}
+        for node in found:
+            chain = []
+            current: Optional[libyang.DNode] = node
+            while current is not None:
+                chain.append(current)
+                current = current.parent()
+            level = selection
+            for ancestor in reversed(chain[1:]):
+                entry = level.setdefault(_addr(ancestor), {})
+                if entry == _ALL:
+                    break
+                level = entry  # type: ignore[assignment]
+            else:
+                _select(level, _addr(node), _ALL)
+        return selection
+
+    def plan(self) -> FilterPlan:
+        roots = []
+        for path in _split_outside(self.expr, "|"):
+            node = _xpath_plan_path(path.strip(), self.ctx)
+            if node is None:
+                return FilterPlan.everything()
+            roots.append(node)
+        return FilterPlan(tuple(roots))
+
+
+# ---------------------------------------------------------------------------- facade
+class Filter:
+    """A read filter: the plan for the provider and the exact filter for the result.
+
+    ``Filter.none()`` selects everything (no ``<filter>`` given).
+    """
+
+    def __init__(self, impl: Optional[Union[SubtreeFilter, XPathFilter]]) -> None:
+        self._impl = impl
+        self.plan = impl.plan() if impl is not None else FilterPlan.everything()
+
+    @classmethod
+    def none(cls) -> "Filter":
+        return cls(None)
+
+    @classmethod
+    def from_subtree(cls, elem: etree._Element, ctx: libyang.Context) -> "Filter":
+        """``elem`` is the ``<filter>`` (or ``<subtree-filter>``) element; its children
+        are the filter's top-level nodes. An empty filter selects nothing (RFC 6241 §6.4.2)."""
+        return cls(SubtreeFilter(_element_children(elem), ctx))
+
+    @classmethod
+    def from_xpath(cls, expr: str, nsmap: Mapping[Optional[str], str], ctx: libyang.Context) -> "Filter":
+        return cls(XPathFilter(expr, nsmap, ctx))
+
+    @classmethod
+    def from_element(cls, elem: Optional[etree._Element], ctx: libyang.Context) -> "Filter":
+        """Parse a ``<filter type="subtree|xpath" [select=...]>`` element (RFC 6241 §7.1)."""
+        if elem is None:
+            return cls.none()
+        kind = elem.get("type") or elem.get(f"{{{NETCONF_BASE_NS}}}type") or "subtree"
+        if kind == "subtree":
+            return cls.from_subtree(elem, ctx)
+        if kind == "xpath":
+            select = elem.get("select") or elem.get(f"{{{NETCONF_BASE_NS}}}select")
+            if select is None:
+                raise RequestError(
+                    "an XPath filter needs a select attribute",
+                    tag="missing-attribute", error_type="protocol",
+                )
+            return cls.from_xpath(select, elem.nsmap, ctx)
+        raise RequestError(f"unknown filter type {kind!r}", tag="bad-attribute", error_type="protocol")
+
+    def selects_all(self) -> bool:
+        return self._impl is None
+
+    def apply(self, tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+        """Prune ``tree`` (a forest the caller owns) to what the filter selects."""
+        if self._impl is None or tree is None:
+            return tree
+        return prune_forest(tree, self._impl.selection(tree))
