@@ -1,0 +1,116 @@
+"""The `dmm-nf` command: runs the network function with its management plane.
+
+`dmm-nf run` loads and validates the configuration, builds the runtime (nf/), starts the
+NETCONF server (mgmt/) and the metrics endpoint (exporters/) around it, and serves until
+SIGINT or SIGTERM. A bad configuration ends with one line naming the file, the path and the
+problem, and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from mgmt.cli_errors import EXIT_USAGE, CliError, fail
+
+PROG = "dmm-nf"
+log = logging.getLogger("dmm-nf")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0..65535: {value}")
+    return value
+
+
+def default_state_dir(node_name: str) -> Path:
+    """Per-node so that several functions on one host keep separate state."""
+    if os.geteuid() == 0:
+        base = Path("/var/lib/dmm-nf")
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "dmm-nf"
+    return base / node_name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="dmm-nf: a managed mobility network function for IPv6 "
+                                     "(PMIPv6 LMA / MAG, DMM MAAR)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the network function",
+                         description="Run the network function with the given configuration.")
+    run.add_argument("--config", required=True, type=Path, metavar="FILE",
+                     help="configuration: XML or JSON of the dmm-nf YANG config (the content of <running>)")
+    run.add_argument("--netconf-port", type=_port, metavar="N", help="NETCONF over SSH port (overrides the config)")
+    run.add_argument("--metrics-port", type=_port, metavar="N", help="Prometheus metrics port (overrides the config)")
+    run.add_argument("--state-dir", type=Path, metavar="DIR",
+                     help="persistent state: datastores, restart counter, host key (default: per node name "
+                          "under /var/lib/dmm-nf as root, ~/.local/state/dmm-nf otherwise)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    check = sub.add_parser("check-config", help="validate a configuration file and exit",
+                           description="Validate a configuration file against the YANG model and exit.")
+    check.add_argument("config", type=Path, metavar="FILE")
+    return parser
+
+
+def _load(path: Path):
+    from nf.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            _load(args.config)
+            print(f"{args.config}: valid")
+            return 0
+        return run(args)
+    except CliError as e:
+        return fail(PROG, e)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tree = _load(args.config)
+    from mgmt.service import Service, ServiceOptions
+
+    options = ServiceOptions(config_path=args.config, netconf_port=args.netconf_port,
+                             metrics_port=args.metrics_port, state_dir=args.state_dir)
+    service = Service(tree, options, default_state_dir=default_state_dir)
+    try:
+        asyncio.run(_serve(service))
+    except CliError:
+        raise
+    except OSError as e:
+        raise CliError(f"cannot start: {e.strerror or e}") from None
+    return 0
+
+
+async def _serve(service) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,414 @@
+"""Typed settings: the runtime's read-only view of the validated YANG configuration.
+
+libyang has already checked types, ranges, `must` and `when` by the time this module sees the
+data (see nf/config.py), so this is a plain translation from the JSON shape of
+`/dmm-nf:dmm-nf` into frozen dataclasses with Python types (durations in seconds,
+`ipaddress` objects, enumeration values as their numbers). One dataclass per YANG container
+keeps the mapping easy to follow next to the model.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address, IPv6Network
+from typing import Any, Mapping
+
+import libyang
+
+TOP = "dmm-nf:dmm-nf"
+
+
+def _name(identity: str) -> str:
+    """'dmm-nf-types:udp' -> 'udp' (identityref values carry their module prefix)."""
+    return identity.rsplit(":", 1)[-1]
+
+
+def _ms(value: int) -> float:
+    return value / 1000.0
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str
+    roles: frozenset[str]
+    address: IPv6Address
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    type: str  # "udp" | "raw-ipv6"
+    udp_port: int
+    listen_address: IPv6Address | None
+
+
+@dataclass(frozen=True)
+class TimerSettings:
+    """RFC 5213 section 9 and RFC 6275 section 13 variables, in seconds."""
+
+    min_delay_before_bce_delete: float
+    max_delay_before_new_bce_assign: float
+    timestamp_validity_window: float
+    initial_bindack_timeout_first_reg: float
+    max_bindack_timeout: float
+    max_binding_lifetime: int
+    default_lifetime: int
+    requested_lifetime: int
+    refresh_advance: int
+    timestamp_based_approach_in_use: bool
+    mobile_node_generated_timestamp_in_use: bool
+
+
+@dataclass(frozen=True)
+class HeartbeatSettings:
+    interval: int
+    missing_heartbeats_allowed: int
+    fast_probe_enabled: bool
+    fast_probe_interval: float
+    fast_probe_detect_multiplier: int
+
+
+@dataclass(frozen=True)
+class AccessInterface:
+    name: str
+    access_technology_type: int
+    link_local_address: IPv6Address | None
+
+
+@dataclass(frozen=True)
+class RouterAdvertisementSettings:
+    router_lifetime: int
+    prefix_valid_lifetime: int
+    prefix_preferred_lifetime: int
+
+
+@dataclass(frozen=True)
+class LmaSettings:
+    allowed_mags: frozenset[IPv6Address]
+    default_pool: str | None
+    accept_unknown_mobile_nodes: bool
+
+
+@dataclass(frozen=True)
+class MagSettings:
+    lma_address: IPv6Address
+    access_interfaces: tuple[AccessInterface, ...]
+    router_advertisement: RouterAdvertisementSettings
+    fixed_link_local_address: IPv6Address | None
+    fixed_link_layer_address: bytes | None
+    enable_mag_local_routing: bool
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    name: str
+    prefix: IPv6Network
+    assign_length: int
+
+
+@dataclass(frozen=True)
+class MobileNodePolicy:
+    mn_identifier: str
+    allowed_mags: frozenset[IPv6Address]
+    anchor: IPv6Address | None
+    home_network_prefixes: tuple[IPv6Network, ...]
+    pool: str | None
+    lifetime: int | None
+    access_technologies: frozenset[int]
+
+
+@dataclass(frozen=True)
+class PeerSettings:
+    address: IPv6Address
+    name: str | None
+    role: str | None
+    key_id: int | None
+    key: bytes | None
+    heartbeat_interval: int | None
+    missing_heartbeats_allowed: int | None
+
+
+@dataclass(frozen=True)
+class DataplaneSettings:
+    backend: str  # "memory" | "linux"
+    encapsulation: str  # "srv6" | "ip6ip6"
+    access_interface: str | None
+    core_interface: str | None
+    srv6_locator: IPv6Network | None
+    srv6_decap_sid: IPv6Address | None
+    srv6_source_address: IPv6Address | None
+    route_table: int
+    rule_priority: int
+    route_protocol: int
+
+
+@dataclass(frozen=True)
+class LocationManagementSettings:
+    backend: str  # "memory" | "sqlite" | "etcd"
+    etcd_endpoints: tuple[str, ...]
+    key_prefix: str
+    sqlite_path: str
+
+
+@dataclass(frozen=True)
+class DmmSettings:
+    mode: str
+    anchor_selection: str
+    prefix_handling_on_move: str
+    keep_timeout: int
+
+
+@dataclass(frozen=True)
+class FaultPolicySettings:
+    on_path_down: str
+    on_peer_restart: str
+    on_data_path_failure: str
+
+
+@dataclass(frozen=True)
+class EventHistorySettings:
+    max_entries: int
+    max_age: int
+
+
+@dataclass(frozen=True)
+class NetconfUser:
+    name: str
+    password: str | None  # crypt-hash text ("$0$..." is clear text, lab only)
+    authorized_keys: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class ManagementSettings:
+    netconf_address: str
+    netconf_port: int
+    netconf_idle_timeout: int
+    netconf_users: tuple[NetconfUser, ...]
+    metrics_enabled: bool
+    metrics_address: str
+    metrics_port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    node: NodeSettings
+    transport: TransportSettings
+    timers: TimerSettings
+    heartbeat: HeartbeatSettings
+    lma: LmaSettings | None
+    mag: MagSettings | None
+    pools: tuple[PoolSettings, ...]
+    policies: Mapping[str, MobileNodePolicy]
+    peers: Mapping[IPv6Address, PeerSettings]
+    dataplane: DataplaneSettings
+    location_management: LocationManagementSettings
+    dmm: DmmSettings
+    fault_policy: FaultPolicySettings
+    event_history: EventHistorySettings
+    management: ManagementSettings
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.node.roles
+
+
+def _opt_addr(value: str | None) -> IPv6Address | None:
+    return IPv6Address(value) if value else None
+
+
+def _opt_net(value: str | None) -> IPv6Network | None:
+    return IPv6Network(value) if value else None
+
+
+class EnumValues:
+    """Looks up the number of an enumeration value in the schema (e.g. 'ieee-802-3' -> 3)."""
+
+    def __init__(self, ctx: libyang.Context) -> None:
+        self._ctx = ctx
+        self._cache: dict[str, dict[str, int]] = {}
+
+    def value(self, schema_path: str, name: str) -> int:
+        table = self._cache.get(schema_path)
+        if table is None:
+            node = next(self._ctx.find_path(schema_path))
+            table = {e.name(): e.value() for e in node.type().enums()}
+            self._cache[schema_path] = table
+        return table[name]
+
+
+def settings_from_tree(tree: libyang.DNode, ctx: libyang.Context) -> Settings:
+    """Build `Settings` from a validated configuration data tree."""
+    data = tree.print_dict(include_implicit_defaults=True, with_siblings=True, absolute=True)
+    return settings_from_dict(data.get(TOP) or data.get("dmm-nf") or {}, EnumValues(ctx))
+
+
+def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
+    node = d["node"]
+    roles = frozenset(_name(r) for r in node.get("role", []))
+    t = d.get("timers", {})
+    hb = d.get("heartbeat", {})
+    fp = hb.get("fast-probe", {})
+    att_path = f"/{TOP}/mag/access-interface/access-technology-type"
+
+    lma = None
+    if "lma" in roles:
+        lma_d = d.get("lma", {})
+        lma = LmaSettings(
+            allowed_mags=frozenset(IPv6Address(a) for a in lma_d.get("allowed-mag", [])),
+            default_pool=lma_d.get("default-pool"),
+            accept_unknown_mobile_nodes=lma_d.get("accept-unknown-mobile-nodes", False),
+        )
+    mag = None
+    if "mag" in roles:
+        mag_d = d.get("mag", {})
+        ra = mag_d.get("router-advertisement", {})
+        lla = mag_d.get("fixed-link-layer-address")
+        mag = MagSettings(
+            lma_address=IPv6Address(mag_d["lma-address"]),
+            access_interfaces=tuple(
+                AccessInterface(
+                    name=i["name"],
+                    access_technology_type=enums.value(att_path, i.get("access-technology-type", "ieee-802-3")),
+                    link_local_address=_opt_addr(i.get("link-local-address")),
+                )
+                for i in mag_d.get("access-interface", [])
+            ),
+            router_advertisement=RouterAdvertisementSettings(
+                router_lifetime=ra.get("router-lifetime", 1800),
+                prefix_valid_lifetime=ra.get("prefix-valid-lifetime", 2592000),
+                prefix_preferred_lifetime=ra.get("prefix-preferred-lifetime", 604800),
+            ),
+            fixed_link_local_address=_opt_addr(mag_d.get("fixed-link-local-address")),
+            fixed_link_layer_address=bytes.fromhex(lla.replace(":", "")) if lla else None,
+            enable_mag_local_routing=mag_d.get("enable-mag-local-routing", False),
+        )
+
+    policy_att_path = f"/{TOP}/policy-store/mobile-node/access-technology"
+    policies = {}
+    for mn in d.get("policy-store", {}).get("mobile-node", []):
+        policies[mn["mn-identifier"]] = MobileNodePolicy(
+            mn_identifier=mn["mn-identifier"],
+            allowed_mags=frozenset(IPv6Address(a) for a in mn.get("allowed-mag", [])),
+            anchor=_opt_addr(mn.get("anchor")),
+            home_network_prefixes=tuple(IPv6Network(p) for p in mn.get("home-network-prefix", [])),
+            pool=mn.get("pool"),
+            lifetime=mn.get("lifetime"),
+            access_technologies=frozenset(enums.value(policy_att_path, a) for a in mn.get("access-technology", [])),
+        )
+
+    peers = {}
+    for p in d.get("peers", {}).get("peer", []):
+        auth = p.get("authentication", {})
+        phb = p.get("heartbeat", {})
+        address = IPv6Address(p["address"])
+        peers[address] = PeerSettings(
+            address=address,
+            name=p.get("name"),
+            role=_name(p["role"]) if p.get("role") else None,
+            key_id=auth.get("key-id"),
+            key=_b64(auth.get("key")),
+            heartbeat_interval=phb.get("interval"),
+            missing_heartbeats_allowed=phb.get("missing-heartbeats-allowed"),
+        )
+
+    dp = d.get("dataplane", {})
+    srv6 = dp.get("srv6", {})
+    lm = d.get("location-management", {})
+    dmm = d.get("dmm", {})
+    fault = d.get("fault-policy", {})
+    hist = d.get("event-history", {})
+    mg = d.get("management", {})
+    nc = mg.get("netconf", {})
+    met = mg.get("metrics", {})
+    tr = d.get("transport", {})
+
+    return Settings(
+        node=NodeSettings(name=node["name"], roles=roles, address=IPv6Address(node["address"])),
+        transport=TransportSettings(
+            type=_name(tr.get("type", "udp")),
+            udp_port=tr.get("udp-port", 5436),
+            listen_address=_opt_addr(tr.get("listen-address")),
+        ),
+        timers=TimerSettings(
+            min_delay_before_bce_delete=_ms(t.get("min-delay-before-bce-delete", 10000)),
+            max_delay_before_new_bce_assign=_ms(t.get("max-delay-before-new-bce-assign", 1500)),
+            timestamp_validity_window=_ms(t.get("timestamp-validity-window", 300)),
+            initial_bindack_timeout_first_reg=_ms(t.get("initial-bindack-timeout-first-reg", 1500)),
+            max_bindack_timeout=float(t.get("max-bindack-timeout", 32)),
+            max_binding_lifetime=t.get("max-binding-lifetime", 262140),
+            default_lifetime=t.get("default-lifetime", 3600),
+            requested_lifetime=t.get("requested-lifetime", 3600),
+            refresh_advance=t.get("refresh-advance", 30),
+            timestamp_based_approach_in_use=t.get("timestamp-based-approach-in-use", True),
+            mobile_node_generated_timestamp_in_use=t.get("mobile-node-generated-timestamp-in-use", False),
+        ),
+        heartbeat=HeartbeatSettings(
+            interval=hb.get("interval", 60),
+            missing_heartbeats_allowed=hb.get("missing-heartbeats-allowed", 3),
+            fast_probe_enabled=fp.get("enabled", False),
+            fast_probe_interval=_ms(fp.get("interval", 1000)),
+            fast_probe_detect_multiplier=fp.get("detect-multiplier", 3),
+        ),
+        lma=lma,
+        mag=mag,
+        pools=tuple(
+            PoolSettings(name=p["name"], prefix=IPv6Network(p["prefix"]), assign_length=p.get("assign-length", 64))
+            for p in d.get("prefix-pools", {}).get("pool", [])
+        ),
+        policies=policies,
+        peers=peers,
+        dataplane=DataplaneSettings(
+            backend=_name(dp.get("backend", "memory")),
+            encapsulation=_name(dp.get("encapsulation", "srv6")),
+            access_interface=dp.get("access-interface"),
+            core_interface=dp.get("core-interface"),
+            srv6_locator=_opt_net(srv6.get("locator")),
+            srv6_decap_sid=_opt_addr(srv6.get("decap-sid")),
+            srv6_source_address=_opt_addr(srv6.get("source-address")),
+            route_table=dp.get("route-table", 100),
+            rule_priority=dp.get("rule-priority", 1000),
+            route_protocol=dp.get("route-protocol", 201),
+        ),
+        location_management=LocationManagementSettings(
+            backend=_name(lm.get("backend", "sqlite")),
+            etcd_endpoints=tuple(lm.get("etcd-endpoint", [])),
+            key_prefix=lm.get("key-prefix", "/dmm-nf/"),
+            sqlite_path=lm.get("sqlite-path", "lm.sqlite3"),
+        ),
+        dmm=DmmSettings(
+            mode=dmm.get("mode", "none"),
+            anchor_selection=dmm.get("anchor-selection", "serving-node"),
+            prefix_handling_on_move=dmm.get("prefix-handling-on-move", "keep-via-previous-anchor"),
+            keep_timeout=dmm.get("keep-timeout", 3600),
+        ),
+        fault_policy=FaultPolicySettings(
+            on_path_down=_name(fault.get("on-path-down", "alarm-only")),
+            on_peer_restart=_name(fault.get("on-peer-restart", "re-register")),
+            on_data_path_failure=_name(fault.get("on-data-path-failure", "alarm-only")),
+        ),
+        event_history=EventHistorySettings(
+            max_entries=hist.get("max-entries", 1000), max_age=hist.get("max-age", 86400)
+        ),
+        management=ManagementSettings(
+            netconf_address=nc.get("address", "::"),
+            netconf_port=nc.get("port", 830),
+            netconf_idle_timeout=nc.get("idle-timeout", 3600),
+            netconf_users=tuple(
+                NetconfUser(
+                    name=u["name"],
+                    password=u.get("password"),
+                    authorized_keys=tuple(
+                        (k["algorithm"], _b64(k["key-data"]) or b"") for k in u.get("authorized-key", [])
+                    ),
+                )
+                for u in nc.get("user", [])
+            ),
+            metrics_enabled=met.get("enabled", True),
+            metrics_address=met.get("address", "::"),
+            metrics_port=met.get("port", 9430),
+        ),
+        raw=d,
+    )
+
+
+def _b64(value: str | None) -> bytes | None:
+    return base64.b64decode(value) if value else None
