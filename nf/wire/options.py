@@ -1,0 +1,365 @@
+"""Mobility options (RFC 6275 §6.2): typed values, their bodies on the wire, alignment.
+
+Each option class knows its Type, its alignment requirement ``xn+y`` (RFC 6275 §6.2:
+the Type octet starts y octets past a multiple of x from the start of the Mobility
+Header) and how to turn its body (the octets after Type and Length) into bytes and
+back. Laying options out with padding is the codec's job (``codec.py``).
+
+Pad1 and PadN exist so their numbers have names, but padding carries no information:
+``encode()`` ignores them and inserts its own, ``decode()`` drops them.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+from typing import ClassVar, Union
+
+from .constants import AccessTechnologyType, HandoffIndicator, MnIdentifierSubtype, OptionType
+from .errors import EncodeError, OptionLengthError, OptionValueError
+
+_PREFIX = struct.Struct("!xB16s")  # Reserved, Prefix Length, Prefix (RFC 5213 §8.3)
+_RESERVED_BYTE_VALUE = struct.Struct("!xB")  # Reserved, value (RFC 5213 §8.4, §8.5)
+_TIMESTAMP = struct.Struct("!HIH")  # 48-bit seconds as 16+32 bits, 16-bit fraction
+_UINT32 = struct.Struct("!I")
+_PREVIOUS_MAAR = struct.Struct("!xB16s16s")
+
+_NO_ALIGNMENT = (1, 0)
+
+
+def _prefix_from_wire(length: int, raw: bytes) -> IPv6Network:
+    if length > 128:
+        raise OptionValueError(f"prefix length {length} is above 128")
+    # strict=False: a sender's stray host bits are not worth dropping the message for.
+    return IPv6Network((IPv6Address(raw), length), strict=False)
+
+
+def _exact_length(body: bytes, expected: int, name: str) -> None:
+    if len(body) != expected:
+        raise OptionLengthError(f"{name} option length {len(body)}, expected {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class Pad1:
+    """One octet of padding (RFC 6275 §6.2.2)."""
+
+    TYPE: ClassVar[int] = OptionType.PAD1
+
+
+@dataclass(frozen=True, slots=True)
+class PadN:
+    """N+2 octets of padding (RFC 6275 §6.2.3)."""
+
+    TYPE: ClassVar[int] = OptionType.PADN
+    length: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MobileNodeIdentifierOption:
+    """Mobile Node Identifier, subtype NAI (RFC 4283 §3); no alignment requirement.
+
+    The NAI is text; octets that are not UTF-8 survive a round trip as surrogate escapes.
+    """
+
+    TYPE: ClassVar[int] = OptionType.MOBILE_NODE_IDENTIFIER
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    nai: str
+
+    def body(self) -> bytes:
+        return bytes((MnIdentifierSubtype.NAI,)) + self.nai.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueMobileNodeIdentifierOption:
+    """Mobile Node Identifier of a subtype other than NAI, kept as octets (RFC 4283 §3)."""
+
+    TYPE: ClassVar[int] = OptionType.MOBILE_NODE_IDENTIFIER
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    subtype: int
+    identifier: bytes
+
+    def body(self) -> bytes:
+        if self.subtype == MnIdentifierSubtype.NAI or not 0 <= self.subtype <= 255:
+            raise EncodeError(f"opaque MN identifier subtype {self.subtype} is not allowed")
+        return bytes((self.subtype,)) + self.identifier
+
+
+def _parse_mn_identifier(body: bytes) -> MobileNodeIdentifierOption | OpaqueMobileNodeIdentifierOption:
+    if not body:
+        raise OptionLengthError("Mobile Node Identifier option has no Subtype")
+    if body[0] == MnIdentifierSubtype.NAI:
+        return MobileNodeIdentifierOption(body[1:].decode("utf-8", "surrogateescape"))
+    return OpaqueMobileNodeIdentifierOption(body[0], body[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class _PrefixOption:
+    """Reserved, Prefix Length, 16-octet prefix; Length 18, alignment 8n+4."""
+
+    ALIGN: ClassVar[tuple[int, int]] = (8, 4)
+    prefix: IPv6Network
+
+    def body(self) -> bytes:
+        return _PREFIX.pack(self.prefix.prefixlen, self.prefix.network_address.packed)
+
+    @classmethod
+    def parse(cls, body: bytes) -> _PrefixOption:
+        _exact_length(body, 18, cls.__name__)
+        length, raw = _PREFIX.unpack(body)
+        return cls(_prefix_from_wire(length, raw))
+
+
+@dataclass(frozen=True, slots=True)
+class HomeNetworkPrefixOption(_PrefixOption):
+    """Home Network Prefix (RFC 5213 §8.3): Length 18, alignment 8n+4."""
+
+    TYPE: ClassVar[int] = OptionType.HOME_NETWORK_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredPrefixOption(_PrefixOption):
+    """Anchored Prefix (RFC 8885 §4.3): the Home Network Prefix layout."""
+
+    TYPE: ClassVar[int] = OptionType.ANCHORED_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPrefixOption(_PrefixOption):
+    """Local Prefix (RFC 8885 §4.4): the Home Network Prefix layout."""
+
+    TYPE: ClassVar[int] = OptionType.LOCAL_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffIndicatorOption:
+    """Handoff Indicator (RFC 5213 §8.4): Reserved, HI; Length 2, no alignment."""
+
+    TYPE: ClassVar[int] = OptionType.HANDOFF_INDICATOR
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    value: int
+
+    def body(self) -> bytes:
+        return _RESERVED_BYTE_VALUE.pack(self.value)
+
+    @classmethod
+    def parse(cls, body: bytes) -> HandoffIndicatorOption:
+        _exact_length(body, 2, "Handoff Indicator")
+        value = body[1]
+        return cls(_HANDOFF_INDICATORS.get(value, value))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTechnologyTypeOption:
+    """Access Technology Type (RFC 5213 §8.5): Reserved, ATT; Length 2, no alignment."""
+
+    TYPE: ClassVar[int] = OptionType.ACCESS_TECHNOLOGY_TYPE
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    value: int
+
+    def body(self) -> bytes:
+        return _RESERVED_BYTE_VALUE.pack(self.value)
+
+    @classmethod
+    def parse(cls, body: bytes) -> AccessTechnologyTypeOption:
+        _exact_length(body, 2, "Access Technology Type")
+        value = body[1]
+        return cls(_ACCESS_TECHNOLOGY_TYPES.get(value, value))
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkLayerOption:
+    """Reserved (2 octets), then a link-layer identifier of any size.
+
+    RFC 5213 §8.6 ties the alignment to the identifier's size; an identifier is read
+    as octets, so no padding is inserted for it.
+    """
+
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    identifier: bytes
+
+    def body(self) -> bytes:
+        return b"\x00\x00" + self.identifier
+
+    @classmethod
+    def parse(cls, body: bytes) -> _LinkLayerOption:
+        if len(body) < 2:
+            raise OptionLengthError(f"{cls.__name__} shorter than its Reserved field")
+        return cls(body[2:])
+
+
+@dataclass(frozen=True, slots=True)
+class MobileNodeLinkLayerIdentifierOption(_LinkLayerOption):
+    """Mobile Node Link-layer Identifier (RFC 5213 §8.6)."""
+
+    TYPE: ClassVar[int] = OptionType.MOBILE_NODE_LINK_LAYER_IDENTIFIER
+
+
+@dataclass(frozen=True, slots=True)
+class DlifLinkLayerAddressOption(_LinkLayerOption):
+    """DLIF Link-layer Address (RFC 8885 §4.8): the RFC 5213 §8.6 layout."""
+
+    TYPE: ClassVar[int] = OptionType.DLIF_LINK_LAYER_ADDRESS
+
+
+@dataclass(frozen=True, slots=True)
+class _AddressOption:
+    """One 16-octet IPv6 address; Length 16, alignment 8n+6 (RFC 5213 §8.7)."""
+
+    ALIGN: ClassVar[tuple[int, int]] = (8, 6)
+    address: IPv6Address
+
+    def body(self) -> bytes:
+        return self.address.packed
+
+    @classmethod
+    def parse(cls, body: bytes) -> _AddressOption:
+        _exact_length(body, 16, cls.__name__)
+        return cls(IPv6Address(body))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLocalAddressOption(_AddressOption):
+    """Link-local Address (RFC 5213 §8.7)."""
+
+    TYPE: ClassVar[int] = OptionType.LINK_LOCAL_ADDRESS
+
+
+@dataclass(frozen=True, slots=True)
+class ServingMaarOption(_AddressOption):
+    """Serving MAAR address (RFC 8885 §4.6)."""
+
+    TYPE: ClassVar[int] = OptionType.SERVING_MAAR
+
+
+@dataclass(frozen=True, slots=True)
+class DlifLinkLocalAddressOption(_AddressOption):
+    """DLIF Link-local Address (RFC 8885 §4.7)."""
+
+    TYPE: ClassVar[int] = OptionType.DLIF_LINK_LOCAL_ADDRESS
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampOption:
+    """Timestamp (RFC 5213 §8.8): 48-bit seconds since 1970-01-01 UTC and 16-bit
+    1/65536 fractions; Length 8, alignment 8n+2.
+    """
+
+    TYPE: ClassVar[int] = OptionType.TIMESTAMP
+    ALIGN: ClassVar[tuple[int, int]] = (8, 2)
+    seconds: int
+    fraction: int = 0
+
+    @classmethod
+    def from_time(cls, unix_time: float) -> TimestampOption:
+        ticks = round(unix_time * 65536)
+        return cls(ticks >> 16, ticks & 0xFFFF)
+
+    def to_time(self) -> float:
+        return self.seconds + self.fraction / 65536
+
+    def body(self) -> bytes:
+        if not (0 <= self.seconds < 1 << 48 and 0 <= self.fraction <= 0xFFFF):
+            raise EncodeError(f"timestamp {self.seconds}+{self.fraction}/65536 out of range")
+        return _TIMESTAMP.pack(self.seconds >> 32, self.seconds & 0xFFFFFFFF, self.fraction)
+
+    @classmethod
+    def parse(cls, body: bytes) -> TimestampOption:
+        _exact_length(body, 8, "Timestamp")
+        high, low, fraction = _TIMESTAMP.unpack(body)
+        return cls(high << 32 | low, fraction)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartCounterOption:
+    """Restart Counter (RFC 5847 §5.2): a 32-bit counter; Length 4, alignment 4n+2."""
+
+    TYPE: ClassVar[int] = OptionType.RESTART_COUNTER
+    ALIGN: ClassVar[tuple[int, int]] = (4, 2)
+    counter: int
+
+    def body(self) -> bytes:
+        return _UINT32.pack(self.counter)
+
+    @classmethod
+    def parse(cls, body: bytes) -> RestartCounterOption:
+        _exact_length(body, 4, "Restart Counter")
+        return cls(_UINT32.unpack(body)[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousMaarOption:
+    """Previous MAAR (RFC 8885 §4.5): Reserved, Prefix Length, the previous MAAR's
+    address and the prefix it anchors; Length 34, alignment 8n+4.
+    """
+
+    TYPE: ClassVar[int] = OptionType.PREVIOUS_MAAR
+    ALIGN: ClassVar[tuple[int, int]] = (8, 4)
+    address: IPv6Address
+    prefix: IPv6Network
+
+    def body(self) -> bytes:
+        return _PREVIOUS_MAAR.pack(
+            self.prefix.prefixlen, self.address.packed, self.prefix.network_address.packed
+        )
+
+    @classmethod
+    def parse(cls, body: bytes) -> PreviousMaarOption:
+        _exact_length(body, 34, "Previous MAAR")
+        length, address, prefix = _PREVIOUS_MAAR.unpack(body)
+        return cls(IPv6Address(address), _prefix_from_wire(length, prefix))
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownOption:
+    """An option this codec does not interpret, kept whole (RFC 6275 §6.2.1: skip it)."""
+
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    type: int
+    data: bytes
+
+    def body(self) -> bytes:
+        if self.type in PARSERS or self.type in (OptionType.PAD1, OptionType.PADN):
+            raise EncodeError(f"option type {self.type} has its own class; use it")
+        return self.data
+
+
+Option = Union[
+    MobileNodeIdentifierOption,
+    OpaqueMobileNodeIdentifierOption,
+    HomeNetworkPrefixOption,
+    HandoffIndicatorOption,
+    AccessTechnologyTypeOption,
+    MobileNodeLinkLayerIdentifierOption,
+    LinkLocalAddressOption,
+    TimestampOption,
+    RestartCounterOption,
+    AnchoredPrefixOption,
+    LocalPrefixOption,
+    PreviousMaarOption,
+    ServingMaarOption,
+    DlifLinkLocalAddressOption,
+    DlifLinkLayerAddressOption,
+    UnknownOption,
+]
+
+_HANDOFF_INDICATORS = {int(v): v for v in HandoffIndicator}
+_ACCESS_TECHNOLOGY_TYPES = {int(v): v for v in AccessTechnologyType}
+
+# Option Type -> function from body octets to the option object.
+PARSERS = {
+    OptionType.MOBILE_NODE_IDENTIFIER: _parse_mn_identifier,
+    OptionType.HOME_NETWORK_PREFIX: HomeNetworkPrefixOption.parse,
+    OptionType.HANDOFF_INDICATOR: HandoffIndicatorOption.parse,
+    OptionType.ACCESS_TECHNOLOGY_TYPE: AccessTechnologyTypeOption.parse,
+    OptionType.MOBILE_NODE_LINK_LAYER_IDENTIFIER: MobileNodeLinkLayerIdentifierOption.parse,
+    OptionType.LINK_LOCAL_ADDRESS: LinkLocalAddressOption.parse,
+    OptionType.TIMESTAMP: TimestampOption.parse,
+    OptionType.RESTART_COUNTER: RestartCounterOption.parse,
+    OptionType.ANCHORED_PREFIX: AnchoredPrefixOption.parse,
+    OptionType.LOCAL_PREFIX: LocalPrefixOption.parse,
+    OptionType.PREVIOUS_MAAR: PreviousMaarOption.parse,
+    OptionType.SERVING_MAAR: ServingMaarOption.parse,
+    OptionType.DLIF_LINK_LOCAL_ADDRESS: DlifLinkLocalAddressOption.parse,
+    OptionType.DLIF_LINK_LAYER_ADDRESS: DlifLinkLayerAddressOption.parse,
+}
+PARSERS = {int(k): v for k, v in PARSERS.items()}
