@@ -23,9 +23,15 @@ TransportKind = Literal["raw-ipv6", "udp"]
 TRANSPORT_KINDS: tuple[str, ...] = ("raw-ipv6", "udp")
 
 
-def open_transport(kind: str, address: IPv6Address | str, handler: DatagramHandler,
+def open_transport(kind: str, address: IPv6Address | str | None, handler: DatagramHandler,
                    port: int = PMIP6_CNTL_PORT) -> MhTransport:
-    """The transport for config `transport type` (`port` applies to udp only); not started."""
+    """The transport for config `transport type`, not yet started.
+
+    `address` None listens on every address (destinations then come from IPV6_PKTINFO);
+    `port` applies to udp only.
+    """
+    if address is None:
+        address = IPv6Address("::")
     if kind == "udp":
         return UdpTransport(address, handler, port)
     if kind == "raw-ipv6":

@@ -244,5 +244,6 @@ def test_bad_port_is_a_typed_error():
 
 def test_factory_builds_the_configured_kind():
     assert isinstance(open_transport("udp", "::1", Inbox(), port=5436), UdpTransport)
+    assert open_transport("udp", None, Inbox()).local_address == IPv6Address("::")
     with pytest.raises(TransportError, match="unknown transport type"):
         open_transport("gre", "::1", Inbox())
