@@ -41,7 +41,7 @@ class SocketEndpoint:
     def __init__(self, address: IPv6Address | str, port: int, handler: DatagramHandler) -> None:
         try:
             self._address = IPv6Address(address)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise TransportError(f"not an IPv6 address: {address!r}") from exc
         if not 0 <= port <= 0xFFFF:
             raise TransportError(f"port out of range: {port}")
@@ -68,6 +68,7 @@ class SocketEndpoint:
         if self._sock is not None:
             raise TransportError("transport already started")
         loop = asyncio.get_running_loop()
+        local = _sockaddr(self._address, self._port)
         sock = self._open_socket()
         try:
             sock.setblocking(False)
@@ -77,7 +78,7 @@ class SocketEndpoint:
                 pass  # a smaller buffer only means less room for bursts
             if self._use_pktinfo:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
-            sock.bind(_sockaddr(self._address, self._port))
+            sock.bind(local)
         except OSError as exc:
             sock.close()
             raise TransportError(f"cannot bind [{self._address}]:{self._port}: {exc}") from exc

@@ -231,10 +231,20 @@ def test_port_in_use_is_a_typed_error():
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1", "not an address", ""])
+@pytest.mark.parametrize("address", ["10.0.0.1", "not an address", "", b"\x00", 1.5])
 def test_bad_address_is_a_typed_error(address):
     with pytest.raises(TransportError, match="not an IPv6 address"):
         UdpTransport(address, Inbox())
+
+
+def test_unknown_interface_in_a_scoped_address_is_a_typed_error():
+    async def scenario():
+        transport = UdpTransport("fe80::1%no-such-if0", Inbox(), port=0)
+        with pytest.raises(TransportError, match="unknown interface"):
+            await transport.start()
+        assert not transport.is_open
+
+    asyncio.run(scenario())
 
 
 def test_bad_port_is_a_typed_error():
