@@ -81,7 +81,8 @@ def test_make_bench_is_named_as_the_command_when_make_runs_it(monkeypatch):
 
 def test_load_client_gets_every_answer_from_the_echo_server():
     with start_echo_server("::1", "transport") as server:
-        load = udp_request_rate(server.target, lambda i: i.to_bytes(8, "big"), 1000, window=8)
+        load = udp_request_rate(server.target, lambda i: i.to_bytes(8, "big"), 1000, window=8,
+                                answer_timeout=2.0)
     assert (load.sent, load.answered, load.lost) == (1000, 1000, 0)
     assert load.rate > 0
 
