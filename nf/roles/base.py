@@ -1,0 +1,56 @@
+"""What a role (LMA, MAG, MAAR) is given by the runtime, and what it offers back.
+
+A role is a state machine: the runtime hands it decoded messages of the types it declares in
+`handles`, and the role answers through its `RoleContext` — sending messages, changing the
+binding cache, programming the data plane, counting and publishing events. Everything runs
+on the runtime's asyncio loop, so roles need no locks.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address
+from typing import Callable, ClassVar, Protocol
+
+from nf.wire import Message
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def wall(self) -> float: ...
+
+
+class SystemClock:
+    monotonic = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
+
+
+SendFn = Callable[[Message, IPv6Address, "int | None"], bool]
+
+
+@dataclass
+class RoleContext:
+    """The runtime's services, as a role sees them."""
+
+    settings: object  # nf.settings.Settings
+    stats: object  # nf.core.stats.Statistics
+    events: object  # nf.core.events.EventBus
+    timers: object  # nf.core.timers timer service
+    dataplane: object  # nf.dataplane.base.DataPlane
+    clock: Clock
+    restart_counter: int
+    send: SendFn  # send(message, destination, udp port or None) -> sent?
+    lm: object | None = None  # nf.lm store, where the role uses one
+    extras: dict = field(default_factory=dict)
+
+
+class Role(Protocol):
+    name: ClassVar[str]  # "lma" | "mag" | "maar"
+    handles: ClassVar[frozenset[type]]  # message classes dispatched to on_message
+
+    def on_message(self, message: Message, src: IPv6Address, src_port: int, dst: IPv6Address) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
