@@ -1,0 +1,210 @@
+"""The runtime: one asyncio loop that owns all mutable state of the network function.
+
+It turns datagrams into typed messages (counting and answering bad ones), dispatches them to
+the roles, answers Heartbeats with the Restart Counter (RFC 5847), serves the management
+plane's reads and RPCs on the loop (`call`), and applies configuration changes. Nothing else
+mutates state, so no locks are needed and every snapshot is consistent.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from nf import wire
+from nf.liveness.restart_counter import next_restart_counter
+from nf.roles.base import Clock, Role, RoleContext, SystemClock
+from nf.settings import Settings
+from nf.transport import open_transport
+from nf.transport.base import PMIP6_CNTL_PORT, ThrottledLog
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+VERSION = "0.1.0"
+
+
+class Runtime:
+    """Builds the services from `Settings`, runs them on the current loop."""
+
+    def __init__(self, settings: Settings, state_dir: Path, *, dataplane=None, clock: Clock | None = None,
+                 bind_address: IPv6Address | None = None) -> None:
+        from nf.core.events import EventBus
+        from nf.core.stats import Statistics
+
+        self.settings = settings
+        self.state_dir = state_dir
+        self.clock = clock or SystemClock()
+        self.stats = Statistics()
+        self.events = EventBus(max_entries=settings.event_history.max_entries,
+                               max_age=settings.event_history.max_age)
+        self.dataplane = dataplane if dataplane is not None else _make_dataplane(settings)
+        self.restart_counter = next_restart_counter(state_dir)
+        self.start_wall = time.time()
+        self.roles: dict[str, Role] = {}
+        self._handlers: dict[type, Role] = {}
+        self._bind_address = bind_address
+        self._transport = None
+        self._timers = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._peer_ports: dict[IPv6Address, int] = {}
+        self._drop_log = ThrottledLog(log, interval=5.0)
+        self.ready = False
+
+    # ----- life cycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        from nf.core.timers import TimerService
+
+        self._loop = asyncio.get_running_loop()
+        self._timers = TimerService(loop=self._loop, clock=self.clock.monotonic)
+        address = self._bind_address or self.settings.transport.listen_address or self.settings.node.address
+        self._transport = open_transport(self.settings.transport.type, address, self._on_datagram,
+                                         port=self.settings.transport.udp_port)
+        await self._transport.start()
+        ctx = RoleContext(settings=self.settings, stats=self.stats, events=self.events, timers=self._timers,
+                          dataplane=self.dataplane, clock=self.clock, restart_counter=self.restart_counter,
+                          send=self.send)
+        for role_cls in _role_classes(self.settings):
+            role = role_cls(ctx)
+            self.roles[role.name] = role
+            for message_type in role.handles:
+                self._handlers[message_type] = role
+        for role in self.roles.values():
+            await role.start()
+        self.ready = True
+        log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
+                 ",".join(sorted(self.roles)), self.restart_counter, self._transport.local_address,
+                 self._transport.local_port)
+
+    async def stop(self) -> None:
+        self.ready = False
+        for role in self.roles.values():
+            await role.stop()
+        if self._timers is not None:
+            self._timers.close()
+        if self._transport is not None:
+            self._transport.close()
+
+    @property
+    def transport(self):
+        return self._transport
+
+    # ----- signalling -----------------------------------------------------------------
+    def send(self, message: wire.Message, dst: IPv6Address, port: int | None = None) -> bool:
+        """Encode and send one message; the peer's port is the one it last used, else 5436."""
+        transport = self._transport
+        src = transport.local_address
+        if port is None:
+            port = self._peer_ports.get(dst, self._default_peer_port())
+        try:
+            data = wire.encode(message, src, dst)
+        except wire.EncodeError:
+            log.exception("cannot encode %s", type(message).__name__)
+            self.stats.count_drop("encode-error")
+            return False
+        self.stats.count_sent(message)
+        return transport.send(data, dst, port)
+
+    def _default_peer_port(self) -> int:
+        return PMIP6_CNTL_PORT if self.settings.transport.type == "udp" else 0
+
+    def _on_datagram(self, data: bytes, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
+        try:
+            message = wire.decode(data, src, dst)
+        except wire.UnknownMessageType as e:
+            self._count_and_log_drop(e, src)
+            # RFC 6275 section 9.2: an unrecognised MH Type is answered by a Binding Error, status 2.
+            self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src, src_port or None)
+            return
+        except wire.WireError as e:
+            self._count_and_log_drop(e, src)
+            return
+        if src_port:
+            self._peer_ports[src] = src_port
+        self.stats.count_received(message)
+        if isinstance(message, wire.Heartbeat):
+            self._on_heartbeat(message, src, src_port)
+            return
+        role = self._handlers.get(type(message))
+        if role is None:
+            self.stats.count_drop("unexpected-message")
+            self._drop_log.warning("dropped %s from %s: no role here handles it", type(message).__name__, src)
+            return
+        try:
+            role.on_message(message, src, src_port, dst)
+        except Exception:  # the loop must outlive any bug in one message's handling
+            self.stats.count_drop("internal-error")
+            log.exception("error handling %s from %s", type(message).__name__, src)
+
+    def _count_and_log_drop(self, error: wire.WireError, src: IPv6Address) -> None:
+        self.stats.count_drop(error.reason)
+        self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
+
+    def _on_heartbeat(self, message: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
+        handler = self._handlers.get(wire.Heartbeat)
+        if handler is not None:  # the liveness monitor takes responses and requests itself
+            handler.on_message(message, src, src_port, self._transport.local_address)
+            return
+        if not message.response:
+            # RFC 5847 section 5.2: answer with the request's sequence number and our Restart Counter.
+            reply = wire.Heartbeat(sequence=message.sequence, response=True,
+                                   options=(wire.RestartCounterOption(self.restart_counter),))
+            self.send(reply, src, src_port or None)
+
+    # ----- management plane -----------------------------------------------------------
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:
+        """Run `fn(*args)` on the runtime's loop from another thread and return its result.
+
+        NETCONF sessions and the metrics endpoint run in their own threads; every read or
+        change of state goes through here so it happens between two messages, never during one.
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("runtime not started")
+
+        async def run() -> T:
+            result = fn(*args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"runtime did not answer within {timeout} s") from None
+
+    def role(self, name: str) -> Role | None:
+        return self.roles.get(name)
+
+
+def _role_classes(settings: Settings) -> list[type]:
+    classes = []
+    if settings.has_role("lma"):
+        from nf.roles.lma import LmaRole
+
+        classes.append(LmaRole)
+    if settings.has_role("mag"):
+        from nf.roles.mag import MagRole
+
+        classes.append(MagRole)
+    if settings.has_role("maar"):
+        from nf.roles.maar import MaarRole
+
+        classes.append(MaarRole)
+    return classes
+
+
+def _make_dataplane(settings: Settings):
+    if settings.dataplane.backend == "linux":
+        from nf.dataplane.linux import LinuxDataPlane
+
+        return LinuxDataPlane.from_settings(settings)
+    from nf.dataplane.memory import MemoryDataPlane
+
+    return MemoryDataPlane()
