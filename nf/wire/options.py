@@ -66,7 +66,10 @@ class MobileNodeIdentifierOption:
     nai: str
 
     def body(self) -> bytes:
-        return bytes((MnIdentifierSubtype.NAI,)) + self.nai.encode("utf-8", "surrogateescape")
+        try:
+            return bytes((MnIdentifierSubtype.NAI,)) + self.nai.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise EncodeError(f"NAI is not encodable: {exc.reason}") from None
 
 
 @dataclass(frozen=True, slots=True)

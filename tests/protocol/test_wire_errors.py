@@ -184,6 +184,7 @@ def test_largest_lifetime_round_trips():
         ProxyBindingUpdate(1, 4, options=(TimestampOption(1 << 48),)),
         ProxyBindingUpdate(1, 4, options=(UnknownOption(22, bytes(18)),)),  # type 22 has a class
         ProxyBindingUpdate(1, 4, options=(MobileNodeIdentifierOption("x" * 255),)),
+        ProxyBindingUpdate(1, 4, options=(MobileNodeIdentifierOption("\ud800"),)),  # lone surrogate
     ],
 )
 def test_values_that_do_not_fit_their_field_are_encode_errors(message):
