@@ -1,0 +1,102 @@
+"""Load a configuration file (XML or JSON of the dmm-nf YANG config) through libyang.
+
+The file holds the same content as the `<running>` datastore. It is parsed strictly (unknown
+nodes are errors, state nodes are errors) and validated as configuration: types, ranges,
+mandatory leaves, `must`, `when` and leafrefs. Any problem raises `ConfigError`, whose
+str() is one line: "<file>: <yang path>: <problem>".
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import libyang
+from _libyang import ffi, lib
+
+from nf.model import new_context
+
+# libyang appends the location to its messages ("(Data location "/a/b", line number 4.)").
+_LOCATION = re.compile(r'(?:Data|Schema) location "(?P<path>[^"]*)"(?:, line number (?P<line>\d+))?')
+
+
+class ConfigError(Exception):
+    """A configuration file cannot be used: unreadable, malformed or invalid for the model."""
+
+    def __init__(self, file: str, path: str, problem: str) -> None:
+        self.file = file
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{file}: {path}: {problem}")
+
+
+def load_config(path: str | Path, ctx: libyang.Context | None = None) -> libyang.DNode:
+    """The validated configuration tree of `path` (the first top-level node, /dmm-nf:dmm-nf).
+
+    XML or JSON is chosen by the extension (.xml, .json), else by the first character.
+    `ctx` defaults to a fresh `nf.model.new_context()`; the tree keeps it alive.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "/", f"cannot read: {exc}") from exc
+    fmt = _format(Path(path), text)
+    if fmt is None:
+        raise ConfigError(file, "/", "neither XML nor JSON (expected a .xml or .json file)")
+    if ctx is None:
+        ctx = new_context()
+    tree = _parse(ctx, file, text, fmt)
+    if tree is None:
+        raise ConfigError(file, "/", "no configuration in file (expected a dmm-nf container)")
+    return tree
+
+
+def _format(path: Path, text: str) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix in (".xml", ".json"):
+        return suffix[1:]
+    start = text.lstrip()[:1]
+    return {"<": "xml", "{": "json"}.get(start)
+
+
+def _parse(ctx: libyang.Context, file: str, text: str, fmt: str) -> libyang.DNode | None:
+    """Parse and validate as configuration data, reporting libyang's first error."""
+    data_in = ffi.new("struct ly_in **")
+    buf = ffi.new("char[]", text.encode("utf-8"))
+    if lib.ly_in_new_memory(buf, data_in) != lib.LY_SUCCESS:
+        raise ConfigError(file, "/", "cannot read input")
+    tree = ffi.new("struct lyd_node **")
+    parse_options = lib.LYD_PARSE_STRICT | lib.LYD_PARSE_NO_STATE
+    validate_options = lib.LYD_VALIDATE_NO_STATE
+    fmt_code = lib.LYD_XML if fmt == "xml" else lib.LYD_JSON
+    ret = lib.lyd_parse_data(ctx.cdata, ffi.NULL, data_in[0], fmt_code, parse_options,
+                             validate_options, tree)
+    lib.ly_in_free(data_in[0], 0)
+    if ret != lib.LY_SUCCESS:
+        error = _first_error(ctx, file)
+        if tree[0] != ffi.NULL:
+            lib.lyd_free_all(tree[0])
+        raise error
+    if tree[0] == ffi.NULL:
+        return None
+    return libyang.DNode.new(ctx, tree[0])
+
+
+def _first_error(ctx: libyang.Context, file: str) -> ConfigError:
+    err = lib.ly_err_first(ctx.cdata)
+    if err == ffi.NULL:
+        return ConfigError(file, "/", "invalid configuration")
+    message = ffi.string(err.msg).decode() if err.msg else "invalid configuration"
+    location = ffi.string(err.path).decode() if err.path else ""
+    lib.ly_err_clean(ctx.cdata, ffi.NULL)
+    return _error_from(file, message, location)
+
+
+def _error_from(file: str, message: str, location: str) -> ConfigError:
+    """Split libyang's message and location into the YANG path and the problem."""
+    match = _LOCATION.search(location) or _LOCATION.search(message)
+    path = match.group("path") if match and match.group("path") else "/"
+    problem = _LOCATION.sub("", message).strip().rstrip(".").strip(" ()")
+    if match and match.group("line"):
+        problem += f" (line {match.group('line')})"
+    return ConfigError(file, path, " ".join(problem.split()))
