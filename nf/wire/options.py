@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv6Address, IPv6Network
 from typing import ClassVar, Union
 
@@ -30,8 +31,15 @@ _NO_ALIGNMENT = (1, 0)
 def _prefix_from_wire(length: int, raw: bytes) -> IPv6Network:
     if length > 128:
         raise OptionValueError(f"prefix length {length} is above 128")
+    return _network(length, raw)
+
+
+@lru_cache(maxsize=4096)
+def _network(length: int, raw: bytes) -> IPv6Network:
+    # Cached: building an IPv6Network costs more than decoding the rest of a PBU, and
+    # refreshes carry the same prefixes again and again (networks are immutable).
     # strict=False: a sender's stray host bits are not worth dropping the message for.
-    return IPv6Network((IPv6Address(raw), length), strict=False)
+    return IPv6Network((int.from_bytes(raw, "big"), length), strict=False)
 
 
 def _exact_length(body: bytes, expected: int, name: str) -> None:
