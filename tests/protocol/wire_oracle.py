@@ -21,7 +21,6 @@ from pathlib import Path
 
 from scapy.fields import (
     BitField,
-    ByteEnumField,
     ByteField,
     FieldLenField,
     FlagsField,
