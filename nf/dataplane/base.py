@@ -1,0 +1,158 @@
+"""What the data plane must hold for each binding, and the interface every backend offers.
+
+A binding installs one `BindingSpec`: the tunnel it uses and the routes through it.
+
+* LMA: a DOWNLINK route per home network prefix (destination = HNP) into the tunnel to the
+  MAG that serves the mobile node.
+* MAG: an UPLINK route per HNP (source = HNP, an `ip -6 rule` on Linux) into the tunnel to
+  the LMA, and an ACCESS route per HNP delivering to the mobile node on the access link.
+* MAAR (DMM): the same UPLINK/ACCESS routes for prefixes it anchors itself, and DOWNLINK
+  routes toward the serving MAAR for prefixes it keeps anchored after a move.
+
+Many bindings share one tunnel per peer: a backend creates the tunnel with the first spec
+that needs it and removes it with the last. Tunnels carry SRv6 (seg6 encap toward the
+peer's SID, seg6local End.DT6 at our own SID) where the kernel has no ip6ip6.
+"""
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+
+
+class DataPlaneError(Exception):
+    """A change could not be made; the backend holds what it held before the call."""
+
+
+class SpecConflict(DataPlaneError):
+    """The spec contradicts what another binding installed (same route, or a tunnel name
+    reused with other parameters)."""
+
+
+class Encapsulation(enum.Enum):
+    SRV6 = "srv6"
+    IP6IP6 = "ip6ip6"  # RFC 5213's default; needs the ip6_tunnel kernel module
+
+
+class RouteKind(enum.Enum):
+    DOWNLINK = "downlink"  # destination prefix -> tunnel
+    UPLINK = "uplink"  # source prefix -> tunnel
+    ACCESS = "access"  # destination prefix -> access interface
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    name: str
+    local: IPv6Address
+    remote: IPv6Address
+    encapsulation: Encapsulation = Encapsulation.SRV6
+    remote_sid: IPv6Address | None = None  # SRv6: segment our traffic is encapsulated toward
+    local_sid: IPv6Address | None = None  # SRv6: our End.DT6 SID decapsulating the peer's traffic
+    table: int | None = None  # routing table holding the tunnel's routes, when the backend uses one
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a tunnel needs a name")
+        if self.encapsulation is Encapsulation.SRV6 and self.remote_sid is None:
+            raise ValueError(f"tunnel {self.name!r}: SRv6 encapsulation needs remote_sid")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: RouteKind
+    prefix: IPv6Network
+    tunnel: str | None = None  # DOWNLINK / UPLINK: the tunnel's name
+    interface: str | None = None  # ACCESS: the access-link interface
+    next_hop: IPv6Address | None = None  # ACCESS: the mobile node's link-local address, if known
+
+    def __post_init__(self) -> None:
+        if self.kind is RouteKind.ACCESS:
+            if self.interface is None:
+                raise ValueError(f"access route for {self.prefix} needs an interface")
+        elif self.tunnel is None:
+            raise ValueError(f"{self.kind.value} route for {self.prefix} needs a tunnel")
+
+
+@dataclass(frozen=True, slots=True)
+class BindingSpec:
+    """Everything one binding installs. `key` names the binding (e.g. its MN-Identifier and
+    link-layer id); applying a new spec under the same key replaces the old one."""
+
+    key: str
+    tunnel: Tunnel | None
+    routes: tuple[Route, ...]
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a binding spec needs a key")
+        for route in self.routes:
+            if route.tunnel is not None and (self.tunnel is None or route.tunnel != self.tunnel.name):
+                raise ValueError(f"spec {self.key!r}: route {route.prefix} uses tunnel {route.tunnel!r}, "
+                                 "which the spec does not carry")
+        seen: set[tuple[RouteKind, IPv6Network]] = set()
+        for route in self.routes:
+            if (route.kind, route.prefix) in seen:
+                raise ValueError(f"spec {self.key!r}: two {route.kind.value} routes for {route.prefix}")
+            seen.add((route.kind, route.prefix))
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    added: tuple[str, ...] = ()  # keys installed because they were missing
+    removed: tuple[str, ...] = ()  # keys removed because they were not wanted
+    updated: tuple[str, ...] = ()  # keys whose installed spec differed and was replaced
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelCounters:
+    packets_in: int = 0
+    packets_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    errors: int = 0
+
+
+class DataPlane(abc.ABC):
+    """A forwarding backend. Every call is idempotent and all-or-nothing."""
+
+    @abc.abstractmethod
+    def apply(self, spec: BindingSpec) -> bool:
+        """Install `spec` (replacing any spec of the same key); False if it was already there."""
+
+    @abc.abstractmethod
+    def remove(self, spec: BindingSpec | str) -> bool:
+        """Remove the spec of this key; False if nothing was installed under it."""
+
+    @abc.abstractmethod
+    def installed(self) -> dict[str, BindingSpec]:
+        """What the backend holds now, by key (the audit compares it with the binding cache)."""
+
+    @abc.abstractmethod
+    def counters(self) -> dict[str, TunnelCounters]:
+        """Per-tunnel counters where the backend has them."""
+
+    def reconcile(self, specs: Iterable[BindingSpec]) -> ReconcileReport:
+        """Make the backend hold exactly `specs` (after a restart or an audit)."""
+        wanted: dict[str, BindingSpec] = {}
+        for spec in specs:
+            if spec.key in wanted:
+                raise DataPlaneError(f"reconcile: key {spec.key!r} given twice")
+            wanted[spec.key] = spec
+        have = self.installed()
+        removed = tuple(key for key in have if key not in wanted)
+        for key in removed:  # first, so routes and tunnels move freely between keys
+            self.remove(key)
+        added, updated = [], []
+        for key, spec in wanted.items():
+            if key not in have:
+                self.apply(spec)
+                added.append(key)
+            elif have[key] != spec:
+                self.apply(spec)
+                updated.append(key)
+        return ReconcileReport(tuple(added), removed, tuple(updated))
+
+    def close(self) -> None:
+        """Release backend resources; installed state stays (a restart reconciles it)."""
