@@ -1,0 +1,207 @@
+"""Configuration datastores (RFC 6241 §5.1, §8.3, §8.7) as libyang data trees.
+
+A datastore holds a libyang forest (its first top-level node, or ``None`` when empty)
+that always belongs to it: callers get copies. ``running`` and ``startup`` are persisted in
+the state directory on every change; at boot ``startup.xml`` becomes running, and when it is
+absent the initial configuration does (and is written as startup).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Literal, Optional
+
+import libyang
+from _libyang import ffi, lib
+
+from mgmt.netconf.errors import RpcError, RpcErrors, libyang_errors
+from mgmt.netconf.persist import read_if_exists, write_atomic
+
+DATASTORES = ("running", "candidate", "startup")
+PERSISTED = ("running", "startup")
+WithDefaults = Literal["explicit", "report-all", "report-all-tagged", "trim"]
+
+_PRINT_WD = {
+    "explicit": lib.LYD_PRINT_WD_EXPLICIT,
+    "report-all": lib.LYD_PRINT_WD_ALL,
+    "report-all-tagged": lib.LYD_PRINT_WD_ALL_TAG,
+    "trim": lib.LYD_PRINT_WD_TRIM,
+}
+
+
+# ------------------------------------------------------------------ tree helpers
+def first(node: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+    """The first top-level sibling of the forest ``node`` belongs to."""
+    if node is None:
+        return None
+    while node.parent() is not None:
+        node = node.parent()
+    return node.first_sibling()
+
+
+def duplicate(tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+    if tree is None:
+        return None
+    return tree.duplicate(with_siblings=True, recursive=True, with_flags=True)
+
+
+def free(tree: Optional[libyang.DNode]) -> None:
+    if tree is not None:
+        tree.free(with_siblings=True)
+
+
+def parse_config(ctx: libyang.Context, xml: str | bytes) -> Optional[libyang.DNode]:
+    """Parse configuration XML (top-level nodes, no wrapper) without validating it."""
+    if isinstance(xml, str):
+        xml = xml.encode()
+    out = ffi.new("struct lyd_node **")
+    opts = lib.LYD_PARSE_ONLY | lib.LYD_PARSE_STRICT | lib.LYD_PARSE_NO_STATE
+    ret = lib.lyd_parse_data_mem(ctx.cdata, xml, lib.LYD_XML, opts, 0, out)
+    if ret != lib.LY_SUCCESS:
+        raise RpcErrors(libyang_errors(ctx, "cannot parse the configuration"))
+    return libyang.DNode.new(ctx, out[0]) if out[0] != ffi.NULL else None
+
+
+def validate(ctx: libyang.Context, tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+    """Validate ``tree`` as a complete configuration (adding implicit defaults in place).
+
+    Returns the new first node (validation may add top-level nodes); raises RpcErrors.
+    """
+    node_p = ffi.new("struct lyd_node **")
+    node_p[0] = tree.cdata if tree is not None else ffi.NULL
+    ret = lib.lyd_validate_all(node_p, ctx.cdata, lib.LYD_VALIDATE_NO_STATE, ffi.NULL)
+    if ret != lib.LY_SUCCESS:
+        raise RpcErrors(libyang_errors(ctx, "the configuration is not valid"))
+    return first(libyang.DNode.new(ctx, node_p[0])) if node_p[0] != ffi.NULL else None
+
+
+def diff(ctx: libyang.Context, old: Optional[libyang.DNode],
+         new: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+    """A libyang diff (``yang:operation`` metadata) turning ``old`` into ``new``."""
+    out = ffi.new("struct lyd_node **")
+    ret = lib.lyd_diff_siblings(old.cdata if old else ffi.NULL, new.cdata if new else ffi.NULL,
+                                0, out)
+    if ret != lib.LY_SUCCESS:
+        raise RpcErrors(libyang_errors(ctx, "cannot compute the configuration diff"))
+    return libyang.DNode.new(ctx, out[0]) if out[0] != ffi.NULL else None
+
+
+def to_xml(tree: Optional[libyang.DNode], with_defaults: WithDefaults = "explicit") -> str:
+    """XML of the whole forest; RFC 6243 basic mode is ``explicit``."""
+    if tree is None:
+        return ""
+    buf = ffi.new("char **")
+    flags = lib.LYD_PRINT_WITHSIBLINGS | lib.LYD_PRINT_SHRINK | _PRINT_WD[with_defaults]
+    if with_defaults in ("report-all", "report-all-tagged"):
+        tree.add_defaults(no_state=False)
+    ret = lib.lyd_print_mem(buf, tree.cdata, lib.LYD_XML, flags)
+    if ret != lib.LY_SUCCESS:
+        raise RpcError("operation-failed", "cannot print the data")
+    try:
+        return ffi.string(buf[0]).decode() if buf[0] != ffi.NULL else ""
+    finally:
+        lib.free(buf[0])
+
+
+# ------------------------------------------------------------------ the datastores
+class Datastores:
+    """running, candidate and startup, with the candidate's dirty flag.
+
+    Not thread-safe by itself: the server serialises access with its lock.
+    """
+
+    def __init__(self, ctx: libyang.Context, state_dir: Path,
+                 initial: Optional[libyang.DNode] = None) -> None:
+        self.ctx = ctx
+        self.state_dir = Path(state_dir)
+        self._trees: dict[str, Optional[libyang.DNode]] = {name: None for name in DATASTORES}
+        self.candidate_dirty = False
+        self.candidate_modified_by = 0
+        self._boot(initial)
+
+    def _path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.xml"
+
+    def _boot(self, initial: Optional[libyang.DNode]) -> None:
+        saved = read_if_exists(self._path("startup"))
+        if saved is not None:
+            startup = validate(self.ctx, parse_config(self.ctx, saved))
+        else:
+            startup = validate(self.ctx, duplicate(initial))
+            self._persist("startup", startup)
+        self._trees["startup"] = startup
+        self._trees["running"] = duplicate(startup)
+        self._persist("running", startup)
+        self._trees["candidate"] = duplicate(startup)
+
+    def _persist(self, name: str, tree: Optional[libyang.DNode]) -> None:
+        write_atomic(self._path(name), to_xml(tree).encode())
+
+    def get(self, name: str) -> Optional[libyang.DNode]:
+        """A copy the caller owns."""
+        return duplicate(self._trees[name])
+
+    def peek(self, name: str) -> Optional[libyang.DNode]:
+        """The datastore's own tree: read it, do not keep or change it."""
+        return self._trees[name]
+
+    def replace(self, name: str, tree: Optional[libyang.DNode], by_session: int = 0) -> None:
+        """Install ``tree`` (now owned by the datastore) as the content of ``name``."""
+        if name in PERSISTED:
+            self._persist(name, tree)
+        old = self._trees[name]
+        self._trees[name] = tree
+        free(old)
+        if name == "candidate":
+            self.candidate_dirty = True
+            self.candidate_modified_by = by_session
+        elif name == "running" and not self.candidate_dirty:
+            self.reset_candidate()
+
+    def reset_candidate(self) -> None:
+        """The candidate becomes a copy of running again (commit, discard-changes)."""
+        old = self._trees["candidate"]
+        self._trees["candidate"] = duplicate(self._trees["running"])
+        free(old)
+        self.candidate_dirty = False
+        self.candidate_modified_by = 0
+
+    def close(self) -> None:
+        for name in DATASTORES:
+            free(self._trees[name])
+            self._trees[name] = None
+
+
+class DatastoreLocks:
+    """RFC 6241 §7.5 global locks: datastore name -> holder session-id."""
+
+    def __init__(self) -> None:
+        self._holders: dict[str, int] = {}
+        self._mutex = threading.Lock()
+
+    def holder(self, name: str) -> int:
+        with self._mutex:
+            return self._holders.get(name, 0)
+
+    def acquire(self, name: str, session_id: int) -> int:
+        """Take the lock; returns 0, or the holder's session-id when denied."""
+        with self._mutex:
+            holder = self._holders.get(name, 0)
+            if holder:
+                return holder
+            self._holders[name] = session_id
+            return 0
+
+    def release(self, name: str, session_id: int) -> bool:
+        with self._mutex:
+            if self._holders.get(name) != session_id:
+                return False
+            del self._holders[name]
+            return True
+
+    def release_all(self, session_id: int) -> list[str]:
+        with self._mutex:
+            mine = [name for name, sid in self._holders.items() if sid == session_id]
+            for name in mine:
+                del self._holders[name]
+            return mine

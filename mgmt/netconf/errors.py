@@ -1,0 +1,201 @@
+"""NETCONF ``<rpc-error>`` values (RFC 6241 §4.3 and Appendix A) and the mapping of
+libyang errors onto them (RFC 7950 §15).
+
+Every failure the server answers is an :class:`RpcError`; one request may produce several
+(``continue-on-error``), carried together by :class:`RpcErrors`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional, Sequence
+
+import libyang
+from _libyang import ffi, lib
+from lxml import etree
+
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+# RFC 6241 Appendix A: the tags and the error-types each may be sent with.
+ERROR_TAGS = frozenset({
+    "in-use", "invalid-value", "too-big", "missing-attribute", "bad-attribute",
+    "unknown-attribute", "missing-element", "bad-element", "unknown-element",
+    "unknown-namespace", "access-denied", "lock-denied", "resource-denied",
+    "rollback-failed", "data-exists", "data-missing", "operation-not-supported",
+    "operation-failed", "partial-operation", "malformed-message",
+})
+ERROR_TYPES = frozenset({"transport", "rpc", "protocol", "application"})
+
+
+def _nc(name: str) -> str:
+    return f"{{{NC_NS}}}{name}"
+
+
+class RpcError(Exception):
+    """One ``<rpc-error>``.
+
+    ``info`` holds the ``<error-info>`` children as (qualified tag, text) pairs, e.g.
+    ``(f"{{{NC_NS}}}session-id", "7")``; ``path`` is the instance identifier of the node
+    concerned (error-path), written with module names as prefixes.
+    """
+
+    def __init__(
+        self,
+        tag: str,
+        message: str,
+        error_type: str = "application",
+        path: Optional[str] = None,
+        info: Sequence[tuple[str, str]] = (),
+        app_tag: Optional[str] = None,
+        severity: str = "error",
+    ) -> None:
+        if tag not in ERROR_TAGS:
+            raise ValueError(f"not an RFC 6241 error-tag: {tag}")
+        if error_type not in ERROR_TYPES:
+            raise ValueError(f"not an RFC 6241 error-type: {error_type}")
+        super().__init__(message)
+        self.tag = tag
+        self.message = message
+        self.error_type = error_type
+        self.path = path
+        self.info = tuple(info)
+        self.app_tag = app_tag
+        self.severity = severity
+
+    def __repr__(self) -> str:
+        return f"RpcError({self.tag!r}, {self.message!r}, path={self.path!r})"
+
+    def to_element(self) -> etree._Element:
+        err = etree.Element(_nc("rpc-error"), nsmap={None: NC_NS})
+        etree.SubElement(err, _nc("error-type")).text = self.error_type
+        etree.SubElement(err, _nc("error-tag")).text = self.tag
+        etree.SubElement(err, _nc("error-severity")).text = self.severity
+        if self.app_tag:
+            etree.SubElement(err, _nc("error-app-tag")).text = self.app_tag
+        if self.path:
+            etree.SubElement(err, _nc("error-path")).text = self.path
+        msg = etree.SubElement(err, _nc("error-message"))
+        msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+        msg.text = self.message
+        if self.info:
+            info = etree.SubElement(err, _nc("error-info"))
+            for qname, text in self.info:
+                etree.SubElement(info, qname).text = text
+        return err
+
+
+class RpcErrors(Exception):
+    """Several errors answered in one ``<rpc-reply>`` (continue-on-error)."""
+
+    def __init__(self, errors: Iterable[RpcError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(e.message for e in self.errors))
+
+
+# ------------------------------------------------------------------ common constructors
+def bad_element(name: str, message: str, error_type: str = "protocol") -> RpcError:
+    return RpcError("bad-element", message, error_type, info=[(_nc("bad-element"), name)])
+
+
+def missing_element(name: str, message: str = "", error_type: str = "protocol",
+                    path: Optional[str] = None) -> RpcError:
+    return RpcError("missing-element", message or f"missing element {name}", error_type,
+                    path=path, info=[(_nc("bad-element"), name)])
+
+
+def unknown_element(name: str, message: str = "", error_type: str = "application",
+                    path: Optional[str] = None) -> RpcError:
+    return RpcError("unknown-element", message or f"unknown element {name}", error_type,
+                    path=path, info=[(_nc("bad-element"), name)])
+
+
+def unknown_namespace(name: str, namespace: str, error_type: str = "application") -> RpcError:
+    return RpcError("unknown-namespace", f"unknown namespace {namespace} on {name}", error_type,
+                    info=[(_nc("bad-element"), name), (_nc("bad-namespace"), namespace)])
+
+
+def bad_attribute(element: str, attribute: str, message: str, error_type: str = "rpc") -> RpcError:
+    return RpcError("bad-attribute", message, error_type,
+                    info=[(_nc("bad-attribute"), attribute), (_nc("bad-element"), element)])
+
+
+def lock_denied(holder: int, datastore: str) -> RpcError:
+    # RFC 6241 §7.5: error-info carries the holder's session-id, 0 when not a NETCONF session.
+    return RpcError("lock-denied", f"the {datastore} datastore is locked by session {holder}",
+                    "protocol", info=[(_nc("session-id"), str(holder))])
+
+
+def in_use(message: str) -> RpcError:
+    return RpcError("in-use", message, "protocol")
+
+
+def operation_not_supported(message: str, error_type: str = "protocol") -> RpcError:
+    return RpcError("operation-not-supported", message, error_type)
+
+
+def operation_failed(message: str, path: Optional[str] = None, error_type: str = "application") -> RpcError:
+    return RpcError("operation-failed", message, error_type, path=path)
+
+
+def invalid_value(message: str, path: Optional[str] = None, error_type: str = "application") -> RpcError:
+    return RpcError("invalid-value", message, error_type, path=path)
+
+
+# ------------------------------------------------------------------ libyang errors
+def _libyang_error_to_rpc(message: str, path: Optional[str], app_tag: Optional[str]) -> RpcError:
+    """Map one libyang validation message to the tag RFC 7950 §15 prescribes."""
+    low = message.lower()
+    if app_tag == "must-violation":
+        return RpcError("operation-failed", message, path=path, app_tag=app_tag)
+    if low.startswith("unique data leaf"):
+        return RpcError("operation-failed", message, path=path, app_tag=app_tag or "data-not-unique")
+    if low.startswith("too many"):
+        return RpcError("operation-failed", message, path=path, app_tag=app_tag or "too-many-elements")
+    if low.startswith("too few"):
+        return RpcError("operation-failed", message, path=path, app_tag=app_tag or "too-few-elements")
+    if low.startswith("must condition"):
+        return RpcError("operation-failed", message, path=path, app_tag=app_tag or "must-violation")
+    if "leafref" in low or "required instance" in low or "instance-required" in low:
+        return RpcError("data-missing", message, path=path, app_tag=app_tag or "instance-required")
+    if low.startswith("mandatory choice"):
+        return RpcError("data-missing", message, path=path, app_tag=app_tag or "missing-choice")
+    if low.startswith("mandatory node"):
+        name = message.split('"')[1] if message.count('"') >= 2 else ""
+        return RpcError("missing-element", message, path=path, app_tag=app_tag,
+                        info=[(_nc("bad-element"), name)] if name else ())
+    return RpcError("invalid-value", message, path=path, app_tag=app_tag)
+
+
+def libyang_errors(ctx: libyang.Context, fallback: str) -> list[RpcError]:
+    """Turn the errors libyang recorded on ``ctx`` into rpc-errors and clear them."""
+    found: list[RpcError] = []
+    err = lib.ly_err_first(ctx.cdata)
+    while err != ffi.NULL:
+        if err.msg != ffi.NULL:
+            message = ffi.string(err.msg).decode()
+            path = ffi.string(err.path).decode() if err.path != ffi.NULL else None
+            app_tag = ffi.string(err.apptag).decode() if err.apptag != ffi.NULL else None
+            found.append(_libyang_error_to_rpc(message, _data_path(path), app_tag))
+        err = err.next
+    lib.ly_err_clean(ctx.cdata, ffi.NULL)
+    return found or [RpcError("operation-failed", fallback)]
+
+
+_LOCATION = re.compile(r'(?:Data|Schema) location "([^"]+)"')
+
+
+def _data_path(location: Optional[str]) -> Optional[str]:
+    """libyang stores 'Data location "/m:a/b".' (or a schema location when no instance
+    exists); error-path wants just the path."""
+    if not location:
+        return None
+    found = _LOCATION.findall(location)
+    return found[-1] if found else location
+
+
+def enable_error_paths() -> None:
+    """Ask libyang to record the location of each error (it does not by default)."""
+    lib.ly_set_log_clb(lib.lypy_log_cb, True)
+
+
+def reply_with_errors(errors: Iterable[RpcError]) -> list[etree._Element]:
+    return [e.to_element() for e in errors]
