@@ -30,7 +30,8 @@ class ConfigError(Exception):
 
 
 def load_config(path: str | Path, ctx: libyang.Context | None = None) -> libyang.DNode:
-    """The validated configuration tree of `path` (the first top-level node, /dmm-nf:dmm-nf).
+    """The validated configuration of `path`: its /dmm-nf:dmm-nf node (other top-level
+    configuration, e.g. NACM, stays reachable as its siblings).
 
     XML or JSON is chosen by the extension (.xml, .json), else by the first character.
     `ctx` defaults to a fresh `nf.model.new_context()`; the tree keeps it alive.
@@ -46,9 +47,20 @@ def load_config(path: str | Path, ctx: libyang.Context | None = None) -> libyang
     if ctx is None:
         ctx = new_context()
     tree = _parse(ctx, file, text, fmt)
+    top = _find_top(tree)
+    if top is None:
+        raise ConfigError(file, "/dmm-nf:dmm-nf", "missing: the file configures no dmm-nf container")
+    return top
+
+
+def _find_top(tree: libyang.DNode | None) -> libyang.DNode | None:
+    """The /dmm-nf:dmm-nf node among the top-level siblings (NACM and others may sit beside it)."""
     if tree is None:
-        raise ConfigError(file, "/", "no configuration in file (expected a dmm-nf container)")
-    return tree
+        return None
+    for node in tree.first_sibling().siblings(include_self=True):
+        if node.module().name() == "dmm-nf" and node.name() == "dmm-nf":
+            return node
+    return None
 
 
 def _format(path: Path, text: str) -> str | None:
