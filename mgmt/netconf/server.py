@@ -1,0 +1,582 @@
+"""The NETCONF server: SSH listener, session registry and the RFC 6241 operations.
+
+Capabilities (besides base:1.0 / base:1.1): :writable-running, :candidate,
+:confirmed-commit:1.1, :rollback-on-error, :validate:1.1, :startup, :xpath and
+:with-defaults (basic-mode explicit). :url is not offered.
+
+Running is writable directly as well as through the candidate: both paths end in the same
+commit pipeline (validate, diff, ``commit_hook``, persist), so running is always valid.
+``<edit-config>`` is atomic for every error-option (it works on a copy); continue-on-error
+applies what succeeded and reports the rest. The candidate is only validated by
+test-then-set / test-only, ``<validate>`` and ``<commit>``.
+
+Sessions run in threads; one server lock serialises every datastore operation.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence, Union
+
+import libyang
+import paramiko
+from lxml import etree
+from netconf.server import NetconfSSHServer
+from sshutil.server import SSHServerSocket, from_private_key_file
+
+from mgmt.netconf import datastore as ds
+from mgmt.netconf.confirmed import ConfirmedCommit
+from mgmt.netconf.datastore import DatastoreLocks, Datastores
+from mgmt.netconf.edit import apply_edit
+from mgmt.netconf.errors import (
+    NC_NS, RpcError, RpcErrors, bad_element, enable_error_paths, in_use, invalid_value,
+    lock_denied, missing_element, operation_failed, operation_not_supported, unknown_element,
+)
+from mgmt.netconf.filters import Filter, RequestError
+from mgmt.netconf.session import PasswordAndKeyAuth, Session
+
+log = logging.getLogger(__name__)
+
+WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+CAP = "urn:ietf:params:netconf:capability:"
+DEFAULT_CONFIRM_TIMEOUT = 600  # seconds, RFC 6241 §8.4.5.1
+
+CommitHook = Callable[[Optional[libyang.DNode], Optional[libyang.DNode], Optional[libyang.DNode]], None]
+RpcHook = Callable[[str, libyang.DNode], Optional[libyang.DNode]]
+StateProvider = Callable[[Filter], Union[libyang.DNode, str, None]]
+Operation = Callable[[Session, etree._Element], list[etree._Element]]
+
+
+class CommitRejected(Exception):
+    """Raised by a commit hook to refuse a new running configuration."""
+
+    def __init__(self, message: str, path: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass
+class ServerHooks:
+    """How the server reaches the rest of the product.
+
+    ``commit_hook(old, new, diff)`` sees every change of running (the trees are the
+    server's: read, do not keep); ``rpc_hook(name, input)`` runs product RPCs and returns
+    their output tree (or None for ``<ok/>``); ``state_provider(filter)`` returns the state
+    data for ``<get>`` as a libyang tree the server then owns, or XML.
+    """
+    commit_hook: Optional[CommitHook] = None
+    rpc_hook: Optional[RpcHook] = None
+    state_provider: Optional[StateProvider] = None
+
+
+def _nc(name: str) -> str:
+    return f"{{{NC_NS}}}{name}"
+
+
+def _ok() -> list[etree._Element]:
+    return [etree.Element(_nc("ok"))]
+
+
+def _params(op: etree._Element, allowed: Sequence[str]) -> dict[str, etree._Element]:
+    """The operation's parameters by local name; anything unexpected is unknown-element."""
+    found: dict[str, etree._Element] = {}
+    for child in op:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        key = qname.localname
+        if qname.namespace == WD_NS and key == "with-defaults":
+            key = "with-defaults"
+        elif qname.namespace != NC_NS or key not in allowed:
+            raise unknown_element(key, f"unexpected parameter {key} in {etree.QName(op).localname}",
+                                  "protocol")
+        found[key] = child
+    if "with-defaults" in found and "with-defaults" not in allowed:
+        raise unknown_element("with-defaults", error_type="protocol")
+    return found
+
+
+def _datastore(param: Optional[etree._Element], wrapper: str, allowed: Sequence[str]) -> str:
+    if param is None:
+        raise missing_element(wrapper)
+    children = [c for c in param if isinstance(c.tag, str)]
+    if len(children) != 1:
+        raise missing_element(wrapper, f"{wrapper} must name exactly one datastore")
+    name = etree.QName(children[0]).localname
+    if name == "url":
+        raise operation_not_supported("the :url capability is not supported")
+    if etree.QName(children[0]).namespace != NC_NS or name not in allowed:
+        raise bad_element(wrapper, f"{name} is not allowed as {wrapper} here")
+    return name
+
+
+class _SSHListener(NetconfSSHServer):
+    """The library's SSH server, bound to a chosen address (it always binds ``::``)."""
+
+    def __init__(self, methods: "NetconfServer", controller: paramiko.ServerInterface,
+                 address: str, port: int, host_key: Path) -> None:
+        self.server_methods = methods
+        self.session_id = 1
+        self.session_locks_lock = threading.Lock()
+        self.session_locks = {"running": 0, "candidate": 0}
+        self.server_ctl = controller
+        self.server_socket_class = SSHServerSocket
+        self.server_session_class = lambda ch, srv, extra, debug: Session(ch, methods, extra, debug)
+        self.extra_args = None
+        self.debug = False
+        self.host_key = from_private_key_file(str(host_key))
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((address, port))
+        listener.listen(100)
+        self.port = listener.getsockname()[1]
+        self.ports = {family: self.port}
+        self.close_wsocket, self.close_rsocket = socket.socketpair()
+        self.lock = threading.Lock()
+        self.sockets = []
+        self.thread = threading.Thread(target=self._accept_socket_thread, args=[listener],
+                                       name=f"netconf-accept-{self.port}", daemon=True)
+        self.thread.start()
+
+    def __del__(self) -> None:
+        pass
+
+
+def ensure_host_key(path: Path) -> Path:
+    """Create an ECDSA host key at ``path`` unless one exists."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        paramiko.ECDSAKey.generate(bits=256).write_private_key_file(str(path))
+        path.chmod(0o600)
+    return path
+
+
+class NetconfServer:
+    """A NETCONF server over SSH on the given libyang context."""
+
+    def __init__(
+        self,
+        ctx: libyang.Context,
+        state_dir: Union[str, Path],
+        port: int = 830,
+        address: str = "::",
+        users: Optional[Mapping[str, str]] = None,
+        host_key_path: Optional[Union[str, Path]] = None,
+        hooks: Optional[ServerHooks] = None,
+        initial_config: Optional[libyang.DNode] = None,
+        authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None,
+        idle_timeout: float = 3600.0,
+        max_message_size: int = 16 * 1024 * 1024,
+        extra_capabilities: Sequence[str] = (),
+    ) -> None:
+        enable_error_paths()
+        self.ctx = ctx
+        self.state_dir = Path(state_dir)
+        self.hooks = hooks or ServerHooks()
+        self.idle_timeout = idle_timeout
+        self.max_message_size = max_message_size
+        self.extra_capabilities = list(extra_capabilities)
+        self.lock = threading.RLock()
+        self.datastores = Datastores(ctx, self.state_dir, initial_config)
+        self.locks = DatastoreLocks()
+        self.confirmed = ConfirmedCommit(self.lock, self._rollback_confirmed)
+        self.sessions: dict[int, Session] = {}
+        self._sessions_lock = threading.Lock()
+        self._operations: dict[tuple[str, str], Operation] = {}
+        self._register_base_operations()
+        key = ensure_host_key(Path(host_key_path) if host_key_path else self.state_dir / "ssh_host_key")
+        self._stop = threading.Event()
+        self.ssh = _SSHListener(self, PasswordAndKeyAuth(users or {}, authorized_keys), address, port, key)
+        self.port = self.ssh.port
+        self._watchdog = threading.Thread(target=self._idle_watchdog, name="netconf-idle", daemon=True)
+        self._watchdog.start()
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Stop listening and end every session."""
+        self._stop.set()
+        self.ssh.close()
+        self.ssh.join()
+        for session in self.session_list():
+            session.close()
+        self.confirmed.cancel_timer()
+
+    def session_list(self) -> list[Session]:
+        with self._sessions_lock:
+            return list(self.sessions.values())
+
+    def register_session(self, session: Session) -> None:
+        with self._sessions_lock:
+            self.sessions[session.session_id] = session
+
+    def session_ended(self, session: Session, session_id: Optional[int]) -> None:
+        """Locks go with the session; so does a confirmed commit it did not persist."""
+        if session_id is None:
+            return
+        with self._sessions_lock:
+            self.sessions.pop(session_id, None)
+        with self.lock:
+            self.locks.release_all(session_id)
+            if self.confirmed.owned_by(session_id):
+                self._rollback_confirmed()
+
+    def _idle_watchdog(self) -> None:
+        period = max(0.05, min(1.0, self.idle_timeout / 4)) if self.idle_timeout > 0 else 1.0
+        while not self._stop.wait(period):
+            if self.idle_timeout <= 0:
+                continue
+            now = time.monotonic()
+            for session in self.session_list():
+                if now - session.last_activity > self.idle_timeout:
+                    log.info("%s idle for %.0f s: closing", session, now - session.last_activity)
+                    session.close()
+
+    # ------------------------------------------------------------------ capabilities
+    def capabilities(self) -> list[str]:
+        defaults = "report-all,trim"
+        if self._implemented("ietf-netconf-with-defaults"):
+            defaults = "report-all,report-all-tagged,trim"
+        return [
+            CAP + "writable-running:1.0",
+            CAP + "candidate:1.0",
+            CAP + "confirmed-commit:1.1",
+            CAP + "rollback-on-error:1.0",
+            CAP + "validate:1.1",
+            CAP + "startup:1.0",
+            CAP + "xpath:1.0",
+            CAP + f"with-defaults:1.0?basic-mode=explicit&also-supported={defaults}",
+            *self.extra_capabilities,
+        ]
+
+    def _implemented(self, name: str) -> bool:
+        try:
+            return self.ctx.get_module(name).implemented()
+        except libyang.LibyangError:
+            return False
+
+    def nc_append_capabilities(self, caps: etree._Element) -> None:
+        """Called by the library while it builds the server hello."""
+        for uri in self.capabilities():
+            etree.SubElement(caps, "capability").text = uri
+
+    # ------------------------------------------------------------------ dispatch
+    def register_operation(self, namespace: str, name: str, handler: Operation) -> None:
+        """Serve another operation (``<get-data>``, ``<get-schema>``...) in this server."""
+        self._operations[(namespace, name)] = handler
+
+    def _register_base_operations(self) -> None:
+        for name, handler in {
+            "get": self._get, "get-config": self._get_config, "edit-config": self._edit_config,
+            "copy-config": self._copy_config, "delete-config": self._delete_config,
+            "lock": self._lock, "unlock": self._unlock, "close-session": self._close_session,
+            "kill-session": self._kill_session, "commit": self._commit,
+            "cancel-commit": self._cancel_commit, "discard-changes": self._discard_changes,
+            "validate": self._validate,
+        }.items():
+            self.register_operation(NC_NS, name, handler)
+
+    def dispatch(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        qname = etree.QName(op)
+        handler = self._operations.get((qname.namespace, qname.localname))
+        if handler is not None:
+            return handler(session, op)
+        if qname.namespace == NC_NS:
+            raise operation_not_supported(f"{qname.localname} is not a NETCONF operation")
+        return self._product_rpc(op)
+
+    # ------------------------------------------------------------------ reads
+    def _filter(self, param: Optional[etree._Element]) -> Filter:
+        try:
+            return Filter.from_element(param, self.ctx)
+        except RequestError as err:
+            raise RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag) from None
+
+    @staticmethod
+    def _with_defaults(param: Optional[etree._Element]) -> ds.WithDefaults:
+        if param is None:
+            return "explicit"
+        mode = (param.text or "").strip()
+        if mode not in ("explicit", "report-all", "report-all-tagged", "trim"):
+            raise invalid_value(f"unknown with-defaults mode {mode!r}", error_type="protocol")
+        return mode  # type: ignore[return-value]
+
+    def _data_reply(self, tree: Optional[libyang.DNode], flt: Filter, mode: ds.WithDefaults) -> list[etree._Element]:
+        tree = flt.apply(tree)
+        try:
+            xml = ds.to_xml(tree, mode)
+        finally:
+            ds.free(tree)
+        data = etree.fromstring(f'<data xmlns="{NC_NS}">{xml}</data>')
+        return [data]
+
+    def _get_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("source", "filter", "with-defaults"))
+        source = _datastore(p.get("source"), "source", ds.DATASTORES)
+        flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
+        with self.lock:
+            tree = self.datastores.get(source)
+        return self._data_reply(tree, flt, mode)
+
+    def _get(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("filter", "with-defaults"))
+        flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
+        with self.lock:
+            tree = self.datastores.get("running")
+        state = self._state(flt)
+        if state is not None:
+            if tree is None:
+                tree = state
+            else:
+                tree.merge(state, with_siblings=True, destruct=True)
+                tree = ds.first(tree)
+        return self._data_reply(tree, flt, mode)
+
+    def _state(self, flt: Filter) -> Optional[libyang.DNode]:
+        if self.hooks.state_provider is None:
+            return None
+        state = self.hooks.state_provider(flt)
+        if isinstance(state, str):
+            return self.ctx.parse_data_mem(state, "xml", parse_only=True, strict=True) if state.strip() else None
+        return state
+
+    # ------------------------------------------------------------------ writes
+    def _check_writable(self, session: Session, name: str) -> None:
+        holder = self.locks.holder(name)
+        if holder and holder != session.session_id:
+            raise in_use(f"the {name} datastore is locked by session {holder}")
+
+    def _edit_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("target", "default-operation", "test-option", "error-option", "config", "url"))
+        target = _datastore(p.get("target"), "target", ("running", "candidate"))
+        if "url" in p:
+            raise operation_not_supported("the :url capability is not supported")
+        if "config" not in p:
+            raise missing_element("config")
+        default_op = (p["default-operation"].text or "").strip() if "default-operation" in p else "merge"
+        test_option = (p["test-option"].text or "").strip() if "test-option" in p else "test-then-set"
+        error_option = (p["error-option"].text or "").strip() if "error-option" in p else "stop-on-error"
+        if test_option not in ("test-then-set", "set", "test-only"):
+            raise invalid_value(f"unknown test-option {test_option!r}", error_type="protocol")
+        with self.lock:
+            self._check_writable(session, target)
+            tree = self.datastores.get(target)
+            try:
+                tree, errors = apply_edit(self.ctx, tree, p["config"], default_op, error_option)
+                if test_option != "set" or target == "running":
+                    tree = ds.validate(self.ctx, tree)
+            except (RpcError, RpcErrors):
+                ds.free(tree)
+                raise
+            if test_option == "test-only":
+                ds.free(tree)
+            elif target == "running":
+                self._install_running(tree)
+            else:
+                self.datastores.replace("candidate", tree, session.session_id)
+        if errors:
+            raise RpcErrors(errors)
+        return _ok()
+
+    def _source_tree(self, param: Optional[etree._Element]) -> Optional[libyang.DNode]:
+        """A copy of the named datastore, or the inline ``<config>``, owned by the caller."""
+        name = _datastore(param, "source", (*ds.DATASTORES, "config"))
+        if name != "config":
+            return self.datastores.get(name)
+        inline = [c for c in param if isinstance(c.tag, str)][0]
+        xml = "".join(etree.tostring(c).decode() for c in inline if isinstance(c.tag, str))
+        return ds.parse_config(self.ctx, xml) if xml else None
+
+    def _copy_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("target", "source"))
+        target = _datastore(p.get("target"), "target", ds.DATASTORES)
+        with self.lock:
+            tree = self._source_tree(p.get("source"))
+            source = etree.QName([c for c in p["source"] if isinstance(c.tag, str)][0]).localname
+            if source == target:
+                ds.free(tree)
+                raise invalid_value("source and target are the same datastore", error_type="protocol")
+            try:
+                self._check_writable(session, target)
+                tree = ds.validate(self.ctx, tree) if target != "candidate" else tree
+            except (RpcError, RpcErrors):
+                ds.free(tree)
+                raise
+            if target == "running":
+                self._install_running(tree)
+            else:
+                self.datastores.replace(target, tree, session.session_id)
+        return _ok()
+
+    def _delete_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("target",))
+        target = _datastore(p.get("target"), "target", ("startup", "candidate", "running"))
+        if target == "running":
+            raise invalid_value("the running datastore cannot be deleted", error_type="protocol")
+        with self.lock:
+            self._check_writable(session, target)
+            self.datastores.replace(target, ds.validate(self.ctx, None) if target == "startup" else None,
+                                    session.session_id)
+        return _ok()
+
+    def _install_running(self, tree: Optional[libyang.DNode]) -> None:
+        """The commit pipeline: a validated tree becomes running if the hook agrees.
+
+        Takes ownership of ``tree`` (freed when refused)."""
+        old = self.datastores.peek("running")
+        change = ds.diff(self.ctx, old, tree)
+        try:
+            if self.hooks.commit_hook is not None and change is not None:
+                self.hooks.commit_hook(old, tree, change)
+        except CommitRejected as exc:
+            ds.free(tree)
+            raise operation_failed(str(exc), path=exc.path) from None
+        finally:
+            ds.free(change)
+        self.datastores.replace("running", tree)
+
+    # ------------------------------------------------------------------ locks
+    def _lock(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES)
+        with self.lock:
+            if target == "candidate" and self.datastores.candidate_dirty:
+                # RFC 6241 §7.5: not while the candidate holds uncommitted changes
+                raise lock_denied(self.datastores.candidate_modified_by, target)
+            if target == "running" and self.confirmed.pending and not self.confirmed.owned_by(session.session_id):
+                raise lock_denied(self.confirmed.session_id or 0, target)
+            holder = self.locks.acquire(target, session.session_id)
+            if holder:
+                raise lock_denied(holder, target)
+        return _ok()
+
+    def _unlock(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES)
+        if not self.locks.release(target, session.session_id):
+            raise operation_failed(f"this session does not hold the lock on {target}", error_type="protocol")
+        return _ok()
+
+    # ------------------------------------------------------------------ sessions
+    def _close_session(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        _params(op, ())
+        return _ok()  # the session closes itself once the reply is sent
+
+    def _kill_session(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("session-id",))
+        if "session-id" not in p:
+            raise missing_element("session-id")
+        text = (p["session-id"].text or "").strip()
+        if not text.isdigit() or int(text) == 0:
+            raise invalid_value(f"{text!r} is not a session-id", error_type="protocol")
+        victim_id = int(text)
+        if victim_id == session.session_id:
+            raise invalid_value("a session cannot kill itself; use close-session", error_type="protocol")
+        with self._sessions_lock:
+            victim = self.sessions.get(victim_id)
+        if victim is None:
+            raise invalid_value(f"no session {victim_id}", error_type="protocol")
+        victim.close()  # releases its locks and rolls back its unconfirmed commit
+        return _ok()
+
+    # ------------------------------------------------------------------ candidate
+    def _commit(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("confirmed", "confirm-timeout", "persist", "persist-id"))
+        confirmed = "confirmed" in p
+        timeout = DEFAULT_CONFIRM_TIMEOUT
+        if "confirm-timeout" in p:
+            text = (p["confirm-timeout"].text or "").strip()
+            if not text.isdigit() or not 0 < int(text) <= 0xFFFFFFFF:
+                raise invalid_value(f"confirm-timeout {text!r} is not a positive uint32", error_type="protocol")
+            timeout = int(text)
+        persist = (p["persist"].text or "").strip() if "persist" in p else None
+        persist_id = (p["persist-id"].text or "").strip() if "persist-id" in p else None
+        with self.lock:
+            self._check_writable(session, "running")
+            self._check_writable(session, "candidate")
+            if self.confirmed.pending:
+                self.confirmed.check_follow_up(session.session_id, persist_id)
+            elif persist_id is not None:
+                raise invalid_value("no confirmed commit is pending for this persist-id", error_type="protocol")
+            tree = ds.validate(self.ctx, self.datastores.get("candidate"))
+            backup = None if self.confirmed.pending else self.datastores.get("running")
+            try:
+                self._install_running(tree)
+            except (RpcError, RpcErrors):
+                ds.free(backup)
+                raise
+            self.datastores.reset_candidate()
+            if confirmed:
+                self.confirmed.start(session.session_id, persist, timeout, backup)
+            else:
+                ds.free(backup)
+                ds.free(self.confirmed.confirm())
+        return _ok()
+
+    def _cancel_commit(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("persist-id",))
+        persist_id = (p["persist-id"].text or "").strip() if "persist-id" in p else None
+        with self.lock:
+            if not self.confirmed.pending:
+                raise operation_failed("no confirmed commit is pending", error_type="protocol")
+            self.confirmed.check_follow_up(session.session_id, persist_id)
+            self._rollback_confirmed()
+        return _ok()
+
+    def _rollback_confirmed(self) -> None:
+        """Restore running from before the confirmed commit (timeout, cancel, owner gone)."""
+        with self.lock:
+            pending, backup = self.confirmed.take_backup()
+            if not pending:
+                return
+            try:
+                self._install_running(ds.duplicate(backup))
+            except (RpcError, RpcErrors) as err:
+                log.error("the commit hook refused the rollback of a confirmed commit (%s); "
+                          "restoring anyway", err)
+                self.datastores.replace("running", ds.duplicate(backup))
+            finally:
+                ds.free(backup)
+            self.datastores.reset_candidate()
+
+    def _discard_changes(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        _params(op, ())
+        with self.lock:
+            self._check_writable(session, "candidate")
+            self.datastores.reset_candidate()
+        return _ok()
+
+    def _validate(self, session: Session, op: etree._Element) -> list[etree._Element]:
+        p = _params(op, ("source",))
+        with self.lock:
+            tree = self._source_tree(p.get("source"))
+        ds.free(ds.validate(self.ctx, tree))
+        return _ok()
+
+    # ------------------------------------------------------------------ product RPCs
+    def _product_rpc(self, op: etree._Element) -> list[etree._Element]:
+        qname = etree.QName(op)
+        if self.hooks.rpc_hook is None:
+            raise operation_not_supported(f"{qname.localname} is not supported")
+        try:
+            request = self.ctx.parse_op_mem("xml", etree.tostring(op).decode(), libyang.DataType.RPC_YANG)
+        except libyang.LibyangError as exc:
+            raise operation_not_supported(f"{qname.localname}: {exc}") from None
+        try:
+            output = self.hooks.rpc_hook(request.name(), request)
+        finally:
+            ds.free(request)
+        if output is None:
+            return _ok()
+        try:
+            xml = output.print_mem("xml", with_siblings=True, pretty=False)
+        finally:
+            ds.free(output)
+        wrapper = etree.fromstring(f"<output>{xml}</output>") if xml else etree.Element("output")
+        children = list(wrapper)
+        for child in children:
+            if etree.QName(child).localname == qname.localname:
+                return list(child) or _ok()  # libyang prints the rpc element around its output
+        return children or _ok()

@@ -1,0 +1,204 @@
+"""NETCONF sessions over SSH (RFC 6241 §2, RFC 6242) on the ``netconf`` library.
+
+The library gives SSH, the hello exchange and both framings; this module replaces its
+message handling where RFC 6241 asks for more: a malformed message gets a
+``malformed-message`` rpc-error and the session stays usable under base:1.1 (base:1.0
+cannot send that tag and closes), a missing message-id gets ``missing-attribute``, an
+oversized message closes the session, and every operation goes to the server's dispatcher.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+
+import paramiko
+from lxml import etree
+from netconf import base
+from netconf.error import SessionError
+from netconf.server import NetconfServerSession
+
+from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
+
+if TYPE_CHECKING:
+    from mgmt.netconf.server import NetconfServer
+
+log = logging.getLogger(__name__)
+
+# XML from clients never resolves entities nor touches the network.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True,
+                          huge_tree=False)
+
+
+class MessageTooBig(SessionError):
+    """A message longer than the server's limit; the session is closed."""
+
+
+class _LimitedFraming(base.NetconfFramingTransport):
+    """The library's framing with an upper bound on one message's size."""
+
+    def __init__(self, stream, max_chunk: int, limit: int) -> None:
+        super().__init__(stream, max_chunk, False)
+        self.limit = limit
+
+    def _receive_10(self) -> str:
+        searchfrom = 0
+        while True:
+            eom = self.rbuffer.find(b"]]>]]>", searchfrom)
+            if eom != -1:
+                break
+            if len(self.rbuffer) > self.limit:
+                raise MessageTooBig(f"message exceeds {self.limit} bytes")
+            searchfrom = max(0, len(self.rbuffer) - 5)
+            buf = self.stream.recv(self.max_chunk)
+            if not buf:
+                return ""
+            self.rbuffer += buf
+        msg, self.rbuffer = self.rbuffer[:eom], self.rbuffer[eom + 6:]
+        return msg.decode("utf-8", errors="replace")
+
+    def _receive_11(self) -> str:
+        parts: list[bytes] = []
+        size = 0
+        for chunk in self._iter_receive_chunks():
+            size += len(chunk)
+            if size > self.limit:
+                raise MessageTooBig(f"message exceeds {self.limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts).decode("utf-8", errors="replace")
+
+
+class PasswordAndKeyAuth(paramiko.ServerInterface):
+    """SSH authentication against fixed users: passwords and/or public keys."""
+
+    def __init__(self, users: Mapping[str, str],
+                 authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None) -> None:
+        self.users = dict(users)
+        self.authorized_keys = {u: list(k) for u, k in (authorized_keys or {}).items()}
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password,publickey"
+
+    def check_auth_none(self, username: str) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        expected = self.users.get(username)
+        if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if any(key == known for known in self.authorized_keys.get(username, [])):
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_subsystem_request(self, channel, name: str) -> bool:
+        return name == "netconf"
+
+
+def _nc(name: str) -> str:
+    return f"{{{NC_NS}}}{name}"
+
+
+class Session(NetconfServerSession):
+    """One client session; runs its reader in its own thread (the library's)."""
+
+    def __init__(self, channel, server: "NetconfServer", unused_extra_args, debug) -> None:
+        # Mirrors NetconfServerSession.__init__ but installs the size-limited framing
+        # before the hello exchange.
+        self.server = server.ssh
+        self.nc_server = server
+        self.methods = server
+        self.username = channel.get_transport().get_username() or ""
+        self.started = time.time()
+        self.last_activity = time.monotonic()
+        self.closed = threading.Event()
+        sid = self.server._allocate_session_id()
+        base.NetconfSession.__init__(self, channel, debug, sid)
+        self.pkt_stream.stream = None  # else its __del__ would close the channel
+        self.pkt_stream = _LimitedFraming(channel, base.MAXSSHBUF, server.max_message_size)
+        server.register_session(self)
+        try:
+            base.NetconfSession._open_session(self, True)
+        except Exception:
+            self.close()
+            raise
+
+    def __str__(self) -> str:
+        return f"Session({self.session_id}, {self.username})"
+
+    def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        sid = self.session_id
+        try:
+            base.NetconfSession.close(self)
+        except (EOFError, OSError):
+            pass
+        self.nc_server.session_ended(self, sid)
+
+    def _reader_exits(self) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ messages
+    def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[etree._Element]) -> None:
+        attrib = dict(rpc.attrib) if rpc is not None else {}
+        reply = etree.Element(_nc("rpc-reply"), attrib=attrib, nsmap={None: NC_NS})
+        reply.extend(children)
+        self.send_message(etree.tostring(reply).decode())
+
+    def _send_errors(self, rpc: Optional[etree._Element], errors: Sequence[RpcError]) -> None:
+        self._send_reply(rpc, [e.to_element() for e in errors])
+
+    def _reader_handle_message(self, msg: str) -> None:
+        if not self.session_open:
+            return
+        self.last_activity = time.monotonic()
+        try:
+            root = etree.fromstring(msg.lstrip().encode("utf-8"), parser=_PARSER)
+        except etree.XMLSyntaxError as exc:
+            self._malformed(f"the message is not well-formed XML: {exc}")
+            return
+        if root.tag != _nc("rpc"):
+            self._malformed(f"expected an rpc element, got {etree.QName(root).localname}")
+            return
+        if root.get("message-id") is None:
+            self._send_errors(None, [RpcError(
+                "missing-attribute", "the rpc element has no message-id", "rpc",
+                info=[(_nc("bad-attribute"), "message-id"), (_nc("bad-element"), "rpc")])])
+            return
+        operations = [child for child in root if isinstance(child.tag, str)]
+        try:
+            if len(operations) != 1:
+                raise RpcError("malformed-message" if self.new_framing else "operation-failed",
+                               "an rpc must hold exactly one operation", "rpc")
+            children = self.nc_server.dispatch(self, operations[0])
+        except RpcError as err:
+            self._send_errors(root, [err])
+        except RpcErrors as errs:
+            self._send_errors(root, errs.errors)
+        except Exception:  # a bug must not take the session down
+            log.exception("%s: operation failed unexpectedly", self)
+            self._send_errors(root, [RpcError("operation-failed", "internal error")])
+        else:
+            self._send_reply(root, children)
+        self.last_activity = time.monotonic()
+        if operations and etree.QName(operations[0]).localname == "close-session" \
+                and etree.QName(operations[0]).namespace == NC_NS:
+            self.close()
+
+    def _malformed(self, message: str) -> None:
+        # RFC 6241 §4.3: malformed-message is a base:1.1 tag; a base:1.0 peer gets the
+        # session closed instead.
+        if not self.new_framing:
+            raise SessionError(message, "malformed message on a base:1.0 session")
+        self._send_errors(None, [RpcError("malformed-message", message, "rpc")])
