@@ -60,7 +60,7 @@ class Runtime:
         from nf.core.timers import TimerService
 
         self._loop = asyncio.get_running_loop()
-        self._timers = TimerService(loop=self._loop, clock=self.clock.monotonic)
+        self._timers = TimerService(clock=self.clock.monotonic, loop=self._loop)
         address = self._bind_address or self.settings.transport.listen_address or self.settings.node.address
         self._transport = open_transport(self.settings.transport.type, address, self._on_datagram,
                                          port=self.settings.transport.udp_port)
@@ -95,22 +95,28 @@ class Runtime:
 
     # ----- signalling -----------------------------------------------------------------
     def send(self, message: wire.Message, dst: IPv6Address, port: int | None = None) -> bool:
-        """Encode and send one message; the peer's port is the one it last used, else 5436."""
+        """Encode and send one message.
+
+        Over UDP the destination port is the one the peer last sent from, else its configured
+        `udp-port`, else 5436; raw IPv6 has no ports.
+        """
         transport = self._transport
         src = transport.local_address
         if port is None:
-            port = self._peer_ports.get(dst, self._default_peer_port())
+            port = self._peer_ports.get(dst) or self._configured_peer_port(dst)
         try:
             data = wire.encode(message, src, dst)
         except wire.EncodeError:
             log.exception("cannot encode %s", type(message).__name__)
-            self.stats.count_drop("encode-error")
+            self.stats.drops_by_reason["encode-error"] += 1
             return False
-        self.stats.count_sent(message)
         return transport.send(data, dst, port)
 
-    def _default_peer_port(self) -> int:
-        return PMIP6_CNTL_PORT if self.settings.transport.type == "udp" else 0
+    def _configured_peer_port(self, peer: IPv6Address) -> int:
+        if self.settings.transport.type != "udp":
+            return 0
+        configured = self.settings.peers.get(peer)
+        return configured.udp_port if configured else PMIP6_CNTL_PORT
 
     def _on_datagram(self, data: bytes, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
         try:
@@ -125,23 +131,22 @@ class Runtime:
             return
         if src_port:
             self._peer_ports[src] = src_port
-        self.stats.count_received(message)
         if isinstance(message, wire.Heartbeat):
             self._on_heartbeat(message, src, src_port)
             return
         role = self._handlers.get(type(message))
         if role is None:
-            self.stats.count_drop("unexpected-message")
+            self.stats.drops_by_reason["unexpected-message"] += 1
             self._drop_log.warning("dropped %s from %s: no role here handles it", type(message).__name__, src)
             return
         try:
             role.on_message(message, src, src_port, dst)
         except Exception:  # the loop must outlive any bug in one message's handling
-            self.stats.count_drop("internal-error")
+            self.stats.drops_by_reason["internal-error"] += 1
             log.exception("error handling %s from %s", type(message).__name__, src)
 
     def _count_and_log_drop(self, error: wire.WireError, src: IPv6Address) -> None:
-        self.stats.count_drop(error.reason)
+        self.stats.drops_by_reason[error.reason] += 1
         self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
 
     def _on_heartbeat(self, message: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
@@ -149,11 +154,13 @@ class Runtime:
         if handler is not None:  # the liveness monitor takes responses and requests itself
             handler.on_message(message, src, src_port, self._transport.local_address)
             return
+        self.stats.heartbeats_received[str(src)] += 1
         if not message.response:
             # RFC 5847 section 5.2: answer with the request's sequence number and our Restart Counter.
             reply = wire.Heartbeat(sequence=message.sequence, response=True,
                                    options=(wire.RestartCounterOption(self.restart_counter),))
-            self.send(reply, src, src_port or None)
+            if self.send(reply, src, src_port or None):
+                self.stats.heartbeats_sent[str(src)] += 1
 
     # ----- management plane -----------------------------------------------------------
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:

@@ -121,6 +121,7 @@ class PeerSettings:
     address: IPv6Address
     name: str | None
     role: str | None
+    udp_port: int
     key_id: int | None
     key: bytes | None
     heartbeat_interval: int | None
@@ -304,6 +305,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             address=address,
             name=p.get("name"),
             role=_name(p["role"]) if p.get("role") else None,
+            udp_port=p.get("udp-port", 5436),
             key_id=auth.get("key-id"),
             key=_b64(auth.get("key")),
             heartbeat_interval=phb.get("interval"),

@@ -1,0 +1,74 @@
+"""One running network function: the runtime with its NETCONF server and metrics endpoint.
+
+`dmm-nf run` builds a `Service` and awaits `start()` / `stop()`. The runtime owns the loop;
+the NETCONF server and the metrics endpoint run in their own threads and reach the runtime
+only through `Runtime.call`, so a slow client never stalls signalling.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import libyang
+
+from nf.model import new_context
+from nf.runtime import Runtime
+from nf.settings import Settings, settings_from_tree
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    config_path: Path
+    netconf_port: int | None = None
+    metrics_port: int | None = None
+    state_dir: Path | None = None
+
+
+class Service:
+    def __init__(self, tree: libyang.DNode, options: ServiceOptions,
+                 default_state_dir: Callable[[str], Path]) -> None:
+        self.ctx = new_context()
+        self.initial_tree = tree
+        self.settings: Settings = settings_from_tree(tree, tree.context)
+        self.options = options
+        self.state_dir = options.state_dir or default_state_dir(self.settings.node.name)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime = Runtime(self.settings, self.state_dir)
+        self.metrics = None
+        self.netconf = None
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        self._start_metrics()
+        self._start_netconf()
+
+    async def stop(self) -> None:
+        if self.netconf is not None:
+            self.netconf.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+        await self.runtime.stop()
+
+    def _start_metrics(self) -> None:
+        mgmt = self.settings.management
+        if not mgmt.metrics_enabled:
+            return
+        from exporters.http import MetricsServer
+        from exporters.runtime_source import RuntimeSource
+
+        port = self.options.metrics_port if self.options.metrics_port is not None else mgmt.metrics_port
+        self.metrics = MetricsServer(RuntimeSource(self.runtime, service=self), mgmt.metrics_address, port)
+        self.metrics.start()
+        log.info("metrics on %s", self.metrics.url)
+
+    def _start_netconf(self) -> None:
+        try:
+            from mgmt.netconf_service import start_netconf
+        except ImportError:  # the NETCONF server module is optional only while it is being built
+            log.warning("NETCONF server not available in this build")
+            return
+        self.netconf = start_netconf(self)
