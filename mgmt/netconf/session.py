@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 import paramiko
 from lxml import etree
 from netconf import base
-from netconf.error import SessionError
+from netconf.error import ChannelClosed, SessionError
 from netconf.server import NetconfServerSession
 
 from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
@@ -36,11 +36,28 @@ class MessageTooBig(SessionError):
     """A message longer than the server's limit; the session is closed."""
 
 
+class _EofStream:
+    """An SSH channel whose ``recv`` raises ChannelClosed at end of stream: the library's
+    chunk reader would otherwise spin on empty reads when a client vanishes mid-message."""
+
+    def __init__(self, channel) -> None:
+        self._channel = channel
+
+    def recv(self, size: int) -> bytes:
+        data = self._channel.recv(size)
+        if not data:
+            raise ChannelClosed(self)
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self._channel, name)
+
+
 class _LimitedFraming(base.NetconfFramingTransport):
     """The library's framing with an upper bound on one message's size."""
 
     def __init__(self, stream, max_chunk: int, limit: int) -> None:
-        super().__init__(stream, max_chunk, False)
+        super().__init__(_EofStream(stream), max_chunk, False)
         self.limit = limit
 
     def _receive_10(self) -> str:
@@ -52,10 +69,7 @@ class _LimitedFraming(base.NetconfFramingTransport):
             if len(self.rbuffer) > self.limit:
                 raise MessageTooBig(f"message exceeds {self.limit} bytes")
             searchfrom = max(0, len(self.rbuffer) - 5)
-            buf = self.stream.recv(self.max_chunk)
-            if not buf:
-                return ""
-            self.rbuffer += buf
+            self.rbuffer += self.stream.recv(self.max_chunk)
         msg, self.rbuffer = self.rbuffer[:eom], self.rbuffer[eom + 6:]
         return msg.decode("utf-8", errors="replace")
 

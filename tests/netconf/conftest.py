@@ -78,3 +78,78 @@ def connect(server: NetconfServer, user: str = "admin", password: str | None = N
 def client(server: NetconfServer) -> Iterator[manager.Manager]:
     with connect(server) as mgr:
         yield mgr
+
+
+class RawClient:
+    """A NETCONF client speaking the framing by hand (paramiko only), for messages no
+    well-behaved client library would send."""
+
+    def __init__(self, server: NetconfServer, base11: bool = True) -> None:
+        import paramiko
+
+        self.transport = paramiko.Transport(("::1", server.port))
+        self.transport.connect(username="admin", password=USERS["admin"])
+        self.chan = self.transport.open_session()
+        self.chan.settimeout(5)
+        self.chan.invoke_subsystem("netconf")
+        self.buf = b""
+        self.base11 = False
+        self.hello = self._read_eom()
+        caps = ["urn:ietf:params:netconf:base:1.0"] + (["urn:ietf:params:netconf:base:1.1"] if base11 else [])
+        self.send_10('<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+                     + "".join(f"<capability>{c}</capability>" for c in caps)
+                     + "</capabilities></hello>")
+        self.base11 = base11
+
+    def _read_eom(self) -> str:
+        while b"]]>]]>" not in self.buf:
+            data = self.chan.recv(65536)
+            if not data:
+                raise EOFError("channel closed")
+            self.buf += data
+        msg, _, self.buf = self.buf.partition(b"]]>]]>")
+        return msg.decode()
+
+    def _read_chunked(self) -> str:
+        parts = []
+        while True:
+            while b"\n" not in self.buf[2:] or len(self.buf) < 4:
+                data = self.chan.recv(65536)
+                if not data:
+                    raise EOFError("channel closed")
+                self.buf += data
+            header, _, rest = self.buf[2:].partition(b"\n")
+            if header == b"#":
+                self.buf = rest
+                return b"".join(parts).decode()
+            size = int(header)
+            while len(rest) < size:
+                data = self.chan.recv(65536)
+                if not data:
+                    raise EOFError("channel closed")
+                rest += data
+            parts.append(rest[:size])
+            self.buf = rest[size:]
+
+    def send_10(self, text: str) -> None:
+        self.chan.sendall(text.encode() + b"]]>]]>")
+
+    def send(self, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        if not self.base11:
+            self.send_10(data.decode())
+            return
+        self.chan.sendall(b"\n#%d\n" % len(data) + data + b"\n##\n")
+
+    def receive(self) -> str:
+        return self._read_chunked() if self.base11 else self._read_eom()
+
+    def rpc(self, body: str, message_id: str = "1") -> str:
+        self.send(f'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" message-id="{message_id}">{body}</rpc>')
+        return self.receive()
+
+    def closed(self) -> bool:
+        return self.chan.closed or self.chan.eof_received or not self.transport.is_active()
+
+    def close(self) -> None:
+        self.transport.close()

@@ -1,0 +1,172 @@
+"""Sessions over SSH: hello, authentication, close/kill-session, bad input, limits."""
+from __future__ import annotations
+
+import paramiko
+import pytest
+from lxml import etree
+from ncclient.operations import RPCError
+from ncclient.transport.errors import AuthenticationError
+
+from tests.netconf.conftest import RawClient, connect, wait_for
+
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+CAP = "urn:ietf:params:netconf:capability:"
+
+
+def _error_tags(reply: str) -> list[str]:
+    root = etree.fromstring(reply.encode())
+    return [e.text for e in root.iter(f"{{{NC}}}error-tag")]
+
+
+def test_hello_advertises_the_rfc_6241_capabilities(client):
+    caps = set(client.server_capabilities)
+    for cap in ("writable-running:1.0", "candidate:1.0", "confirmed-commit:1.1",
+                "rollback-on-error:1.0", "validate:1.1", "startup:1.0", "xpath:1.0"):
+        assert CAP + cap in caps
+    assert "urn:ietf:params:netconf:base:1.1" in caps
+    assert any(c.startswith(CAP + "with-defaults:1.0?basic-mode=explicit") for c in caps)
+    assert not any(c.startswith(CAP + "url") for c in caps)
+
+
+def test_sessions_get_distinct_ids(server):
+    with connect(server) as one, connect(server) as two:
+        assert int(one.session_id) != int(two.session_id)
+        assert wait_for(lambda: len(server.sessions) == 2)
+
+
+def test_wrong_password_is_refused(server):
+    with pytest.raises(AuthenticationError):
+        connect(server, password="wrong")
+
+
+def test_public_key_authentication(servers, tmp_path):
+    key = paramiko.ECDSAKey.generate(bits=256)
+    key_file = tmp_path / "client_key"
+    key.write_private_key_file(str(key_file))
+    server = servers.start(authorized_keys={"admin": [paramiko.ECDSAKey(filename=str(key_file))]})
+    from ncclient import manager
+    with manager.connect(host="::1", port=server.port, username="admin", key_filename=str(key_file),
+                         hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10) as mgr:
+        assert mgr.get_config("running").ok
+
+
+def test_close_session_ends_the_session(server):
+    mgr = connect(server)
+    sid = int(mgr.session_id)
+    mgr.close_session()
+    assert wait_for(lambda: sid not in server.sessions)
+
+
+def test_kill_session_closes_the_other_session_and_releases_its_lock(server):
+    victim = connect(server)
+    with connect(server) as killer:
+        victim.lock("running")
+        killer.kill_session(victim.session_id)
+        assert wait_for(lambda: not victim.connected)
+        assert int(victim.session_id) not in server.sessions
+        assert killer.lock("running").ok  # the victim's lock went with it
+
+
+def test_kill_session_of_own_id_is_invalid_value(client):
+    with pytest.raises(RPCError) as err:
+        client.kill_session(client.session_id)
+    assert err.value.tag == "invalid-value"
+    assert client.get_config("running").ok
+
+
+def test_kill_session_of_unknown_id_is_invalid_value(client):
+    with pytest.raises(RPCError) as err:
+        client.kill_session("4242")
+    assert err.value.tag == "invalid-value"
+
+
+def test_malformed_xml_gets_malformed_message_and_session_survives_on_base11(server):
+    raw = RawClient(server)
+    try:
+        raw.send("<rpc xmlns='urn:ietf:params:xml:ns:netconf:base:1.0' message-id='1'><get-config>")
+        assert _error_tags(raw.receive()) == ["malformed-message"]
+        reply = raw.rpc("<get-config><source><running/></source></get-config>", "2")
+        assert 'message-id="2"' in reply and "<data" in reply
+    finally:
+        raw.close()
+
+
+def test_malformed_xml_closes_a_base10_session(server):
+    raw = RawClient(server, base11=False)
+    try:
+        raw.send("<rpc message-id='1'><unclosed>")
+        assert wait_for(raw.closed)
+    finally:
+        raw.close()
+
+
+def test_missing_message_id_is_missing_attribute(server):
+    raw = RawClient(server)
+    try:
+        raw.send(f'<rpc xmlns="{NC}"><get-config><source><running/></source></get-config></rpc>')
+        reply = raw.receive()
+        assert _error_tags(reply) == ["missing-attribute"]
+        assert "<bad-attribute>message-id</bad-attribute>" in reply
+    finally:
+        raw.close()
+
+
+def test_reply_carries_every_rpc_attribute(server):
+    raw = RawClient(server)
+    try:
+        raw.send(f'<rpc xmlns="{NC}" message-id="7" xmlns:ex="urn:x" ex:user-id="fred">'
+                 "<get-config><source><running/></source></get-config></rpc>")
+        root = etree.fromstring(raw.receive().encode())
+        assert root.get("message-id") == "7"
+        assert root.get("{urn:x}user-id") == "fred"
+    finally:
+        raw.close()
+
+
+def test_unknown_netconf_operation_is_operation_not_supported(server):
+    raw = RawClient(server)
+    try:
+        assert _error_tags(raw.rpc("<frobnicate/>")) == ["operation-not-supported"]
+    finally:
+        raw.close()
+
+
+def test_unknown_parameter_is_unknown_element(server):
+    raw = RawClient(server)
+    try:
+        reply = raw.rpc("<get-config><source><running/></source><colour/></get-config>")
+        assert _error_tags(reply) == ["unknown-element"]
+        assert "<bad-element>colour</bad-element>" in reply
+    finally:
+        raw.close()
+
+
+def test_oversized_message_closes_only_that_session(servers):
+    server = servers.start(max_message_size=4096)
+    with connect(server) as bystander:
+        raw = RawClient(server)
+        try:
+            raw.send("<rpc>" + "x" * 10000 + "</rpc>")
+            assert wait_for(raw.closed)
+        finally:
+            raw.close()
+        assert bystander.get_config("running").ok
+
+
+def test_client_vanishing_mid_message_does_not_affect_others(server):
+    with connect(server) as bystander:
+        raw = RawClient(server)
+        raw.chan.sendall(b"\n#1000\n<rpc xmlns='urn:ietf:params:xml:ns:netconf:base:1.0'")
+        raw.close()
+        assert wait_for(lambda: len(server.sessions) == 1)
+        assert bystander.get_config("running").ok
+
+
+def test_idle_session_is_closed(servers):
+    server = servers.start(idle_timeout=0.3)
+    raw = RawClient(server)
+    try:
+        assert wait_for(raw.closed, timeout=5)
+        assert wait_for(lambda: not server.sessions)
+    finally:
+        raw.close()
