@@ -215,7 +215,7 @@ class _Edit:
 def apply_edit(ctx: libyang.Context, tree: Optional[libyang.DNode], config: etree._Element,
                default_operation: str = "merge",
                error_option: str = "stop-on-error") -> tuple[Optional[libyang.DNode], list[RpcError]]:
-    """Apply the children of ``config`` to ``tree`` (changed in place; pass a copy).
+    """Apply the children of ``config`` to ``tree`` (changed or freed: pass a copy).
 
     Returns the new first node and, with continue-on-error, the errors met along the way;
     otherwise the first error is raised as RpcErrors.
@@ -224,6 +224,11 @@ def apply_edit(ctx: libyang.Context, tree: Optional[libyang.DNode], config: etre
         raise RpcError("invalid-value", f"unknown default-operation {default_operation!r}", "protocol")
     if error_option not in ERROR_OPTIONS:
         raise RpcError("invalid-value", f"unknown error-option {error_option!r}", "protocol")
+    if default_operation == "replace":
+        # RFC 6241 §7.2: the <config> content completely replaces the datastore's
+        if tree is not None:
+            tree.free(with_siblings=True)
+        tree = None
     edit = _Edit(ctx, tree, continue_on_error=error_option == "continue-on-error")
     try:
         edit.apply_children(config, None, "", default_operation)
