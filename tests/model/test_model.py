@@ -149,3 +149,16 @@ def test_rfc5213_status_codes_are_152_to_162(ctx: libyang.Context) -> None:
     assert codes["mag-not-authorized-for-proxy-reg"] == 154
     assert codes["missing-access-tech-type-option"] == 162
     assert tshark_values()["mip6.ba.status"][154] == "MAG_NOT_AUTHORIZED_FOR_PROXY_REG"
+
+
+
+# rpc input/output and shorthand choice cases have no statement of their own to describe
+IMPLICIT = (libyang.SNode.INPUT, libyang.SNode.OUTPUT, libyang.SNode.CASE)
+
+
+def test_every_schema_node_has_a_description(ctx: libyang.Context) -> None:
+    nodes = [node for top in ctx.get_module("dmm-nf").children() for node in top.iter_tree()
+             if node.nodetype() not in IMPLICIT]
+    assert len(nodes) > 300
+    missing = [n.schema_path() for n in nodes if not n.description()]
+    assert not missing, missing
