@@ -103,8 +103,10 @@ class BindingCache:
     __slots__ = ("_by_mn", "_by_prefix", "_by_mag", "_interned", "_count", "_peak")
 
     def __init__(self) -> None:
-        # mn_identifier -> {link_layer_id -> entry}: serves both the MN and the (MN, ll) lookups.
-        self._by_mn: dict[str, dict[bytes | None, BindingCacheEntry]] = {}
+        # mn_identifier -> its entry, or a list of its entries when it has several interfaces.
+        # Nearly every MN has one entry, so a per-MN container would double the memory; the
+        # (MN, link-layer id) lookup scans the few interfaces of one MN.
+        self._by_mn: dict[str, BindingCacheEntry | list[BindingCacheEntry]] = {}
         self._by_prefix: dict[IPv6Network, BindingCacheEntry] = {}
         self._by_mag: dict[IPv6Address, set[BindingCacheEntry]] = {}
         self._interned: dict[object, object] = {}
@@ -116,8 +118,11 @@ class BindingCache:
         return self._count
 
     def __iter__(self) -> Iterator[BindingCacheEntry]:
-        for per_mn in self._by_mn.values():
-            yield from per_mn.values()
+        for held in self._by_mn.values():
+            if isinstance(held, list):
+                yield from held
+            else:
+                yield held
 
     def __contains__(self, entry: object) -> bool:
         if not isinstance(entry, BindingCacheEntry):
@@ -130,13 +135,22 @@ class BindingCache:
         return self._peak
 
     def get(self, mn_identifier: str, link_layer_id: bytes | None) -> BindingCacheEntry | None:
-        per_mn = self._by_mn.get(mn_identifier)
-        return per_mn.get(link_layer_id) if per_mn is not None else None
+        held = self._by_mn.get(mn_identifier)
+        if held is None:
+            return None
+        if isinstance(held, list):
+            for entry in held:
+                if entry.link_layer_id == link_layer_id:
+                    return entry
+            return None
+        return held if held.link_layer_id == link_layer_id else None
 
     def by_mn(self, mn_identifier: str) -> list[BindingCacheEntry]:
         """Every entry of one mobile node (one per attached interface)."""
-        per_mn = self._by_mn.get(mn_identifier)
-        return list(per_mn.values()) if per_mn is not None else []
+        held = self._by_mn.get(mn_identifier)
+        if held is None:
+            return []
+        return list(held) if isinstance(held, list) else [held]
 
     def by_prefix(self, prefix: IPv6Network) -> BindingCacheEntry | None:
         return self._by_prefix.get(prefix)
@@ -165,8 +179,7 @@ class BindingCache:
 
     def add(self, entry: BindingCacheEntry) -> BindingCacheEntry:
         """Insert a new entry; raises without changing anything if it would clash."""
-        per_mn = self._by_mn.get(entry.mn_identifier)
-        if per_mn is not None and entry.link_layer_id in per_mn:
+        if self.get(entry.mn_identifier, entry.link_layer_id) is not None:
             raise DuplicateBinding(
                 f"binding for {entry.mn_identifier!r} link-layer id {_ll_text(entry.link_layer_id)} exists")
         self._check_prefixes_free(entry.home_network_prefixes, entry)
@@ -229,15 +242,24 @@ class BindingCache:
                 raise PrefixInUse(f"prefix {prefix} is bound to {holder.mn_identifier!r}")
 
     def _index(self, entry: BindingCacheEntry) -> None:
-        self._by_mn.setdefault(entry.mn_identifier, {})[entry.link_layer_id] = entry
+        held = self._by_mn.get(entry.mn_identifier)
+        if held is None:
+            self._by_mn[entry.mn_identifier] = entry
+        elif isinstance(held, list):
+            held.append(entry)
+        else:
+            self._by_mn[entry.mn_identifier] = [held, entry]
         for prefix in entry.home_network_prefixes:
             self._by_prefix[prefix] = entry
         self._by_mag.setdefault(entry.proxy_coa, set()).add(entry)
 
     def _unindex(self, entry: BindingCacheEntry) -> None:
-        per_mn = self._by_mn[entry.mn_identifier]
-        del per_mn[entry.link_layer_id]
-        if not per_mn:
+        held = self._by_mn[entry.mn_identifier]
+        if isinstance(held, list):
+            held.remove(entry)
+            if len(held) == 1:
+                self._by_mn[entry.mn_identifier] = held[0]
+        else:
             del self._by_mn[entry.mn_identifier]
         for prefix in entry.home_network_prefixes:
             if self._by_prefix.get(prefix) is entry:

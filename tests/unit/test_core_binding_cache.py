@@ -215,3 +215,15 @@ def test_indexes_stay_consistent_under_any_sequence(ops):
         except (DuplicateBinding, PrefixInUse):
             pass
         assert_consistent(cache)
+
+
+def test_removing_one_interface_keeps_the_others_reachable():
+    cache = BindingCache()
+    a, b, c = (cache.add(entry(ll=bytes([i]) * 6, prefixes=(hnp(i),))) for i in (1, 2, 3))
+    cache.remove(b)
+    assert set(cache.by_mn("mn1@example.net")) == {a, c}
+    cache.remove(a)
+    assert cache.by_mn("mn1@example.net") == [c]
+    assert cache.get("mn1@example.net", bytes([3]) * 6) is c
+    assert cache.get("mn1@example.net", bytes([1]) * 6) is None
+    assert_consistent(cache)
