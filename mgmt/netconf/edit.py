@@ -218,7 +218,7 @@ def apply_edit(ctx: libyang.Context, tree: Optional[libyang.DNode], config: etre
     """Apply the children of ``config`` to ``tree`` (changed or freed: pass a copy).
 
     Returns the new first node and, with continue-on-error, the errors met along the way;
-    otherwise the first error is raised as RpcErrors.
+    otherwise the first error is raised as RpcErrors, and the tree has been freed.
     """
     if default_operation not in DEFAULT_OPERATIONS:
         raise RpcError("invalid-value", f"unknown default-operation {default_operation!r}", "protocol")
@@ -233,5 +233,7 @@ def apply_edit(ctx: libyang.Context, tree: Optional[libyang.DNode], config: etre
     try:
         edit.apply_children(config, None, "", default_operation)
     except RpcError as err:
+        if edit.tree is not None:
+            edit.tree.free(with_siblings=True)
         raise RpcErrors([err]) from None
     return edit.tree, edit.errors

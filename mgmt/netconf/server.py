@@ -381,9 +381,9 @@ class NetconfServer:
             raise invalid_value(f"unknown test-option {test_option!r}", error_type="protocol")
         with self.lock:
             self._check_writable(session, target)
-            tree = self.datastores.get(target)
+            tree, errors = apply_edit(self.ctx, self.datastores.get(target), p["config"],
+                                      default_op, error_option)
             try:
-                tree, errors = apply_edit(self.ctx, tree, p["config"], default_op, error_option)
                 if test_option != "set" or target == "running":
                     tree = ds.validate(self.ctx, tree)
             except (RpcError, RpcErrors):
