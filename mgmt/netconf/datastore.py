@@ -104,6 +104,10 @@ def to_xml(tree: Optional[libyang.DNode], with_defaults: WithDefaults = "explici
 
 
 # ------------------------------------------------------------------ the datastores
+class DatastoreError(Exception):
+    """A persisted datastore file cannot be loaded; ``str()`` names the file and why."""
+
+
 class Datastores:
     """running, candidate and startup, with the candidate's dirty flag.
 
@@ -125,9 +129,15 @@ class Datastores:
     def _boot(self, initial: Optional[libyang.DNode]) -> None:
         saved = read_if_exists(self._path("startup"))
         if saved is not None:
-            startup = validate(self.ctx, parse_config(self.ctx, saved))
+            try:
+                startup = validate(self.ctx, parse_config(self.ctx, saved))
+            except RpcErrors as exc:
+                raise DatastoreError(f"{self._path('startup')}: {exc}") from None
         else:
-            startup = validate(self.ctx, duplicate(initial))
+            try:
+                startup = validate(self.ctx, duplicate(initial))
+            except RpcErrors as exc:
+                raise DatastoreError(f"initial configuration: {exc}") from None
             self._persist("startup", startup)
         self._trees["startup"] = startup
         self._trees["running"] = duplicate(startup)

@@ -42,8 +42,9 @@ class ServerFactory:
         self.servers: list[NetconfServer] = []
         self.host_key = state_dir / "host_key"
 
-    def start(self, hooks: ServerHooks | None = None, **kwargs) -> NetconfServer:
-        server = NetconfServer(server_context(), self.state_dir, port=0, address="::1",
+    def start(self, hooks: ServerHooks | None = None, ctx: libyang.Context | None = None,
+              **kwargs) -> NetconfServer:
+        server = NetconfServer(ctx or server_context(), self.state_dir, port=0, address="::1",
                                users=USERS, host_key_path=self.host_key, hooks=hooks, **kwargs)
         self.servers.append(server)
         return server
