@@ -1,0 +1,403 @@
+"""RFC 5847 heartbeats: path failure detection and peer restart detection.
+
+The monitor asks every peer for a Heartbeat Response every `interval` seconds (RFC 5847
+section 3.1). A request still unanswered when the next one is due counts as missed; after
+`missing-heartbeats-allowed` consecutive misses the path is down, and the next response
+brings it up again. Requests we send carry no option; our responses carry the Restart
+Counter option (section 5.2), and a change of the value a peer sends means the peer lost
+its state (section 3.2).
+
+Fast probing (`heartbeat/fast-probe`, a local extension for RFC 7429 GAP6-2) uses the same
+Heartbeat messages, only faster: when enabled, every peer is asked every fast-probe interval
+and declared down after `detect-multiplier` misses. Reusing the standard message means any
+RFC 5847 peer answers the probes, with no second protocol to deploy or to open in firewalls.
+
+Only responses change a path's state: a request from the peer shows that one direction
+works, not that our messages reach it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from typing import Any, ClassVar
+
+from nf import wire
+from nf.liveness.peer import Liveness, OutstandingRequest, PeerLiveness, Timing, rtt_microseconds
+from nf.roles.base import RoleContext
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_MODULO = 1 << 32  # the Sequence Number field is 32 bits wide
+
+PathListener = Callable[[IPv6Address, Liveness], None]
+RestartListener = Callable[[IPv6Address, int, int], None]  # (peer, previous counter, new counter)
+
+
+class LivenessError(ValueError):
+    """Input the monitor cannot act on: not an IPv6 address, a non-positive probe timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    address: IPv6Address
+    sequence: int
+    rtt_us: int | None  # None: no response within the timeout
+
+    @property
+    def answered(self) -> bool:
+        return self.rtt_us is not None
+
+
+@dataclass(slots=True)
+class HeartbeatTotals:
+    """Node-wide heartbeat counters (the YANG `statistics/heartbeat` container)."""
+
+    requests_sent: int = 0
+    requests_received: int = 0
+    responses_sent: int = 0
+    responses_received: int = 0
+    timeouts: int = 0
+    paths_down: int = 0
+    peer_restarts: int = 0
+
+    def as_state(self) -> dict[str, int]:
+        return {name.replace("_", "-"): getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class _PendingProbe:
+    address: IPv6Address
+    sent_at: float
+    future: asyncio.Future
+
+
+def timing_for(settings: Any, address: IPv6Address) -> Timing:
+    """The heartbeat timing towards `address`: fast probing, else the peer's own, else the node's."""
+    hb = settings.heartbeat
+    if hb.fast_probe_enabled:
+        return Timing(hb.fast_probe_interval, hb.fast_probe_detect_multiplier)
+    peer = settings.peers.get(address)
+    interval = peer.heartbeat_interval if peer and peer.heartbeat_interval else hb.interval
+    allowed = peer.missing_heartbeats_allowed if peer and peer.missing_heartbeats_allowed else hb.missing_heartbeats_allowed
+    return Timing(float(interval), allowed)
+
+
+def configured_peers(settings: Any) -> dict[IPv6Address, tuple[str | None, int | None]]:
+    """Addresses monitored by configuration, with each one's name and UDP port.
+
+    Every configured peer, plus a MAG's LMA. The peer's `udp-port` leaf is read from the
+    configuration data because `PeerSettings` does not carry it.
+    """
+    ports = {IPv6Address(p["address"]): p.get("udp-port")
+             for p in settings.raw.get("peers", {}).get("peer", [])}
+    peers = {address: (p.name, ports.get(address)) for address, p in settings.peers.items()}
+    if settings.mag is not None and settings.mag.lma_address not in peers:
+        peers[settings.mag.lma_address] = (None, None)
+    return peers
+
+
+class HeartbeatMonitor:
+    """Sends, answers and tracks Heartbeat messages; registered as the handler of wire.Heartbeat."""
+
+    name: ClassVar[str] = "liveness"
+    handles: ClassVar[frozenset[type]] = frozenset({wire.Heartbeat})
+
+    def __init__(self, ctx: RoleContext, first_sequence: int | None = None) -> None:
+        """`first_sequence` defaults to a random value, so responses to requests sent before a
+        restart of ours do not match the new requests."""
+        self._ctx = ctx
+        self._settings = ctx.settings
+        self._peers: dict[IPv6Address, PeerLiveness] = {}
+        self._periodic: dict[int, IPv6Address] = {}  # sequence -> peer, for outstanding requests
+        self._probes: dict[int, _PendingProbe] = {}
+        self._next_sequence = random.randrange(SEQUENCE_MODULO) if first_sequence is None else first_sequence
+        self._running = False
+        self.totals = HeartbeatTotals()
+        self.path_listeners: list[PathListener] = []
+        self.restart_listeners: list[RestartListener] = []
+
+    # ----- life cycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        self._running = True
+        for address, (name, port) in configured_peers(self._settings).items():
+            self._add(address, name=name, port=port, configured=True)
+
+    async def stop(self) -> None:
+        self._running = False
+        for peer in self._peers.values():
+            self._ctx.timers.cancel(peer.timer)
+            peer.timer = None
+        for sequence in list(self._probes):
+            self._finish_probe(sequence, None)
+
+    def reconfigure(self, settings: Any) -> None:
+        """Follow a committed configuration: new peers, removed peers, new timing."""
+        self._settings = settings
+        wanted = configured_peers(settings)
+        for address, peer in list(self._peers.items()):
+            if peer.configured and address not in wanted:
+                self._remove(address)
+        for address, (name, port) in wanted.items():
+            peer = self._peers.get(address)
+            if peer is None:
+                self._add(address, name=name, port=port, configured=True)
+                continue
+            peer.name, peer.port, peer.configured = name, port, True
+            timing = timing_for(settings, address)
+            if timing != peer.timing:
+                peer.timing = timing
+                self._schedule(peer, self._ctx.clock.monotonic() + timing.interval)
+
+    # ----- peers added at run time ------------------------------------------------------
+    def add_peer(self, address: IPv6Address, port: int | None = None) -> bool:
+        """Start monitoring `address` (e.g. a MAG the LMA learnt from a registration).
+
+        Returns False if it is monitored already.
+        """
+        address = _address(address)
+        if address in self._peers:
+            return False
+        self._add(address, name=None, port=port, configured=False)
+        return True
+
+    def remove_peer(self, address: IPv6Address) -> bool:
+        """Stop monitoring a peer added by `add_peer`; configured peers stay (returns False)."""
+        address = _address(address)
+        peer = self._peers.get(address)
+        if peer is None or peer.configured:
+            return False
+        self._remove(address)
+        return True
+
+    def peers(self) -> Iterable[IPv6Address]:
+        return self._peers.keys()
+
+    # ----- messages ---------------------------------------------------------------------
+    def on_message(self, message: wire.Message, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
+        if not isinstance(message, wire.Heartbeat):
+            return
+        now = self._ctx.clock.monotonic()
+        peer = self._peers.get(src)
+        if peer is not None:
+            peer.last_received = self._ctx.clock.wall()
+            self._ctx.stats.heartbeats_received[str(src)] += 1
+            counter = _restart_counter(message)
+            if counter is not None:
+                self._check_restart(peer, counter)
+        if message.response:
+            self.totals.responses_received += 1
+            if not message.unsolicited:
+                self._on_response(message.sequence, src, now)
+        else:
+            self.totals.requests_received += 1
+            self._answer(message, src, src_port)
+
+    def _answer(self, request: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
+        # RFC 5847 section 5.2: the response echoes the request's sequence number and carries
+        # our Restart Counter.
+        reply = wire.Heartbeat(sequence=request.sequence, response=True,
+                               options=(wire.RestartCounterOption(self._ctx.restart_counter),))
+        if self._ctx.send(reply, src, src_port or None):
+            self.totals.responses_sent += 1
+            if src in self._peers:  # per-peer counters only for peers: senders are unbounded
+                self._ctx.stats.heartbeats_sent[str(src)] += 1
+
+    def _on_response(self, sequence: int, src: IPv6Address, now: float) -> None:
+        probe = self._probes.get(sequence)
+        if probe is not None and probe.address == src:
+            rtt = rtt_microseconds(probe.sent_at, now)
+            self._finish_probe(sequence, rtt)
+            self._answered(src, rtt)
+            return
+        if self._periodic.get(sequence) != src:
+            return  # late (already counted as missed) or not ours
+        del self._periodic[sequence]
+        peer = self._peers[src]
+        self._answered(src, rtt_microseconds(peer.outstanding.sent_at, now))
+
+    def _answered(self, address: IPv6Address, rtt: int) -> None:
+        """A response from `address` matched one of our requests: the path works."""
+        peer = self._peers.get(address)
+        if peer is None:
+            return
+        if peer.outstanding is not None:
+            self._periodic.pop(peer.outstanding.sequence, None)
+            peer.outstanding = None
+        peer.rtt_us = rtt
+        peer.missed = 0
+        if peer.state is not Liveness.UP:
+            self._path_up(peer)
+
+    # ----- periodic requests ------------------------------------------------------------
+    def _add(self, address: IPv6Address, *, name: str | None, port: int | None, configured: bool) -> None:
+        peer = PeerLiveness(address=address, timing=timing_for(self._settings, address), name=name, port=port,
+                            configured=configured)
+        self._peers[address] = peer
+        if self._running:
+            self._schedule(peer, self._ctx.clock.monotonic())  # ask at once: learn the state early
+
+    def _remove(self, address: IPv6Address) -> None:
+        peer = self._peers.pop(address)
+        self._ctx.timers.cancel(peer.timer)
+        if peer.outstanding is not None:
+            self._periodic.pop(peer.outstanding.sequence, None)
+
+    def _schedule(self, peer: PeerLiveness, deadline: float) -> None:
+        self._ctx.timers.cancel(peer.timer)
+        peer.timer = self._ctx.timers.schedule(deadline, self._tick, peer.address, deadline)
+
+    def _tick(self, address: IPv6Address, deadline: float) -> None:
+        peer = self._peers.get(address)
+        if peer is None or not self._running:
+            return
+        if peer.outstanding is not None:
+            self._missed(peer)
+        # A request that could not be sent still counts: if sending keeps failing, the path is down.
+        sequence = self._send_request(peer)
+        peer.outstanding = OutstandingRequest(sequence, self._ctx.clock.monotonic())
+        self._periodic[sequence] = address
+        # Keep the cadence from the deadline, not from when the timer happened to fire.
+        self._schedule(peer, deadline + peer.timing.interval)
+
+    def _missed(self, peer: PeerLiveness) -> None:
+        self._periodic.pop(peer.outstanding.sequence, None)
+        peer.outstanding = None
+        peer.missed += 1
+        self.totals.timeouts += 1
+        self._ctx.stats.heartbeat_timeouts[str(peer.address)] += 1
+        if peer.missed >= peer.timing.missing_allowed and peer.state is not Liveness.DOWN:
+            self._path_down(peer)
+
+    def _send_request(self, peer: PeerLiveness) -> int:
+        sequence = self._take_sequence()
+        peer.last_sent = self._ctx.clock.wall()
+        if self._ctx.send(wire.Heartbeat(sequence=sequence), peer.address, peer.port):
+            self.totals.requests_sent += 1
+            self._ctx.stats.heartbeats_sent[str(peer.address)] += 1
+        return sequence
+
+    def _take_sequence(self) -> int:
+        sequence = self._next_sequence
+        self._next_sequence = (sequence + 1) % SEQUENCE_MODULO
+        return sequence
+
+    # ----- state changes ----------------------------------------------------------------
+    def _path_down(self, peer: PeerLiveness) -> None:
+        peer.state = Liveness.DOWN
+        peer.last_down = self._ctx.clock.wall()
+        peer.down_since = self._ctx.clock.monotonic()
+        peer.down_count += 1
+        self.totals.paths_down += 1
+        log.warning("path to %s is down: %d heartbeats unanswered", peer.address, peer.missed)
+        self._ctx.events.publish("peer-path-down", **_without_none({
+            "peer": str(peer.address), "name": peer.name, "missed-heartbeats": peer.missed,
+            "last-heartbeat-received": peer.last_received, "action": self._settings.fault_policy.on_path_down,
+        }))
+        self._notify(self.path_listeners, peer.address, Liveness.DOWN)
+
+    def _path_up(self, peer: PeerLiveness) -> None:
+        down_duration = None
+        if peer.down_since is not None:
+            down_duration = int(self._ctx.clock.monotonic() - peer.down_since)
+        peer.state = Liveness.UP
+        peer.last_up = self._ctx.clock.wall()
+        peer.down_since = None
+        log.info("path to %s is up (rtt %d us)", peer.address, peer.rtt_us)
+        self._ctx.events.publish("peer-path-up", **_without_none({
+            "peer": str(peer.address), "name": peer.name, "down-duration": down_duration, "rtt": peer.rtt_us,
+        }))
+        self._notify(self.path_listeners, peer.address, Liveness.UP)
+
+    def _check_restart(self, peer: PeerLiveness, counter: int) -> None:
+        previous = peer.restart_counter
+        peer.restart_counter = counter
+        if previous is None or previous == counter:
+            return  # the first value seen is the reference, not a restart
+        peer.restart_count += 1
+        peer.last_restart = self._ctx.clock.wall()
+        self.totals.peer_restarts += 1
+        log.warning("peer %s restarted: restart counter %d -> %d", peer.address, previous, counter)
+        self._ctx.events.publish("peer-restart", **_without_none({
+            "peer": str(peer.address), "name": peer.name, "previous-restart-counter": previous,
+            "restart-counter": counter, "action": self._settings.fault_policy.on_peer_restart,
+        }))
+        self._notify(self.restart_listeners, peer.address, previous, counter)
+
+    @staticmethod
+    def _notify(listeners: list[Callable[..., None]], *args: Any) -> None:
+        for listener in list(listeners):
+            try:
+                listener(*args)
+            except Exception:  # one broken listener must not stop liveness tracking
+                log.exception("liveness listener %r failed", listener)
+
+    # ----- probe-path RPC ---------------------------------------------------------------
+    async def probe(self, address: IPv6Address | str, timeout: float) -> ProbeResult:
+        """Send one Heartbeat Request to `address` and wait up to `timeout` seconds for its response."""
+        address = _address(address)
+        if not timeout > 0:
+            raise LivenessError(f"probe timeout must be positive, got {timeout!r}")
+        loop = asyncio.get_running_loop()
+        sequence = self._take_sequence()
+        future = loop.create_future()
+        peer = self._peers.get(address)
+        self._probes[sequence] = _PendingProbe(address, self._ctx.clock.monotonic(), future)
+        timer = self._ctx.timers.call_later(timeout, self._finish_probe, sequence, None)
+        if self._ctx.send(wire.Heartbeat(sequence=sequence), address, peer.port if peer else None):
+            self.totals.requests_sent += 1
+            self._ctx.stats.heartbeats_sent[str(address)] += 1
+            if peer is not None:
+                peer.last_sent = self._ctx.clock.wall()
+        else:
+            self._finish_probe(sequence, None)
+        try:
+            rtt = await future
+        finally:
+            self._ctx.timers.cancel(timer)
+        return ProbeResult(address, sequence, rtt)
+
+    def _finish_probe(self, sequence: int, rtt: int | None) -> None:
+        probe = self._probes.pop(sequence, None)
+        if probe is not None and not probe.future.done():
+            probe.future.set_result(rtt)
+
+    # ----- management plane -------------------------------------------------------------
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Per-peer state under the YANG leaf names, ordered by address."""
+        stats = self._ctx.stats
+        return [peer.as_state(stats.heartbeats_sent[str(a)], stats.heartbeats_received[str(a)])
+                for a, peer in sorted(self._peers.items())]
+
+    def peer_state(self, address: IPv6Address) -> dict[str, Any] | None:
+        """One peer's state (a keyed lookup for filtered reads), or None if not monitored."""
+        address = _address(address)
+        peer = self._peers.get(address)
+        if peer is None:
+            return None
+        stats = self._ctx.stats
+        return peer.as_state(stats.heartbeats_sent[str(address)], stats.heartbeats_received[str(address)])
+
+
+def _address(value: IPv6Address | str) -> IPv6Address:
+    if isinstance(value, IPv6Address):
+        return value
+    try:
+        return IPv6Address(value)
+    except ValueError as e:
+        raise LivenessError(f"not an IPv6 address: {value!r}") from e
+
+
+def _restart_counter(message: wire.Heartbeat) -> int | None:
+    for option in message.options:
+        if isinstance(option, wire.RestartCounterOption):
+            return option.counter
+    return None
+
+
+def _without_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Notification leaves that have no value are left out, not sent empty."""
+    return {k: v for k, v in data.items() if v is not None}

@@ -1,0 +1,91 @@
+"""What the heartbeat monitor knows about one peer: timing, liveness and restart history.
+
+Field names follow the YANG `peers/peer` state leaves; `as_state()` returns them under
+those names. Times are wall-clock seconds (`None` until the event happened); the RTT is in
+microseconds, measured on the monotonic clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from ipaddress import IPv6Address
+from typing import Any
+
+from nf.core.timers import Timer
+
+MAX_RTT_US = 0xFFFFFFFF  # the YANG leaf is a uint32
+
+
+class Liveness(str, Enum):
+    UNKNOWN = "unknown"  # no response yet
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How often a peer is asked, and how many unanswered requests make its path down."""
+
+    interval: float  # seconds between two requests
+    missing_allowed: int
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0:
+            raise ValueError(f"heartbeat interval must be positive, got {self.interval}")
+        if self.missing_allowed < 1:
+            raise ValueError(f"missing heartbeats allowed must be at least 1, got {self.missing_allowed}")
+
+
+@dataclass(slots=True)
+class OutstandingRequest:
+    sequence: int
+    sent_at: float  # monotonic seconds
+
+
+@dataclass(slots=True)
+class PeerLiveness:
+    address: IPv6Address
+    timing: Timing
+    name: str | None = None
+    port: int | None = None  # UDP port to send to; None lets the runtime choose
+    configured: bool = False  # from the configuration (else added at run time)
+    state: Liveness = Liveness.UNKNOWN
+    outstanding: OutstandingRequest | None = None  # the periodic request awaiting its response
+    missed: int = 0  # consecutive periodic requests without a response
+    last_sent: float | None = None
+    last_received: float | None = None
+    rtt_us: int | None = None
+    restart_counter: int | None = None
+    restart_count: int = 0
+    last_restart: float | None = None
+    last_up: float | None = None
+    last_down: float | None = None
+    down_count: int = 0
+    down_since: float | None = None  # monotonic seconds, while down
+    timer: Timer | None = None
+
+    def as_state(self, heartbeats_sent: int, heartbeats_received: int) -> dict[str, Any]:
+        """The YANG state leaves of this peer (per-peer counters come from Statistics)."""
+        return {
+            "address": str(self.address),
+            "name": self.name,
+            "liveness-state": self.state.value,
+            "last-heartbeat-sent": self.last_sent,
+            "last-heartbeat-received": self.last_received,
+            "rtt": self.rtt_us,
+            "missed-heartbeats": self.missed,
+            "heartbeats-sent": heartbeats_sent,
+            "heartbeats-received": heartbeats_received,
+            "restart-counter": self.restart_counter,
+            "restart-count": self.restart_count,
+            "last-restart": self.last_restart,
+            "last-up": self.last_up,
+            "last-down": self.last_down,
+            "down-count": self.down_count,
+            "heartbeat-interval": self.timing.interval,
+            "missing-heartbeats-allowed": self.timing.missing_allowed,
+        }
+
+
+def rtt_microseconds(sent_at: float, received_at: float) -> int:
+    return min(MAX_RTT_US, max(0, round((received_at - sent_at) * 1_000_000)))
