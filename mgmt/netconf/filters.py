@@ -147,8 +147,9 @@ class PlanNode:
     """One node a filter reaches.
 
     ``module`` is None when the filter did not name a namespace (any module matches);
-    ``children`` None means the whole subtree; ``key`` (lists only) is the complete key
-    the filter's content-match nodes require, None when any entry may match.
+    ``children`` None means the whole subtree; ``key`` (lists only) holds the key
+    leaves the filter's content-match nodes require — all of them, or only some (a filter on
+    the first key of a two-key list) — None when any entry may match.
     """
 
     name: str
@@ -208,8 +209,9 @@ class FilterPlan:
         return any(True for _ in self._reach(path))
 
     def keys(self, path: str) -> Optional[list[dict[str, str]]]:
-        """For the list at ``path``: the complete keys of the only entries that can be
-        selected, or None when any entry may be (build them all). ``[]`` means none."""
+        """For the list at ``path``: the key values (all key leaves, or only those the filter
+        names) that every selectable entry has, one dict per alternative; None when any entry
+        may be selected (build them all). ``[]`` means none."""
         found: list[dict[str, str]] = []
         for plan_node in self._reach(path):
             if plan_node is None or plan_node.key is None:
@@ -371,8 +373,8 @@ class SubtreeFilter:
             matched = {
                 _qname(c)[1]: (c.text or "").strip() for c in subs if _is_content_match(c)
             }
-            if all(k in matched for k in key_names):
-                key = {k: matched[k] for k in key_names}
+            if any(k in matched for k in key_names):
+                key = {k: matched[k] for k in key_names if k in matched}
         if all(_is_content_match(c) for c in subs):
             return PlanNode(name, module, None, key)
         children = tuple(self._plan_node(c, path, module, path is not None) for c in subs)
@@ -502,8 +504,8 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
     for (module, name, equalities), schema_path in reversed(list(zip(parsed, paths))):
         key = None
         key_names = _list_keys(ctx, schema_path)
-        if key_names and all(k in equalities for k in key_names):
-            key = {k: equalities[k] for k in key_names}
+        if key_names and any(k in equalities for k in key_names):
+            key = {k: equalities[k] for k in key_names if k in equalities}
         node = PlanNode(name, module, None if node is None else (node,), key)
     return node
 
