@@ -86,17 +86,11 @@ def timing_for(settings: Any, address: IPv6Address) -> Timing:
     return Timing(float(interval), allowed)
 
 
-def configured_peers(settings: Any) -> dict[IPv6Address, tuple[str | None, int | None]]:
-    """Addresses monitored by configuration, with each one's name and UDP port.
-
-    Every configured peer, plus a MAG's LMA. The peer's `udp-port` leaf is read from the
-    configuration data because `PeerSettings` does not carry it.
-    """
-    ports = {IPv6Address(p["address"]): p.get("udp-port")
-             for p in settings.raw.get("peers", {}).get("peer", [])}
-    peers = {address: (p.name, ports.get(address)) for address, p in settings.peers.items()}
-    if settings.mag is not None and settings.mag.lma_address not in peers:
-        peers[settings.mag.lma_address] = (None, None)
+def configured_peers(settings: Any) -> dict[IPv6Address, str | None]:
+    """Addresses monitored by configuration, with their names: every peer, plus a MAG's LMA."""
+    peers = {address: p.name for address, p in settings.peers.items()}
+    if settings.mag is not None:
+        peers.setdefault(settings.mag.lma_address, None)
     return peers
 
 
@@ -123,8 +117,8 @@ class HeartbeatMonitor:
     # ----- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
         self._running = True
-        for address, (name, port) in configured_peers(self._settings).items():
-            self._add(address, name=name, port=port, configured=True)
+        for address, name in configured_peers(self._settings).items():
+            self._add(address, name=name, configured=True)
 
     async def stop(self) -> None:
         self._running = False
@@ -141,19 +135,19 @@ class HeartbeatMonitor:
         for address, peer in list(self._peers.items()):
             if peer.configured and address not in wanted:
                 self._remove(address)
-        for address, (name, port) in wanted.items():
+        for address, name in wanted.items():
             peer = self._peers.get(address)
             if peer is None:
-                self._add(address, name=name, port=port, configured=True)
+                self._add(address, name=name, configured=True)
                 continue
-            peer.name, peer.port, peer.configured = name, port, True
+            peer.name, peer.configured = name, True
             timing = timing_for(settings, address)
             if timing != peer.timing:
                 peer.timing = timing
                 self._schedule(peer, self._ctx.clock.monotonic() + timing.interval)
 
     # ----- peers added at run time ------------------------------------------------------
-    def add_peer(self, address: IPv6Address, port: int | None = None) -> bool:
+    def add_peer(self, address: IPv6Address) -> bool:
         """Start monitoring `address` (e.g. a MAG the LMA learnt from a registration).
 
         Returns False if it is monitored already.
@@ -161,7 +155,7 @@ class HeartbeatMonitor:
         address = _address(address)
         if address in self._peers:
             return False
-        self._add(address, name=None, port=port, configured=False)
+        self._add(address, name=None, configured=False)
         return True
 
     def remove_peer(self, address: IPv6Address) -> bool:
@@ -233,8 +227,8 @@ class HeartbeatMonitor:
             self._path_up(peer)
 
     # ----- periodic requests ------------------------------------------------------------
-    def _add(self, address: IPv6Address, *, name: str | None, port: int | None, configured: bool) -> None:
-        peer = PeerLiveness(address=address, timing=timing_for(self._settings, address), name=name, port=port,
+    def _add(self, address: IPv6Address, *, name: str | None, configured: bool) -> None:
+        peer = PeerLiveness(address=address, timing=timing_for(self._settings, address), name=name,
                             configured=configured)
         self._peers[address] = peer
         if self._running:
@@ -275,7 +269,7 @@ class HeartbeatMonitor:
     def _send_request(self, peer: PeerLiveness) -> int:
         sequence = self._take_sequence()
         peer.last_sent = self._ctx.clock.wall()
-        if self._ctx.send(wire.Heartbeat(sequence=sequence), peer.address, peer.port):
+        if self._ctx.send(wire.Heartbeat(sequence=sequence), peer.address, None):
             self.totals.requests_sent += 1
             self._ctx.stats.heartbeats_sent[str(peer.address)] += 1
         return sequence
@@ -347,7 +341,7 @@ class HeartbeatMonitor:
         peer = self._peers.get(address)
         self._probes[sequence] = _PendingProbe(address, self._ctx.clock.monotonic(), future)
         timer = self._ctx.timers.call_later(timeout, self._finish_probe, sequence, None)
-        if self._ctx.send(wire.Heartbeat(sequence=sequence), address, peer.port if peer else None):
+        if self._ctx.send(wire.Heartbeat(sequence=sequence), address, None):
             self.totals.requests_sent += 1
             self._ctx.stats.heartbeats_sent[str(address)] += 1
             if peer is not None:

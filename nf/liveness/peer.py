@@ -47,7 +47,6 @@ class PeerLiveness:
     address: IPv6Address
     timing: Timing
     name: str | None = None
-    port: int | None = None  # UDP port to send to; None lets the runtime choose
     configured: bool = False  # from the configuration (else added at run time)
     state: Liveness = Liveness.UNKNOWN
     outstanding: OutstandingRequest | None = None  # the periodic request awaiting its response

@@ -178,12 +178,6 @@ async def test_a_mag_monitors_its_lma_without_configured_peers():
 
 
 @async_test
-async def test_requests_go_to_the_configured_udp_port():
-    h = await start_monitor(make_settings(peers=[{"address": str(PEER), "udp-port": 5437}]))
-    assert h.requests_to(PEER)[0].port == 5437
-
-
-@async_test
 async def test_per_peer_timing_overrides_the_node_default():
     peer = {"address": str(PEER), "heartbeat": {"interval": 10, "missing-heartbeats-allowed": 2}}
     h = await start_monitor(make_settings(interval=60, missing=3, peers=[peer]))

@@ -1,0 +1,103 @@
+"""Two runtimes exchange real RFC 5847 heartbeats over UDP on loopback.
+
+One of them is stopped (its path goes down at the other) and started again with the same
+state directory: its restart counter file increments, and the other detects the restart
+from the Restart Counter in the heartbeat responses.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from ipaddress import IPv6Address
+from pathlib import Path
+
+from nf import wire
+from nf.liveness.heartbeat import HeartbeatMonitor
+from nf.liveness.restart_counter import FILE_NAME
+from nf.model import new_context
+from nf.roles.base import RoleContext
+from nf.runtime import Runtime
+from nf.settings import EnumValues, Settings, settings_from_dict
+
+LOOPBACK = IPv6Address("::1")
+FAST_PROBE_MS = 20
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1", 0))
+        return sock.getsockname()[1]
+
+
+def node_settings(enums: EnumValues, name: str, port: int, peer_port: int) -> Settings:
+    return settings_from_dict({
+        "node": {"name": name, "role": [], "address": "::1"},
+        "transport": {"type": "dmm-nf-types:udp", "udp-port": port, "listen-address": "::1"},
+        "heartbeat": {"fast-probe": {"enabled": True, "interval": FAST_PROBE_MS, "detect-multiplier": 3}},
+        "peers": {"peer": [{"address": "::1", "name": f"peer-of-{name}", "udp-port": peer_port}]},
+        "dataplane": {"backend": "dmm-nf-types:memory"},
+    }, enums)
+
+
+async def start_node(settings: Settings, state_dir: Path) -> tuple[Runtime, HeartbeatMonitor]:
+    runtime = Runtime(settings, state_dir)
+    await runtime.start()
+    monitor = runtime.roles.get(HeartbeatMonitor.name)
+    if monitor is None:
+        # The runtime does not compose the liveness monitor itself yet: attach it the way it will.
+        ctx = RoleContext(settings=settings, stats=runtime.stats, events=runtime.events, timers=runtime._timers,
+                          dataplane=runtime.dataplane, clock=runtime.clock,
+                          restart_counter=runtime.restart_counter, send=runtime.send)
+        monitor = HeartbeatMonitor(ctx)
+        runtime.roles[monitor.name] = monitor
+        runtime._handlers[wire.Heartbeat] = monitor
+        await monitor.start()
+    return runtime, monitor
+
+
+async def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.005)
+
+
+def peer_state(monitor: HeartbeatMonitor) -> dict:
+    return monitor.peer_state(LOOPBACK)
+
+
+def test_heartbeats_over_udp_detect_path_down_and_a_peer_restart(tmp_path):
+    enums = EnumValues(new_context())
+    port_a, port_b = free_udp_port(), free_udp_port()
+    settings_a = node_settings(enums, "a", port_a, port_b)
+    settings_b = node_settings(enums, "b", port_b, port_a)
+
+    async def scenario() -> None:
+        runtime_a, monitor_a = await start_node(settings_a, tmp_path / "a")
+        runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
+        try:
+            await wait_for(lambda: peer_state(monitor_a)["liveness-state"] == "up"
+                           and peer_state(monitor_b)["liveness-state"] == "up")
+            state = peer_state(monitor_a)
+            assert state["restart-counter"] == runtime_b.restart_counter == 0
+            assert 0 < state["rtt"] < 1_000_000
+            assert state["heartbeats-received"] >= 1
+
+            await runtime_b.stop()
+            await wait_for(lambda: peer_state(monitor_a)["liveness-state"] == "down")
+            assert [e.data["peer"] for e in runtime_a.events.history() if e.kind == "peer-path-down"] == ["::1"]
+
+            runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
+            assert (tmp_path / "b" / FILE_NAME).read_text().strip() == "1"
+            await wait_for(lambda: peer_state(monitor_a)["restart-count"] == 1
+                           and peer_state(monitor_a)["liveness-state"] == "up")
+            [restart] = [e for e in runtime_a.events.history() if e.kind == "peer-restart"]
+            assert (restart.data["previous-restart-counter"], restart.data["restart-counter"]) == (0, 1)
+            assert peer_state(monitor_b)["restart-count"] == 0  # b lost its memory of a: first value again
+        finally:
+            await runtime_b.stop()
+            await runtime_a.stop()
+
+    asyncio.run(scenario())
