@@ -2,9 +2,10 @@
 
 Memory is what tracemalloc sees allocated while the cache is filled (entries, their
 prefixes and strings, and every index), divided by the number of entries. Lookups are timed
-over a shuffled list of existing keys; O(1) indexes show a large/small ratio near 1 (the
-rest is CPU cache misses). Each MAG serves 100 entries at both sizes, so a lookup by MAG
-returns the same amount of work.
+over random existing keys. Past the CPU caches each lookup costs a few cache misses, so O(1)
+is judged from a tenth of the large size to the large size (both beyond the caches in the
+full run); the 1,000-entry time is reported as the in-cache baseline. Each MAG serves 100
+entries at every size, so a lookup by MAG returns the same amount of work.
 
 Run: `.venv/bin/python -m tests.bench.bench_binding_cache [--quick]`
 """
@@ -90,14 +91,16 @@ def _lookup_times(cache: BindingCache, count: int) -> dict[str, float]:
 
 def run(quick: bool = False) -> list[dict]:
     large = QUICK_LARGE if quick else LARGE
-    small_bytes, small_cache = _bytes_per_entry(SMALL)
-    small_times = _lookup_times(small_cache, SMALL)
-    del small_cache
-    large_bytes, large_cache = _bytes_per_entry(large)
-    large_times = _lookup_times(large_cache, large)
-    peak = large_cache.peak
-    del large_cache
-    gc.collect()
+    mid = large // 10
+    measured: dict[int, tuple[float, dict[str, float]]] = {}
+    for count in (SMALL, mid, large):
+        per_entry, cache = _bytes_per_entry(count)
+        measured[count] = (per_entry, _lookup_times(cache, count))
+        del cache
+        gc.collect()
+    large_bytes, large_times = measured[large]
+    small_bytes, small_times = measured[SMALL]
+    mid_times = measured[mid][1]
     results = [{
         "name": "binding cache memory per entry",
         "value": round(large_bytes, 1),
@@ -105,19 +108,21 @@ def run(quick: bool = False) -> list[dict]:
         "baseline": {"name": f"memory per entry at {SMALL:,} entries", "value": round(small_bytes, 1), "unit": "B"},
         "goal": "< 1024 B",
         "met": large_bytes < 1024,
-        "notes": f"tracemalloc over filling {peak:,} entries (one /64 each, {ENTRIES_PER_MAG} per MAG), all indexes included",
+        "notes": f"tracemalloc over filling {large:,} entries (one /64 each, {ENTRIES_PER_MAG} per MAG), all indexes included",
     }]
     for index, small_ns in small_times.items():
-        ratio = large_times[index] / small_ns
+        growth = large_times[index] / mid_times[index]
         results.append({
             "name": f"binding cache lookup by {index}",
             "value": round(large_times[index], 1),
             "unit": "ns",
             "baseline": {"name": f"same lookup at {SMALL:,} entries", "value": round(small_ns, 1), "unit": "ns"},
-            "goal": f"O(1): at {large:,} entries within 5x of {SMALL:,} entries (the rest is CPU cache misses)",
-            "met": ratio < 5.0,
-            "notes": f"ratio {ratio:.2f}; mean of {LOOKUPS:,} random lookups"
-                     + (f"; each returns {ENTRIES_PER_MAG} entries, touching each (a cache miss apiece when large)"
+            "goal": f"O(1): at most 2x from {mid:,} to {large:,} entries",
+            "met": growth < 2.0,
+            "notes": f"{growth:.2f}x from {mid:,} ({mid_times[index]:.0f} ns) to {large:,} entries; "
+                     f"{large_times[index] / small_ns:.2f}x against {SMALL:,} entries, which fit in the CPU "
+                     f"caches; mean of {LOOKUPS:,} random lookups"
+                     + (f"; each returns {ENTRIES_PER_MAG} entries, touching each"
                         if index == "proxy care-of address" else ""),
         })
     return results
