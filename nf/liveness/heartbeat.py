@@ -81,8 +81,8 @@ def timing_for(settings: Any, address: IPv6Address) -> Timing:
     if hb.fast_probe_enabled:
         return Timing(hb.fast_probe_interval, hb.fast_probe_detect_multiplier)
     peer = settings.peers.get(address)
-    interval = peer.heartbeat_interval if peer and peer.heartbeat_interval else hb.interval
-    allowed = peer.missing_heartbeats_allowed if peer and peer.missing_heartbeats_allowed else hb.missing_heartbeats_allowed
+    interval = (peer and peer.heartbeat_interval) or hb.interval
+    allowed = (peer and peer.missing_heartbeats_allowed) or hb.missing_heartbeats_allowed
     return Timing(float(interval), allowed)
 
 

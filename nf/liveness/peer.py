@@ -81,8 +81,6 @@ class PeerLiveness:
             "last-up": self.last_up,
             "last-down": self.last_down,
             "down-count": self.down_count,
-            "heartbeat-interval": self.timing.interval,
-            "missing-heartbeats-allowed": self.timing.missing_allowed,
         }
 
 

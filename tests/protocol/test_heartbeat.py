@@ -11,6 +11,9 @@ from ipaddress import IPv6Address
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from nf import wire
 from nf.core.events import Event, EventBus
@@ -438,3 +441,30 @@ async def test_reconfigure_follows_added_and_removed_peers():
     assert len(h.requests_to(OTHER)) == 1
     h.advance(600)
     assert len(h.requests_to(PEER)) == 1
+
+
+# ----- any heartbeat is handled -----------------------------------------------------------
+
+heartbeats = st.builds(
+    wire.Heartbeat,
+    sequence=st.integers(0, 0xFFFFFFFF),
+    response=st.booleans(),
+    unsolicited=st.booleans(),
+    options=st.lists(st.builds(wire.RestartCounterOption, st.integers(0, 0xFFFFFFFF)), max_size=2).map(tuple),
+)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(heartbeats, st.sampled_from([PEER, OTHER]), st.floats(0, 100)), max_size=20))
+def test_any_heartbeat_sequence_leaves_a_consistent_state(traffic):
+    async def body():
+        h = await start_monitor(make_settings(interval=10, missing=2))
+        for message, src, pause in traffic:
+            h.advance(pause)
+            h.monitor.on_message(message, src, PEER_PORT, LOCAL)
+        state = h.monitor.peer_state(PEER)
+        assert state["liveness-state"] in {"unknown", "up", "down"}
+        assert state["missed-heartbeats"] <= h.stats.heartbeat_timeouts[str(PEER)]
+        answered = [m for m, _, _ in traffic if not m.response]
+        assert len(h.responses()) == len(answered)
+    asyncio.run(body())
