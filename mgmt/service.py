@@ -13,7 +13,6 @@ from typing import Callable
 
 import libyang
 
-from nf.model import new_context
 from nf.runtime import Runtime
 from nf.settings import Settings, settings_from_tree
 
@@ -31,9 +30,9 @@ class ServiceOptions:
 class Service:
     def __init__(self, tree: libyang.DNode, options: ServiceOptions,
                  default_state_dir: Callable[[str], Path]) -> None:
-        self.ctx = new_context()
+        self.ctx = tree.context  # one context for the datastores, the state tree and the RPCs
         self.initial_tree = tree
-        self.settings: Settings = settings_from_tree(tree, tree.context)
+        self.settings: Settings = settings_from_tree(tree, self.ctx)
         self.options = options
         self.state_dir = options.state_dir or default_state_dir(self.settings.node.name)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +47,7 @@ class Service:
 
     async def stop(self) -> None:
         if self.netconf is not None:
-            self.netconf.stop()
+            self.netconf.close()
         if self.metrics is not None:
             self.metrics.stop()
         await self.runtime.stop()
@@ -66,9 +65,6 @@ class Service:
         log.info("metrics on %s", self.metrics.url)
 
     def _start_netconf(self) -> None:
-        try:
-            from mgmt.netconf_service import start_netconf
-        except ImportError:  # the NETCONF server module is optional only while it is being built
-            log.warning("NETCONF server not available in this build")
-            return
+        from mgmt.netconf_service import start_netconf
+
         self.netconf = start_netconf(self)

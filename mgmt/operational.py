@@ -1,0 +1,309 @@
+"""The operational state tree: the runtime's state as `/dmm-nf:dmm-nf` config-false data.
+
+A read (`<get>`, `<get-data>` on operational) builds only what its filter can select: the
+filter's plan names the containers it reaches and, for the binding cache and the binding
+update list, the key values it requires, which go straight to the runtime's indexes. The
+values are collected on the runtime's loop (one `Runtime.call`, a consistent snapshot) as
+plain JSON-shaped data; turning that into a libyang tree happens in the NETCONF session's
+thread, off the signalling loop.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from ipaddress import IPv6Address
+from typing import Any, Iterable, Optional
+
+import libyang
+
+from nf.runtime import VERSION, Runtime
+
+TOP = "/dmm-nf:dmm-nf"
+
+
+def date_and_time(epoch: float | None) -> str | None:
+    """RFC 6991 yang:date-and-time in UTC, e.g. 2026-11-23T21:00:00.125Z."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def link_layer_text(link_layer_id: bytes | None) -> str:
+    return ":".join(f"{b:02x}" for b in link_layer_id) if link_layer_id else ""
+
+
+def link_layer_bytes(text: str) -> bytes | None:
+    return bytes.fromhex(text.replace(":", "")) if text else None
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+
+
+class EnumNames:
+    """Number -> name of the model's enumerations (PBA status 0 -> 'accepted', ...)."""
+
+    def __init__(self, ctx: libyang.Context) -> None:
+        self._ctx = ctx
+        self._tables: dict[str, dict[int, str]] = {}
+
+    def name(self, schema_path: str, value: int) -> str | None:
+        table = self._tables.get(schema_path)
+        if table is None:
+            node = next(self._ctx.find_path(schema_path))
+            table = {e.value(): e.name() for e in node.type().enums()}
+            self._tables[schema_path] = table
+        return table.get(value)
+
+
+class OperationalState:
+    """Builds state trees for the NETCONF server's `state_provider` hook."""
+
+    def __init__(self, ctx: libyang.Context, runtime: Runtime, extra: Optional[callable] = None) -> None:
+        self.ctx = ctx
+        self.runtime = runtime
+        self.enums = EnumNames(ctx)
+        self.extra = extra  # callable(plan) -> dict merged into the top container (management data)
+
+    # ----- entry point (NETCONF thread) -----------------------------------------------
+    def build(self, plan) -> libyang.DNode | None:
+        if not plan.selects(TOP):
+            return None
+        data = self.runtime.call(self.collect, plan)
+        if self.extra is not None:
+            data.update(self.extra(plan))
+        data = _compact(data)
+        if not data:
+            return None
+        text = json.dumps({"dmm-nf:dmm-nf": data})
+        return self.ctx.parse_data_mem(text, "json", parse_only=True, strict=True)
+
+    # ----- collection (runtime loop) ----------------------------------------------------
+    def collect(self, plan) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        sections = {
+            "node": self._node,
+            "binding-cache": self._binding_cache,
+            "binding-update-list": self._binding_update_list,
+            "prefix-pools": self._pools,
+            "tunnels": self._tunnels,
+            "peers": self._peers,
+            "statistics": self._statistics,
+            "event-history": self._event_history,
+        }
+        for name, build in sections.items():
+            path = f"{TOP}/{name}"
+            if plan.selects(path):
+                value = build(plan, path)
+                if value:
+                    out[name] = value
+        return out
+
+    def _node(self, plan, path) -> dict[str, Any]:
+        rt = self.runtime
+        now = time.time()
+        return {
+            "restart-counter": rt.restart_counter,
+            "start-time": date_and_time(rt.start_wall),
+            "uptime": str(int(now - rt.start_wall)),
+            "software-version": VERSION,
+            "active-role": [f"dmm-nf-types:{r}" for r in sorted(rt.roles) if r in ("lma", "mag", "maar")],
+        }
+
+    # binding cache --------------------------------------------------------------------
+    def _binding_cache(self, plan, path) -> dict[str, Any]:
+        role = self.runtime.roles.get("lma")
+        cache = getattr(role, "binding_cache", None)
+        if cache is None:
+            return {}
+        entries = _select(cache, plan.keys(f"{path}/binding"))
+        now = self.runtime.clock.monotonic()
+        return {"binding": [self._binding(e, now) for e in entries]}
+
+    def _binding(self, e, now: float) -> dict[str, Any]:
+        base = f"{TOP}/binding-cache/binding"
+        return _compact({
+            "mn-identifier": e.mn_identifier,
+            "link-layer-id": link_layer_text(e.link_layer_id),
+            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
+            "proxy-coa": str(e.proxy_coa),
+            "lma-address": str(self.runtime.settings.node.address),
+            "mag": str(e.proxy_coa),
+            "access-technology-type": self.enums.name(f"{base}/access-technology-type", e.access_technology_type),
+            "handoff-indicator": self.enums.name(f"{base}/handoff-indicator", e.handoff_indicator),
+            "proxy-registration": True,
+            "sequence-number": e.sequence,
+            "lifetime": e.lifetime,
+            "remaining-lifetime": max(0, int(e.remaining(now))),
+            "state": e.state.value,
+            "created": date_and_time(e.created_wall),
+            "last-refresh": date_and_time(e.last_refresh_wall),
+        })
+
+    # binding update list --------------------------------------------------------------
+    def _binding_update_list(self, plan, path) -> dict[str, Any]:
+        role = self.runtime.roles.get("mag")
+        bul = getattr(role, "bul", None)
+        if bul is None:
+            return {}
+        entries = _select(bul, plan.keys(f"{path}/entry"))
+        now = self.runtime.clock.monotonic()
+        return {"entry": [self._bul_entry(e, now) for e in entries]}
+
+    def _bul_entry(self, e, now: float) -> dict[str, Any]:
+        base = f"{TOP}/binding-update-list/entry"
+        remaining = max(0, int(e.expires_at - now)) if e.expires_at else None
+        return _compact({
+            "mn-identifier": e.mn_identifier,
+            "link-layer-id": link_layer_text(e.link_layer_id),
+            "lma-address": str(e.lma_address),
+            "proxy-coa": str(self.runtime.settings.node.address),
+            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
+            "access-technology-type": self.enums.name(f"{base}/access-technology-type", e.access_technology_type),
+            "handoff-indicator": self.enums.name(f"{base}/handoff-indicator", e.handoff_indicator),
+            "sequence-number": e.sequence_sent,
+            "lifetime-requested": e.lifetime_requested,
+            "lifetime-granted": e.lifetime_granted,
+            "remaining-lifetime": remaining,
+            "accepted": e.registered_at is not None,
+            "retransmissions": e.retransmissions,
+            "state": e.state.value,
+        })
+
+    # pools, tunnels, peers ------------------------------------------------------------
+    def _pools(self, plan, path) -> dict[str, Any]:
+        pools = _role_attr(self.runtime, "pools")
+        if pools is None:
+            return {}
+        return {"pool": [{"name": p.name, "used": str(p.used), "free": str(p.free), "high-water": str(p.high_water)}
+                         for p in pools]}
+
+    def _tunnels(self, plan, path) -> dict[str, Any]:
+        dp = self.runtime.dataplane
+        counters = dp.counters()
+        tunnels = []
+        for name, tunnel in dp.tunnels().items():
+            c = counters.get(name)
+            tunnels.append(_compact({
+                "name": name,
+                "local-address": str(tunnel.local) if getattr(tunnel, "local", None) else None,
+                "remote-address": str(tunnel.remote) if getattr(tunnel, "remote", None) else None,
+                "in-packets": str(c.packets_in) if c else None,
+                "in-octets": str(c.bytes_in) if c else None,
+                "out-packets": str(c.packets_out) if c else None,
+                "out-octets": str(c.bytes_out) if c else None,
+            }))
+        return {"tunnel": tunnels} if tunnels else {}
+
+    def _peers(self, plan, path) -> dict[str, Any]:
+        monitor = self.runtime.roles.get("liveness")
+        if monitor is None:
+            return {}
+        peers = []
+        for p in monitor.snapshot():
+            peers.append(_compact({k: _json_value(v) for k, v in p.items()}))
+        return {"peer": peers} if peers else {}
+
+    # statistics -----------------------------------------------------------------------
+    def _statistics(self, plan, path) -> dict[str, Any]:
+        s = self.runtime.stats
+        status_path = f"{path}/pba-sent-by-status/status"
+        trigger_path = f"{path}/revocation/by-trigger/trigger"
+        bra_path = f"{path}/revocation/by-bra-status/status"
+        cache = getattr(self.runtime.roles.get("lma"), "binding_cache", None)
+        triggers = set(s.bri_sent_by_trigger) | set(s.bri_received_by_trigger)
+        bra = set(s.bra_sent_by_status) | set(s.bra_received_by_status)
+        return _compact({
+            "discontinuity-time": date_and_time(s.discontinuity_time),
+            "current-bindings": len(cache) if cache is not None else None,
+            "peak-bindings": cache.peak if cache is not None else None,
+            "pbu-received": str(s.pbu_received),
+            "pbu-sent": str(s.pbu_sent),
+            "pbu-retransmissions": str(s.pbu_retransmitted),
+            "pba-sent": str(s.pba_sent),
+            "pba-received": str(s.pba_received),
+            "pbu-accepted": str(s.pba_accepted_sent),
+            "pbu-rejected": str(s.pba_rejected_sent),
+            "handoffs": str(s.handovers),
+            "pba-sent-by-status": _by_code(s.pba_sent_by_status, self.enums, status_path, "status"),
+            "pba-received-by-status": _by_code(s.pba_received_by_status, self.enums,
+                                               f"{path}/pba-received-by-status/status", "status"),
+            "revocation": _compact({
+                "bri-sent": str(s.bri_sent_by_trigger.total()),
+                "bri-received": str(s.bri_received_by_trigger.total()),
+                "bra-sent": str(s.bra_sent_by_status.total()),
+                "bra-received": str(s.bra_received_by_status.total()),
+                "by-trigger": [{"trigger": self.enums.name(trigger_path, t), "sent": str(s.bri_sent_by_trigger[t]),
+                                "received": str(s.bri_received_by_trigger[t])}
+                               for t in sorted(triggers) if self.enums.name(trigger_path, t)],
+                "by-bra-status": [{"status": self.enums.name(bra_path, c), "sent": str(s.bra_sent_by_status[c]),
+                                   "received": str(s.bra_received_by_status[c])}
+                                  for c in sorted(bra) if self.enums.name(bra_path, c)],
+            }),
+            "heartbeat": {
+                "requests-received": str(s.heartbeats_received.total()),
+                "responses-sent": str(s.heartbeats_sent.total()),
+                "timeouts": str(s.heartbeat_timeouts.total()),
+            },
+            "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
+        })
+
+    def _event_history(self, plan, path) -> dict[str, Any]:
+        events = []
+        for seq, ev in enumerate(self.runtime.events.history(), start=1):
+            data = ev.data
+            events.append(_compact({
+                "sequence": str(getattr(ev, "sequence", seq)),
+                "time": date_and_time(ev.time),
+                "kind": ev.kind,
+                "mn-identifier": data.get("mn-identifier"),
+                "peer": str(data["peer"]) if data.get("peer") else None,
+                "text": data.get("reason") and str(data.get("reason")),
+            }))
+        return {"event": events} if events else {}
+
+
+def _select(index, keys: Optional[list[dict[str, str]]]) -> Iterable:
+    """Entries of a binding cache / update list matching the plan's keys, via the index."""
+    if keys is None:
+        return list(index)
+    found = []
+    for key in keys:
+        mn = key.get("mn-identifier")
+        if mn is None:
+            return list(index)
+        if "link-layer-id" in key:
+            entry = index.get(mn, link_layer_bytes(key["link-layer-id"]))
+            if entry is not None and entry not in found:
+                found.append(entry)
+        else:
+            by_mn = getattr(index, "by_mn", None)
+            candidates = by_mn(mn) if by_mn else [e for e in index if e.mn_identifier == mn]
+            found.extend(e for e in candidates if e not in found)
+    return found
+
+
+def _by_code(counter, enums: EnumNames, schema_path: str, key: str) -> list[dict[str, str]]:
+    rows = []
+    for code, n in sorted(counter.items()):
+        name = enums.name(schema_path, code)
+        if name is not None:
+            rows.append({key: name, "count": str(n)})
+    return rows
+
+
+def _role_attr(runtime: Runtime, attr: str):
+    for role in runtime.roles.values():
+        value = getattr(role, attr, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, IPv6Address):
+        return str(v)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**31:
+        return str(v)
+    return v
