@@ -85,15 +85,16 @@ class RuntimeSource:
             monitor = self.runtime.roles.get("liveness")
             if monitor is None:
                 return []
+            timeouts = self.runtime.stats.heartbeat_timeouts
             rows = []
             for p in monitor.snapshot():
                 rows.append(PeerLiveness(
-                    peer=str(p["address"]), up=p.get("liveness-state") == "up",
-                    last_change=float(p.get("last-change-epoch") or 0.0),
-                    heartbeat_requests=int(p.get("heartbeats-sent", 0)),
-                    heartbeat_responses=int(p.get("heartbeats-received", 0)),
-                    heartbeat_timeouts=int(p.get("missed-total", 0)),
-                    restarts=int(p.get("restart-count", 0))))
+                    peer=p["address"], up=p["liveness-state"] == "up",
+                    last_change=max(p["last-up"] or 0.0, p["last-down"] or 0.0),
+                    heartbeat_requests=p["heartbeats-sent"],
+                    heartbeat_responses=p["heartbeats-received"],
+                    heartbeat_timeouts=timeouts[p["address"]],
+                    restarts=p["restart-count"]))
             return rows
         return self._call(read)
 

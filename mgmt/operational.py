@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from ipaddress import IPv6Address
 from typing import Any, Iterable, Optional
 
 import libyang
@@ -200,10 +199,12 @@ class OperationalState:
         monitor = self.runtime.roles.get("liveness")
         if monitor is None:
             return {}
-        peers = []
-        for p in monitor.snapshot():
-            peers.append(_compact({k: _json_value(v) for k, v in p.items()}))
-        return {"peer": peers} if peers else {}
+        keys = plan.keys(f"{path}/peer")
+        if keys is None:
+            states = monitor.snapshot()
+        else:
+            states = [s for k in keys if (s := monitor.peer_state(k["address"])) is not None]
+        return {"peer": [_peer_state(s) for s in states]} if states else {}
 
     # statistics -----------------------------------------------------------------------
     def _statistics(self, plan, path) -> dict[str, Any]:
@@ -301,9 +302,14 @@ def _role_attr(runtime: Runtime, attr: str):
     return None
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, IPv6Address):
-        return str(v)
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**31:
-        return str(v)
-    return v
+_PEER_TIMES = ("last-heartbeat-sent", "last-heartbeat-received", "last-restart", "last-up", "last-down")
+_PEER_COUNTER64 = ("heartbeats-sent", "heartbeats-received")
+
+
+def _peer_state(state: dict[str, Any]) -> dict[str, Any]:
+    out = dict(state)
+    for leaf in _PEER_TIMES:
+        out[leaf] = date_and_time(state.get(leaf))
+    for leaf in _PEER_COUNTER64:
+        out[leaf] = str(state.get(leaf, 0))
+    return _compact(out)

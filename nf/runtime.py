@@ -73,12 +73,26 @@ class Runtime:
             self.roles[role.name] = role
             for message_type in role.handles:
                 self._handlers[message_type] = role
+        self._start_liveness(ctx)
         for role in self.roles.values():
             await role.start()
         self.ready = True
         log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
                  ",".join(sorted(self.roles)), self.restart_counter, self._transport.local_address,
                  self._transport.local_port)
+
+    def _start_liveness(self, ctx: RoleContext) -> None:
+        """The RFC 5847 monitor answers and sends Heartbeats; a peer's restart reaches the roles."""
+        from nf.liveness.heartbeat import HeartbeatMonitor
+
+        monitor = HeartbeatMonitor(ctx)
+        self.roles[monitor.name] = monitor
+        for message_type in monitor.handles:
+            self._handlers[message_type] = monitor
+        for role in list(self.roles.values()):
+            hook = getattr(role, "on_peer_restart", None)
+            if hook is not None:
+                monitor.restart_listeners.append(lambda address, _old, _new, hook=hook: hook(address))
 
     async def stop(self) -> None:
         self.ready = False
