@@ -1,0 +1,592 @@
+"""The Mobile Access Gateway (RFC 5213 section 6).
+
+On a mobile node's attach the MAG creates a Binding Update List entry and registers the node
+with its LMA by a Proxy Binding Update; an accepting Proxy Binding Acknowledgement sets up the
+uplink tunnel, delivery on the access link and the Router Advertisement, and schedules the
+refresh. Unanswered updates are retransmitted with exponential back-off (RFC 6275 section
+11.8). A detach de-registers (lifetime 0); a Binding Revocation Indication from the LMA
+(RFC 5846) removes sessions; an LMA restart (RFC 5847) makes the MAG register them again.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address, IPv6Network
+from typing import Any, ClassVar
+
+from nf.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
+from nf.core.timers import Timer
+from nf.dataplane.base import DataPlaneError
+from nf.roles.base import RoleContext
+from nf.roles.mag_forwarding import RouterAdvertisement, router_advertisement, session_key, session_spec
+from nf.roles.mag_pbu import PbuContent, build_pbu, wire_lifetime
+from nf.settings import AccessInterface
+from nf.wire import (
+    AccessTechnologyType,
+    BindingAckStatus,
+    BindingRevocationAck,
+    BindingRevocationIndication,
+    BindingRevocationStatus,
+    EncodeError,
+    HandoffIndicator,
+    HomeNetworkPrefixOption,
+    LinkLocalAddressOption,
+    Message,
+    MobileNodeIdentifierOption,
+    MobileNodeLinkLayerIdentifierOption,
+    ProxyBindingAck,
+    TimestampOption,
+)
+
+log = logging.getLogger(__name__)
+
+INITIAL_BINDACK_TIMEOUT = 1.0  # RFC 6275 section 12: first wait for updates after the first registration
+RTT_SAMPLES_KEPT = 1024
+
+# RFC 5213 section 6.9.1.2 lets the MAG register again after these; any other rejection ends service.
+_RETRY_ONCE = frozenset({BindingAckStatus.TIMESTAMP_MISMATCH, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW})
+
+
+class MagError(ValueError):
+    """An attach or detach request the MAG cannot act on; the message says why."""
+
+
+@dataclass(slots=True)
+class MagCounters:
+    """MAG counters the shared `Statistics` has no field for (YANG statistics leaf names)."""
+
+    pba_timeouts: int = 0
+    pba_rejected_by_status: Counter[int] = field(default_factory=Counter)
+    pba_rtt_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=RTT_SAMPLES_KEPT))
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    """The MAG's working state of one BUL entry (kept in `entry.role_data`)."""
+
+    interface: str
+    link_local_address: IPv6Address | None  # ours on the access link, sent in the Link-local Address option
+    last_sent_wall: float | None = None
+    sent_at: float | None = None  # monotonic time of the outstanding update's first transmission
+    timeout: float = 0.0  # current retransmission wait
+    retransmit_timer: Timer | None = None
+    refresh_timer: Timer | None = None
+    expiry_timer: Timer | None = None
+    retried: bool = False  # one retry after 156/135 is spent
+    ever_accepted: bool = False
+    installed: bool = False
+    last_status: int | None = None
+    accepted_wall: float | None = None
+    advertisement: RouterAdvertisement | None = None
+
+    def cancel_timers(self) -> None:
+        for timer in (self.retransmit_timer, self.refresh_timer, self.expiry_timer):
+            if timer is not None:
+                timer.cancel()
+        self.retransmit_timer = self.refresh_timer = self.expiry_timer = None
+
+
+class MagRole:
+    name: ClassVar[str] = "mag"
+    handles: ClassVar[frozenset[type]] = frozenset({ProxyBindingAck, BindingRevocationIndication})
+
+    def __init__(self, ctx: RoleContext) -> None:
+        if ctx.settings.mag is None:
+            raise MagError("the MAG role needs a 'mag' configuration (lma-address)")
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.bul = BindingUpdateList()
+        self.counters = MagCounters()
+        self._sequence: dict[str, int] = {}  # last sequence number sent, per MN-Identifier
+        self._clock_offset = 0.0  # LMA clock minus ours, learnt from a TIMESTAMP_MISMATCH answer
+        self._unsubscribe = None
+
+    # ----- life cycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        self._unsubscribe = self.ctx.events.subscribe(self._on_peer_restart_event, {"peer-restart"})
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for entry in self.bul:
+            _session(entry).cancel_timers()
+
+    # ----- link events -------------------------------------------------------------------
+    def attach(self, mn_identifier: str, link_layer_id: bytes | str | None = None,
+               access_technology_type: int | None = None, interface: str | None = None,
+               handoff_indicator: int | None = None) -> BindingUpdateListEntry:
+        """A mobile node attached on an access link: register it with the LMA.
+
+        The Handoff Indicator is the caller's when it knows (3 for a handoff from another MAG,
+        4 when it cannot tell, RFC 5213 section 6.9.1.1); otherwise 1, a new attachment. An
+        attach of a node already registered on the same interface only refreshes it.
+        """
+        _check_nai(mn_identifier)
+        ll = parse_link_layer_id(link_layer_id)
+        access = self._access_interface(interface)
+        att = access.access_technology_type if access_technology_type is None else access_technology_type
+        if not isinstance(att, int) or not 1 <= att <= 255:
+            raise MagError(f"access technology type must be 1..255, got {att!r}")
+        hi = HandoffIndicator.ATTACHMENT_OVER_NEW_INTERFACE if handoff_indicator is None else handoff_indicator
+        if hi not in (1, 2, 3, 4):
+            raise MagError(f"handoff indicator of an attach must be 1..4 (RFC 5213 section 8.4), got {hi!r}")
+
+        entry = self.bul.get(mn_identifier, ll)
+        if entry is not None and entry.state in (BulState.REGISTERED, BulState.REFRESHING):
+            self._refresh(entry)
+            return entry
+        if entry is not None:  # registering or de-registering: start over
+            self._forget(entry)
+        entry = BindingUpdateListEntry(
+            mn_identifier=mn_identifier, link_layer_id=ll, lma_address=self.settings.mag.lma_address,
+            access_technology_type=int(att), handoff_indicator=int(hi),
+            lifetime_requested=wire_lifetime(self.settings.timers.requested_lifetime),
+            role_data=_Session(interface=access.name, link_local_address=self._link_local(access)),
+        )
+        self.bul.put(entry)
+        self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
+        return entry
+
+    def detach(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> BindingUpdateListEntry:
+        """The mobile node left the access link: stop forwarding and de-register (lifetime 0)."""
+        ll = parse_link_layer_id(link_layer_id)
+        entry = self.bul.get(mn_identifier, ll)
+        if entry is None:
+            raise MagError(f"mobile node {mn_identifier!r} is not attached here")
+        session = _session(entry)
+        session.cancel_timers()
+        self._uninstall(entry)
+        if not entry.home_network_prefixes:  # nothing granted that the LMA must release
+            self._delete(entry, "deregistered")
+            return entry
+        entry.state = BulState.DEREGISTERING
+        entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
+        self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
+        return entry
+
+    # ----- messages from the LMA ---------------------------------------------------------
+    def on_message(self, message: Message, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
+        if isinstance(message, ProxyBindingAck):
+            self._on_pba(message, src)
+        elif isinstance(message, BindingRevocationIndication):
+            self._on_bri(message, src, src_port)
+
+    def _on_pba(self, pba: ProxyBindingAck, src: IPv6Address) -> None:
+        self.ctx.stats.pba_received_by_status[pba.status] += 1
+        entry = self._match(pba, src)
+        if entry is None:
+            self._drop("pba-unmatched")
+            return
+        session = _session(entry)
+        session.last_status = pba.status
+        if entry.state is BulState.DEREGISTERING:
+            # Accepted or not, the LMA has heard the node is gone; nothing is left to undo here.
+            session.cancel_timers()
+            self._delete(entry, "deregistered")
+        elif pba.status < 128:
+            self._accept(entry, pba)
+        elif pba.status in _RETRY_ONCE and not session.retried:
+            self._retry(entry, pba)
+        else:
+            self._reject(entry, pba.status)
+
+    def _match(self, pba: ProxyBindingAck, src: IPv6Address) -> BindingUpdateListEntry | None:
+        """The entry with an update outstanding that this PBA answers (RFC 5213 6.9.1.2)."""
+        mn = _first(pba.options, MobileNodeIdentifierOption)
+        if mn is None:
+            return None
+        ll_option = _first(pba.options, MobileNodeLinkLayerIdentifierOption)
+        entry = self.bul.get(mn.nai, ll_option.identifier if ll_option else None)
+        if entry is None or entry.lma_address != src or entry.next_retransmission is None:
+            return None
+        # A 135 carries the LMA's last accepted sequence number, not ours (RFC 6275 6.1.8).
+        if pba.sequence != entry.sequence_sent and pba.status != BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW:
+            return None
+        return entry
+
+    def _accept(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
+        prefixes = tuple(o.prefix for o in pba.options if isinstance(o, HomeNetworkPrefixOption))
+        if not prefixes or any(p.prefixlen == 0 for p in prefixes):
+            self._drop("pba-without-home-network-prefix")  # RFC 5213 6.9.1.2: no service without one
+            return
+        if pba.lifetime == 0:  # accepted with nothing granted: the binding ends here
+            _session(entry).cancel_timers()
+            self._uninstall(entry)
+            self._delete(entry, "expired")
+            return
+        session = _session(entry)
+        now = self.ctx.clock.monotonic()
+        if session.retransmit_timer is not None:
+            session.retransmit_timer.cancel()
+            session.retransmit_timer = None
+        if entry.retransmissions == 0 and session.sent_at is not None:
+            self.counters.pba_rtt_seconds.append(now - session.sent_at)  # Karn: retransmitted ones are ambiguous
+        lma_link_local = _first(pba.options, LinkLocalAddressOption)
+        if session.link_local_address is None and lma_link_local is not None \
+                and not lma_link_local.address.is_unspecified:
+            session.link_local_address = lma_link_local.address
+        self.bul.set_prefixes(entry, prefixes)
+        try:
+            self._install(entry)
+        except DataPlaneError as e:
+            log.error("cannot install forwarding for %s: %s; de-registering it", entry.mn_identifier, e)
+            self._drop("dataplane-error")
+            entry.state = BulState.DEREGISTERING
+            self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
+            return
+        first = not session.ever_accepted
+        entry.mark_accepted(pba.lifetime, now)
+        session.ever_accepted = True
+        session.retried = False
+        session.accepted_wall = self.ctx.clock.wall()
+        self._schedule_refresh(entry)
+        stats = self.ctx.stats
+        if first:
+            stats.bindings_created += 1
+            if entry.handoff_indicator in (HandoffIndicator.HANDOFF_BETWEEN_INTERFACES,
+                                           HandoffIndicator.HANDOFF_BETWEEN_MAGS_SAME_INTERFACE):
+                stats.handovers += 1
+            self.ctx.events.publish("binding-created", **self._event_data(entry), **{
+                "lma-address": str(entry.lma_address), "access-technology-type": entry.access_technology_type,
+                "handoff-indicator": entry.handoff_indicator, "lifetime": pba.lifetime,
+                "tunnel": self._spec(entry).tunnel.name})
+        else:
+            stats.bindings_refreshed += 1
+            self.ctx.events.publish("binding-updated", **self._event_data(entry), **{
+                "handoff": False, "handoff-indicator": entry.handoff_indicator, "lifetime": pba.lifetime})
+
+    def _retry(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
+        """One more try after a 156 (clock skew, adjusted from the LMA's Timestamp) or a 135
+        (sequence resynchronised from the PBA), as RFC 5213 6.9.1.2 / RFC 6275 11.7.3 allow."""
+        session = _session(entry)
+        session.retried = True
+        if pba.status == BindingAckStatus.TIMESTAMP_MISMATCH:
+            lma_time = _first(pba.options, TimestampOption)
+            if lma_time is None:
+                self._reject(entry, pba.status)
+                return
+            self._clock_offset = lma_time.to_time() - self.ctx.clock.wall()
+        else:
+            self._sequence[entry.mn_identifier] = pba.sequence
+        if session.retransmit_timer is not None:
+            session.retransmit_timer.cancel()
+        lifetime = entry.lifetime_requested
+        first = not session.ever_accepted
+        timeout = self.settings.timers.initial_bindack_timeout_first_reg if first else INITIAL_BINDACK_TIMEOUT
+        self._send_update(entry, lifetime, timeout)
+
+    def _reject(self, entry: BindingUpdateListEntry, status: int) -> None:
+        """RFC 5213 6.9.1.2: a rejected node gets no mobility service and no further updates."""
+        log.warning("LMA %s rejected %s with status %d", entry.lma_address, entry.mn_identifier, status)
+        self.counters.pba_rejected_by_status[status] += 1
+        _session(entry).cancel_timers()
+        self._uninstall(entry)
+        self._delete(entry, "rejected")
+
+    def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, src_port: int) -> None:
+        """RFC 5846 section 9 (MAG side): remove the sessions named, answer with a BRA."""
+        stats = self.ctx.stats
+        stats.bri_received_by_trigger[bri.trigger] += 1
+        if src != self.settings.mag.lma_address:
+            self._drop("bri-from-unknown-peer")
+            return
+        mn = _first(bri.options, MobileNodeIdentifierOption)
+        if bri.global_:
+            revoked = [e for e in self.bul if e.lma_address == src]
+            status = BindingRevocationStatus.SUCCESS if revoked else BindingRevocationStatus.BINDING_DOES_NOT_EXIST
+        elif not bri.proxy:
+            revoked, status = [], BindingRevocationStatus.PROXY_BINDING_REVOCATION_NOT_SUPPORTED
+        elif mn is None:
+            revoked, status = [], BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED
+        else:
+            revoked = self._named_sessions(bri, mn.nai, src)
+            status = BindingRevocationStatus.SUCCESS if revoked else BindingRevocationStatus.BINDING_DOES_NOT_EXIST
+        for entry in revoked:
+            _session(entry).cancel_timers()
+            self._uninstall(entry)
+            self._delete(entry, "revoked", **{"revocation-trigger": bri.trigger})
+        reply = BindingRevocationAck(status=status, sequence=bri.sequence, proxy=bri.proxy, global_=bri.global_,
+                                     options=(mn,) if mn is not None else ())
+        if self.ctx.send(reply, src, src_port or None):
+            stats.bra_sent_by_status[status] += 1
+
+    def _named_sessions(self, bri: BindingRevocationIndication, nai: str,
+                        lma: IPv6Address) -> list[BindingUpdateListEntry]:
+        ll_option = _first(bri.options, MobileNodeLinkLayerIdentifierOption)
+        prefixes = {o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)}
+        return [e for e in self.bul
+                if e.mn_identifier == nai and e.lma_address == lma
+                and (ll_option is None or e.link_layer_id == ll_option.identifier)
+                and (not prefixes or prefixes & set(e.home_network_prefixes))]
+
+    # ----- LMA restart (RFC 5847) --------------------------------------------------------
+    def on_lma_restart(self) -> int:
+        """The LMA's Restart Counter changed: it lost its bindings. Apply the fault policy
+        (default re-register, as RFC 5847 recommends); returns the sessions acted on."""
+        policy = self.settings.fault_policy.on_peer_restart
+        entries = [e for e in self.bul if e.state is not BulState.DEREGISTERING]
+        if policy == "re-register":
+            for entry in entries:
+                _session(entry).cancel_timers()
+                entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
+                self._send_update(entry, entry.lifetime_requested,
+                                  self.settings.timers.initial_bindack_timeout_first_reg)
+        elif policy == "revoke-bindings":
+            for entry in entries:
+                _session(entry).cancel_timers()
+                self._uninstall(entry)
+                self._delete(entry, "peer-restart")
+        return len(entries)
+
+    def _on_peer_restart_event(self, event: Any) -> None:
+        if str(event.data.get("peer")) == str(self.settings.mag.lma_address):
+            self.on_lma_restart()
+
+    # ----- snapshots ---------------------------------------------------------------------
+    def entries(self) -> list[dict[str, Any]]:
+        """The binding update list as YANG `binding-update-list/entry` leaves."""
+        return [self._entry_state(e) for e in self.bul]
+
+    def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> dict[str, Any] | None:
+        found = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
+        return self._entry_state(found) if found is not None else None
+
+    def counts(self) -> dict[str, int]:
+        states = Counter(e.state.value for e in self.bul)
+        return {"entries": len(self.bul), **{s.value: states.get(s.value, 0) for s in BulState}}
+
+    def rtt_samples(self) -> list[float]:
+        """Round-trip times (seconds) of PBU to PBA, newest last, for a histogram."""
+        return list(self.counters.pba_rtt_seconds)
+
+    def advertisement(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> RouterAdvertisement | None:
+        entry = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
+        return _session(entry).advertisement if entry is not None else None
+
+    def _entry_state(self, e: BindingUpdateListEntry) -> dict[str, Any]:
+        session = _session(e)
+        now = self.ctx.clock.monotonic()
+        return {
+            "mn-identifier": e.mn_identifier,
+            "link-layer-id": format_link_layer_id(e.link_layer_id),
+            "interface": session.interface,
+            "lma-address": str(e.lma_address),
+            "proxy-coa": str(self.settings.node.address),
+            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
+            "mag-link-local-address": str(session.link_local_address) if session.link_local_address else None,
+            "access-technology-type": e.access_technology_type,
+            "handoff-indicator": e.handoff_indicator,
+            "sequence-number": e.sequence_sent,
+            "lifetime-requested": e.lifetime_requested,
+            "lifetime-granted": e.lifetime_granted,
+            "remaining-lifetime": max(0, int(e.expires_at - now)) if e.expires_at is not None else 0,
+            "time-sent": session.last_sent_wall,
+            "accepted": session.last_status is not None and session.last_status < 128,
+            "accepted-time": session.accepted_wall,
+            "last-status": session.last_status,
+            "retransmissions": e.retransmissions,
+            "state": e.state.value,
+            "tunnel": self._spec(e).tunnel.name if session.installed else None,
+        }
+
+    # ----- sending and retransmission ----------------------------------------------------
+    def _send_update(self, entry: BindingUpdateListEntry, lifetime: int, timeout: float) -> None:
+        """Send a fresh update (new sequence number) and arm its retransmission."""
+        session = _session(entry)
+        entry.retransmissions = 0
+        session.timeout = timeout
+        session.sent_at = self.ctx.clock.monotonic()
+        self._transmit(entry, lifetime)
+
+    def _transmit(self, entry: BindingUpdateListEntry, lifetime: int) -> None:
+        session = _session(entry)
+        sequence = (self._sequence.get(entry.mn_identifier, 0) + 1) & 0xFFFF
+        self._sequence[entry.mn_identifier] = sequence
+        entry.sequence_sent = sequence
+        timers = self.settings.timers
+        pbu = build_pbu(PbuContent(
+            sequence=sequence, lifetime=lifetime, mn_identifier=entry.mn_identifier,
+            link_layer_id=entry.link_layer_id, prefixes=entry.home_network_prefixes,
+            handoff_indicator=entry.handoff_indicator, access_technology_type=entry.access_technology_type,
+            link_local_address=session.link_local_address,
+            timestamp=self.ctx.clock.wall() + self._clock_offset if timers.timestamp_based_approach_in_use else None,
+        ))
+        session.last_sent_wall = self.ctx.clock.wall()
+        if self.ctx.send(pbu, entry.lma_address, None):
+            self.ctx.stats.pbu_sent += 1
+        session.retransmit_timer = self.ctx.timers.call_later(session.timeout, self._on_retransmit_timer,
+                                                               entry, lifetime)
+        entry.next_retransmission = self.ctx.clock.monotonic() + session.timeout
+
+    def _on_retransmit_timer(self, entry: BindingUpdateListEntry, lifetime: int) -> None:
+        """RFC 6275 11.8: double the wait per retransmission up to MAX_BINDACK_TIMEOUT, then give up.
+
+        Each retransmission carries a new sequence number and a fresh timestamp."""
+        session = _session(entry)
+        session.retransmit_timer = None
+        max_timeout = self.settings.timers.max_bindack_timeout
+        if session.timeout >= max_timeout:
+            self._give_up(entry)
+            return
+        session.timeout = min(session.timeout * 2, max_timeout)
+        entry.retransmissions += 1
+        self.ctx.stats.pbu_retransmitted += 1
+        self._transmit(entry, lifetime)
+
+    def _give_up(self, entry: BindingUpdateListEntry) -> None:
+        log.warning("no answer from LMA %s for %s after %d retransmissions; giving up", entry.lma_address,
+                    entry.mn_identifier, entry.retransmissions)
+        self.counters.pba_timeouts += 1
+        session = _session(entry)
+        session.cancel_timers()
+        self._uninstall(entry)
+        self._delete(entry, "deregistered" if entry.state is BulState.DEREGISTERING else "path-down")
+
+    # ----- refresh and expiry ------------------------------------------------------------
+    def _schedule_refresh(self, entry: BindingUpdateListEntry) -> None:
+        session = _session(entry)
+        lifetime = entry.lifetime_granted
+        advance = self.settings.timers.refresh_advance
+        # Refresh `refresh-advance` seconds early; a short lifetime is refreshed at its half.
+        delay = lifetime - advance if lifetime > 2 * advance else lifetime / 2
+        for timer in (session.refresh_timer, session.expiry_timer):
+            if timer is not None:
+                timer.cancel()
+        session.refresh_timer = self.ctx.timers.call_later(delay, self._refresh, entry)
+        session.expiry_timer = self.ctx.timers.call_later(lifetime, self._expire, entry)
+
+    def _refresh(self, entry: BindingUpdateListEntry) -> None:
+        """Re-registration: the assigned prefixes, Handoff Indicator 5 (RFC 5213 6.9.1.1)."""
+        session = _session(entry)
+        session.refresh_timer = None
+        if session.retransmit_timer is not None:
+            session.retransmit_timer.cancel()
+        entry.state = BulState.REFRESHING
+        entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
+        self._send_update(entry, entry.lifetime_requested, INITIAL_BINDACK_TIMEOUT)
+
+    def _expire(self, entry: BindingUpdateListEntry) -> None:
+        session = _session(entry)
+        session.expiry_timer = None
+        session.cancel_timers()
+        self._uninstall(entry)
+        self._delete(entry, "expired")
+
+    # ----- data plane and access link ----------------------------------------------------
+    def _spec(self, entry: BindingUpdateListEntry):
+        session = _session(entry)
+        return session_spec(self.settings, session_key(entry.mn_identifier, entry.link_layer_id),
+                            entry.lma_address, session.interface, entry.home_network_prefixes)
+
+    def _install(self, entry: BindingUpdateListEntry) -> None:
+        session = _session(entry)
+        spec = self._spec(entry)
+        self.ctx.dataplane.apply(spec)
+        session.installed = True
+        ra = router_advertisement(self.settings.mag.router_advertisement, spec.key, session.interface,
+                                  session.link_local_address, entry.home_network_prefixes)
+        session.advertisement = ra
+        advertise = getattr(self.ctx.dataplane, "advertise", None)  # access-link layer, where the backend has one
+        if advertise is not None:
+            advertise(ra)
+
+    def _uninstall(self, entry: BindingUpdateListEntry) -> None:
+        session = _session(entry)
+        key = session_key(entry.mn_identifier, entry.link_layer_id)
+        if session.advertisement is not None:
+            withdraw = getattr(self.ctx.dataplane, "withdraw_advertisement", None)
+            if withdraw is not None:
+                withdraw(key)
+            session.advertisement = None
+        if session.installed:
+            try:
+                self.ctx.dataplane.remove(key)
+            except DataPlaneError as e:  # an audit reconciles what is left behind
+                log.error("cannot remove forwarding of %s: %s", entry.mn_identifier, e)
+                self._drop("dataplane-error")
+            session.installed = False
+
+    # ----- bookkeeping -------------------------------------------------------------------
+    def _delete(self, entry: BindingUpdateListEntry, reason: str, **extra: Any) -> None:
+        self.bul.remove(entry.mn_identifier, entry.link_layer_id)
+        self.ctx.stats.bindings_deleted += 1
+        self.ctx.events.publish("binding-deleted", **self._event_data(entry), reason=reason, **extra)
+
+    def _forget(self, entry: BindingUpdateListEntry) -> None:
+        session = _session(entry)
+        session.cancel_timers()
+        self._uninstall(entry)
+        self.bul.remove(entry.mn_identifier, entry.link_layer_id)
+
+    def _event_data(self, entry: BindingUpdateListEntry) -> dict[str, Any]:
+        return {
+            "mn-identifier": entry.mn_identifier,
+            "link-layer-id": format_link_layer_id(entry.link_layer_id),
+            "home-network-prefix": [str(p) for p in entry.home_network_prefixes],
+            "proxy-coa": str(self.settings.node.address),
+        }
+
+    def _drop(self, reason: str) -> None:
+        self.ctx.stats.drops_by_reason[reason] += 1
+
+    def _access_interface(self, name: str | None) -> AccessInterface:
+        mag = self.settings.mag
+        if name is None:
+            if mag.access_interfaces:
+                return mag.access_interfaces[0]
+            if self.settings.dataplane.access_interface:
+                return AccessInterface(self.settings.dataplane.access_interface, AccessTechnologyType.IEEE_802_3, None)
+            raise MagError("no access interface is configured (mag/access-interface)")
+        for access in mag.access_interfaces:
+            if access.name == name:
+                return access
+        if not mag.access_interfaces and name == self.settings.dataplane.access_interface:
+            return AccessInterface(name, AccessTechnologyType.IEEE_802_3, None)
+        raise MagError(f"{name!r} is not a configured access interface")
+
+    def _link_local(self, access: AccessInterface) -> IPv6Address | None:
+        """RFC 5213 6.8: the fixed MAG link-local address when the domain uses one."""
+        fixed = self.settings.mag.fixed_link_local_address
+        if fixed is not None and not fixed.is_unspecified:
+            return fixed
+        return access.link_local_address
+
+
+def _session(entry: BindingUpdateListEntry) -> _Session:
+    return entry.role_data
+
+
+def _first(options: Iterable[Any], kind: type) -> Any:
+    return next((o for o in options if isinstance(o, kind)), None)
+
+
+def _check_nai(mn_identifier: object) -> None:
+    if not isinstance(mn_identifier, str) or not mn_identifier:
+        raise MagError(f"MN-Identifier must be a non-empty NAI, got {mn_identifier!r}")
+    try:
+        body = MobileNodeIdentifierOption(mn_identifier).body()
+    except EncodeError as e:
+        raise MagError(f"MN-Identifier {mn_identifier!r}: {e}") from None
+    if len(body) > 255:
+        raise MagError("MN-Identifier is longer than a mobility option can carry (254 octets)")
+
+
+def parse_link_layer_id(value: bytes | str | None) -> bytes | None:
+    """Bytes, or text like '02:00:00:00:00:01' / '020000000001'; empty means none."""
+    if value is None or value == b"" or value == "":
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value.replace(":", "").replace("-", ""))
+        except ValueError:
+            raise MagError(f"link-layer identifier {value!r} is not hexadecimal octets") from None
+    raise MagError(f"link-layer identifier must be bytes or hex text, got {type(value).__name__}")
+
+
+def format_link_layer_id(value: bytes | None) -> str:
+    return value.hex(":") if value else ""
