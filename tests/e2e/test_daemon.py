@@ -1,0 +1,133 @@
+"""`dmm-nf run`: the process starts on the example configurations, serves NETCONF and
+metrics, exits cleanly on SIGTERM, and refuses a bad configuration with one line and exit 2."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from ncclient import manager
+from ncclient.transport import session as nc_session
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "yang" / "examples"
+nc_session.TICK = 0.005  # ncclient polls its reader every TICK seconds; 0.1 s would slow every RPC
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def dmm_nf(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mgmt.daemon", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def healthz(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def lma(tmp_path):
+    netconf_port, metrics_port = free_port(), free_port()
+    proc = dmm_nf("run", "--config", str(EXAMPLES / "lma.xml"), "--state-dir", str(tmp_path / "lma"),
+                  "--netconf-port", str(netconf_port), "--metrics-port", str(metrics_port))
+    try:
+        wait_for(lambda: proc.poll() is not None or healthz(metrics_port), what="the LMA's /healthz")
+        assert proc.poll() is None, proc.communicate()[1]
+        yield proc, netconf_port, metrics_port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+def test_lma_example_starts_serves_netconf_and_metrics_and_stops_on_sigterm(lma):
+    proc, netconf_port, metrics_port = lma
+    with manager.connect(host="::1", port=netconf_port, username="admin", password="admin",
+                         hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10) as m:
+        reply = m.get(filter=("subtree", '<dmm-nf xmlns="urn:dmm-nf:yang:dmm-nf"><node/></dmm-nf>'))
+        assert "<name>lma1</name>" in reply.xml
+        assert "<restart-counter>0</restart-counter>" in reply.xml
+    with urllib.request.urlopen(f"http://[::1]:{metrics_port}/metrics", timeout=5) as r:
+        body = r.read().decode()
+    assert 'dmm_info{' in body and 'role="lma"' in body
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+
+
+def test_restart_increments_the_restart_counter_seen_over_netconf(tmp_path):
+    state = tmp_path / "lma"
+    for expected in (0, 1):
+        netconf_port, metrics_port = free_port(), free_port()
+        proc = dmm_nf("run", "--config", str(EXAMPLES / "lma.xml"), "--state-dir", str(state),
+                      "--netconf-port", str(netconf_port), "--metrics-port", str(metrics_port))
+        try:
+            wait_for(lambda: proc.poll() is not None or healthz(metrics_port), what="/healthz")
+            with manager.connect(host="::1", port=netconf_port, username="admin", password="admin",
+                                 hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10) as m:
+                reply = m.get(filter=("subtree", '<dmm-nf xmlns="urn:dmm-nf:yang:dmm-nf"><node>'
+                                                 '<restart-counter/></node></dmm-nf>'))
+                assert f"<restart-counter>{expected}</restart-counter>" in reply.xml
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (EXAMPLES / "invalid").glob("*.xml")))
+def test_invalid_config_is_one_line_and_exit_2(name, tmp_path):
+    proc = dmm_nf("run", "--config", str(EXAMPLES / "invalid" / name), "--state-dir", str(tmp_path))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dmm-nf: error: ") and name in lines[0]
+    assert "Traceback" not in err
+
+
+def test_missing_config_file_is_one_line_and_exit_2(tmp_path):
+    proc = dmm_nf("run", "--config", str(tmp_path / "nope.xml"), "--state-dir", str(tmp_path))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert len(err.strip().splitlines()) == 1 and "nope.xml" in err
+
+
+def test_check_config_accepts_every_example():
+    for example in sorted(EXAMPLES.glob("*.xml")):
+        proc = dmm_nf("check-config", str(example))
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert out.strip() == f"{example}: valid"
+
+
+def test_bad_port_argument_is_a_usage_error():
+    proc = dmm_nf("run", "--config", str(EXAMPLES / "lma.xml"), "--netconf-port", "70000")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "port out of range" in err
+
+
+def test_help_lists_the_commands():
+    proc = dmm_nf("--help")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "run" in out and "check-config" in out
