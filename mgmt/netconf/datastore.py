@@ -8,6 +8,7 @@ absent the initial configuration does (and is written as startup).
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -187,6 +188,7 @@ class DatastoreLocks:
 
     def __init__(self) -> None:
         self._holders: dict[str, int] = {}
+        self._since: dict[str, datetime] = {}
         self._mutex = threading.Lock()
 
     def holder(self, name: str) -> int:
@@ -200,6 +202,7 @@ class DatastoreLocks:
             if holder:
                 return holder
             self._holders[name] = session_id
+            self._since[name] = datetime.now(timezone.utc)
             return 0
 
     def release(self, name: str, session_id: int) -> bool:
@@ -208,6 +211,11 @@ class DatastoreLocks:
                 return False
             del self._holders[name]
             return True
+
+    def snapshot(self) -> dict[str, tuple[int, datetime]]:
+        """datastore -> (holder session-id, when locked), for RFC 6022 state."""
+        with self._mutex:
+            return {name: (sid, self._since[name]) for name, sid in self._holders.items()}
 
     def release_all(self, session_id: int) -> list[str]:
         with self._mutex:

@@ -36,7 +36,9 @@ from mgmt.netconf.errors import (
     NC_NS, RpcError, RpcErrors, bad_element, enable_error_paths, in_use, invalid_value,
     lock_denied, missing_element, operation_failed, operation_not_supported, unknown_element,
 )
-from mgmt.netconf.filters import Filter, RequestError
+from mgmt.netconf.filters import Filter, RequestError, module_by_namespace
+from mgmt.netconf.integration import NCM_NS, Services, request_error
+from mgmt.netconf.notifications import NOTIFICATION_NS
 from mgmt.netconf.session import PasswordAndKeyAuth, Session
 
 log = logging.getLogger(__name__)
@@ -199,7 +201,9 @@ class NetconfServer:
         self.max_message_size = max_message_size
         self.extra_capabilities = list(extra_capabilities)
         self.lock = threading.RLock()
+        self.services = Services(ctx)
         self.datastores = Datastores(ctx, self.state_dir, initial_config)
+        self.services.running_changed(self.datastores.peek("running"), None, None)
         self.locks = DatastoreLocks()
         self.confirmed = ConfirmedCommit(self.lock, self._rollback_confirmed)
         self.sessions: dict[int, Session] = {}
@@ -231,16 +235,26 @@ class NetconfServer:
         with self._sessions_lock:
             self.sessions[session.session_id] = session
 
+    def session_opened(self, session: Session) -> None:
+        """The hello exchange is done."""
+        self.services.session_started(session)
+
     def session_ended(self, session: Session, session_id: Optional[int]) -> None:
         """Locks go with the session; so does a confirmed commit it did not persist."""
         if session_id is None:
             return
         with self._sessions_lock:
-            self.sessions.pop(session_id, None)
+            known = self.sessions.pop(session_id, None) is not None
         with self.lock:
             self.locks.release_all(session_id)
             if self.confirmed.owned_by(session_id):
-                self._rollback_confirmed()
+                self._rollback_confirmed("cancel", session)
+        if not known:
+            return
+        if session.end_reason == "bad-hello":
+            self.services.bad_hello()
+        else:
+            self.services.session_ended(session, session_id, session.end_reason, session.killed_by)
 
     def _idle_watchdog(self) -> None:
         period = max(0.05, min(1.0, self.idle_timeout / 4)) if self.idle_timeout > 0 else 1.0
@@ -251,6 +265,7 @@ class NetconfServer:
             for session in self.session_list():
                 if now - session.last_activity > self.idle_timeout:
                     log.info("%s idle for %.0f s: closing", session, now - session.last_activity)
+                    session.end_reason = "timeout"
                     session.close()
 
     # ------------------------------------------------------------------ capabilities
@@ -267,6 +282,7 @@ class NetconfServer:
             CAP + "startup:1.0",
             CAP + "xpath:1.0",
             CAP + f"with-defaults:1.0?basic-mode=explicit&also-supported={defaults}",
+            *self.services.capabilities(),
             *self.extra_capabilities,
         ]
 
@@ -296,9 +312,15 @@ class NetconfServer:
             "validate": self._validate,
         }.items():
             self.register_operation(NC_NS, name, handler)
+        if self.services.monitoring is not None:
+            self.register_operation(NCM_NS, "get-schema", self.services.get_schema)
+        self.register_operation(NOTIFICATION_NS, "create-subscription", self.services.create_subscription)
 
     def dispatch(self, session: Session, op: etree._Element) -> list[etree._Element]:
         qname = etree.QName(op)
+        module = "ietf-netconf" if qname.namespace == NC_NS else module_by_namespace(self.ctx, qname.namespace or "")
+        if module is not None:
+            self.services.check_rpc(session, module, qname.localname)
         handler = self._operations.get((qname.namespace, qname.localname))
         if handler is not None:
             return handler(session, op)
@@ -311,7 +333,7 @@ class NetconfServer:
         try:
             return Filter.from_element(param, self.ctx)
         except RequestError as err:
-            raise RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag) from None
+            raise request_error(err) from None
 
     @staticmethod
     def _with_defaults(param: Optional[etree._Element]) -> ds.WithDefaults:
@@ -322,8 +344,9 @@ class NetconfServer:
             raise invalid_value(f"unknown with-defaults mode {mode!r}", error_type="protocol")
         return mode  # type: ignore[return-value]
 
-    def _data_reply(self, tree: Optional[libyang.DNode], flt: Filter, mode: ds.WithDefaults) -> list[etree._Element]:
-        tree = flt.apply(tree)
+    def _data_reply(self, session: Session, tree: Optional[libyang.DNode], flt: Filter,
+                    mode: ds.WithDefaults) -> list[etree._Element]:
+        tree = flt.apply(self.services.prune_read(session, tree))
         try:
             xml = ds.to_xml(tree, mode)
         finally:
@@ -337,21 +360,23 @@ class NetconfServer:
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
         with self.lock:
             tree = self.datastores.get(source)
-        return self._data_reply(tree, flt, mode)
+        return self._data_reply(session, tree, flt, mode)
 
     def _get(self, session: Session, op: etree._Element) -> list[etree._Element]:
         p = _params(op, ("filter", "with-defaults"))
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
         with self.lock:
             tree = self.datastores.get("running")
-        state = self._state(flt)
-        if state is not None:
+        locks = self.locks.snapshot()
+        for state in [self._state(flt), *self.services.state(self.capabilities(), locks)]:
+            if state is None:
+                continue
             if tree is None:
-                tree = state
+                tree = ds.first(state)
             else:
-                tree.merge(state, with_siblings=True, destruct=True)
+                tree.merge(ds.first(state), with_siblings=True, destruct=True)
                 tree = ds.first(tree)
-        return self._data_reply(tree, flt, mode)
+        return self._data_reply(session, tree, flt, mode)
 
     def _state(self, flt: Filter) -> Optional[libyang.DNode]:
         if self.hooks.state_provider is None:
@@ -389,10 +414,15 @@ class NetconfServer:
             except (RpcError, RpcErrors):
                 ds.free(tree)
                 raise
+            try:
+                self._authorize(session, target, tree)
+            except RpcError:
+                ds.free(tree)
+                raise
             if test_option == "test-only":
                 ds.free(tree)
             elif target == "running":
-                self._install_running(tree)
+                self._install_running(tree, session)
             else:
                 self.datastores.replace("candidate", tree, session.session_id)
         if errors:
@@ -420,11 +450,12 @@ class NetconfServer:
             try:
                 self._check_writable(session, target)
                 tree = ds.validate(self.ctx, tree) if target != "candidate" else tree
+                self._authorize(session, target, tree)
             except (RpcError, RpcErrors):
                 ds.free(tree)
                 raise
             if target == "running":
-                self._install_running(tree)
+                self._install_running(tree, session)
             else:
                 self.datastores.replace(target, tree, session.session_id)
         return _ok()
@@ -436,11 +467,26 @@ class NetconfServer:
             raise invalid_value("the running datastore cannot be deleted", error_type="protocol")
         with self.lock:
             self._check_writable(session, target)
-            self.datastores.replace(target, ds.validate(self.ctx, None) if target == "startup" else None,
-                                    session.session_id)
+            empty = ds.validate(self.ctx, None) if target == "startup" else None
+            try:
+                self._authorize(session, target, empty)
+            except RpcError:
+                ds.free(empty)
+                raise
+            self.datastores.replace(target, empty, session.session_id)
         return _ok()
 
-    def _install_running(self, tree: Optional[libyang.DNode]) -> None:
+    def _authorize(self, session: Session, target: str, tree: Optional[libyang.DNode]) -> None:
+        """NACM write rules (RFC 8341 §3.4.5) on what the change to ``target`` touches."""
+        if self.services.nacm is None:
+            return
+        change = ds.diff(self.ctx, self.datastores.peek(target), tree)
+        try:
+            self.services.check_writes(session, change)
+        finally:
+            ds.free(change)
+
+    def _install_running(self, tree: Optional[libyang.DNode], session: Optional[Session] = None) -> None:
         """The commit pipeline: a validated tree becomes running if the hook agrees.
 
         Takes ownership of ``tree`` (freed when refused)."""
@@ -449,12 +495,13 @@ class NetconfServer:
         try:
             if self.hooks.commit_hook is not None and change is not None:
                 self.hooks.commit_hook(old, tree, change)
+            self.datastores.replace("running", tree)
+            self.services.running_changed(tree, change, session)
         except CommitRejected as exc:
             ds.free(tree)
             raise operation_failed(str(exc), path=exc.path) from None
         finally:
             ds.free(change)
-        self.datastores.replace("running", tree)
 
     # ------------------------------------------------------------------ locks
     def _lock(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -495,6 +542,7 @@ class NetconfServer:
             victim = self.sessions.get(victim_id)
         if victim is None:
             raise invalid_value(f"no session {victim_id}", error_type="protocol")
+        victim.end_reason, victim.killed_by = "killed", session.session_id
         victim.close()  # releases its locks and rolls back its unconfirmed commit
         return _ok()
 
@@ -518,18 +566,22 @@ class NetconfServer:
             elif persist_id is not None:
                 raise invalid_value("no confirmed commit is pending for this persist-id", error_type="protocol")
             tree = ds.validate(self.ctx, self.datastores.get("candidate"))
-            backup = None if self.confirmed.pending else self.datastores.get("running")
+            was_pending = self.confirmed.pending
+            backup = None if was_pending else self.datastores.get("running")
             try:
-                self._install_running(tree)
+                self._install_running(tree, session)
             except (RpcError, RpcErrors):
                 ds.free(backup)
                 raise
             self.datastores.reset_candidate()
             if confirmed:
                 self.confirmed.start(session.session_id, persist, timeout, backup)
+                self.services.confirmed_commit_event("extend" if was_pending else "start", session, timeout)
             else:
                 ds.free(backup)
                 ds.free(self.confirmed.confirm())
+                if was_pending:
+                    self.services.confirmed_commit_event("complete", session, None)
         return _ok()
 
     def _cancel_commit(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -539,15 +591,16 @@ class NetconfServer:
             if not self.confirmed.pending:
                 raise operation_failed("no confirmed commit is pending", error_type="protocol")
             self.confirmed.check_follow_up(session.session_id, persist_id)
-            self._rollback_confirmed()
+            self._rollback_confirmed("cancel", session)
         return _ok()
 
-    def _rollback_confirmed(self) -> None:
+    def _rollback_confirmed(self, event: str = "timeout", session: Optional[Session] = None) -> None:
         """Restore running from before the confirmed commit (timeout, cancel, owner gone)."""
         with self.lock:
             pending, backup = self.confirmed.take_backup()
             if not pending:
                 return
+            self.services.confirmed_commit_event(event, session, None)
             try:
                 self._install_running(ds.duplicate(backup))
             except (RpcError, RpcErrors) as err:

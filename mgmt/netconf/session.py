@@ -131,7 +131,13 @@ class Session(NetconfServerSession):
         self.server = server.ssh
         self.nc_server = server
         self.methods = server
-        self.username = channel.get_transport().get_username() or ""
+        transport = channel.get_transport()
+        self.username = transport.get_username() or ""
+        self.source_host = str(transport.getpeername()[0]) if transport.getpeername() else ""
+        self.end_reason = "dropped"  # RFC 6470 termination-reason unless told otherwise
+        self.killed_by: Optional[int] = None
+        self._send_lock = threading.Lock()
+        self._after_reply: list = []
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.closed = threading.Event()
@@ -143,8 +149,10 @@ class Session(NetconfServerSession):
         try:
             base.NetconfSession._open_session(self, True)
         except Exception:
+            self.end_reason = "bad-hello"
             self.close()
             raise
+        server.session_opened(self)
 
     def __str__(self) -> str:
         return f"Session({self.session_id}, {self.username})"
@@ -162,6 +170,15 @@ class Session(NetconfServerSession):
 
     def _reader_exits(self) -> None:
         self.close()
+
+    def send_message(self, msg: str) -> None:
+        # replies (reader thread) and notifications (writer thread) must not interleave
+        with self._send_lock:
+            super().send_message(msg)
+
+    def after_reply(self, callback) -> None:
+        """Run ``callback`` once the reply to the current request has been sent."""
+        self._after_reply.append(callback)
 
     # ------------------------------------------------------------------ messages
     def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[etree._Element]) -> None:
@@ -186,6 +203,7 @@ class Session(NetconfServerSession):
             self._malformed(f"expected an rpc element, got {etree.QName(root).localname}")
             return
         if root.get("message-id") is None:
+            self.nc_server.services.bad_rpc(self)
             self._send_errors(None, [RpcError(
                 "missing-attribute", "the rpc element has no message-id", "rpc",
                 info=[(_nc("bad-attribute"), "message-id"), (_nc("bad-element"), "rpc")])])
@@ -205,14 +223,23 @@ class Session(NetconfServerSession):
             self._send_errors(root, [RpcError("operation-failed", "internal error")])
         else:
             self._send_reply(root, children)
+            self.last_activity = time.monotonic()
+            self.nc_server.services.rpc_done(self, ok=True)
+            callbacks, self._after_reply = self._after_reply, []
+            for callback in callbacks:
+                callback()
+            if operations[0].tag == _nc("close-session"):
+                self.end_reason = "closed"
+                self.close()
+            return
+        self._after_reply = []
+        self.nc_server.services.rpc_done(self, ok=False)
         self.last_activity = time.monotonic()
-        if operations and etree.QName(operations[0]).localname == "close-session" \
-                and etree.QName(operations[0]).namespace == NC_NS:
-            self.close()
 
     def _malformed(self, message: str) -> None:
         # RFC 6241 §4.3: malformed-message is a base:1.1 tag; a base:1.0 peer gets the
         # session closed instead.
+        self.nc_server.services.bad_rpc(self)
         if not self.new_framing:
             raise SessionError(message, "malformed message on a base:1.0 session")
         self._send_errors(None, [RpcError("malformed-message", message, "rpc")])

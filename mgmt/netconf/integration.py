@@ -1,0 +1,243 @@
+"""The optional NETCONF services wired into the server: monitoring (RFC 6022) with
+``<get-schema>``, YANG library (RFC 8525), access control (RFC 8341) and event
+notifications (RFC 5277 with the RFC 6470 base notifications).
+
+Each is on when the context implements its module, so a context with only product modules
+gets a plain RFC 6241 server.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Iterable, Optional
+
+import libyang
+from lxml import etree
+
+from mgmt.netconf import notifications as notif
+from mgmt.netconf.errors import NC_NS, RpcError
+from mgmt.netconf.filters import Filter, RequestError
+from mgmt.netconf.monitoring import MonitoringState, get_schema, yang_library
+from mgmt.netconf.nacm import Nacm
+
+if TYPE_CHECKING:
+    from mgmt.netconf.session import Session
+
+log = logging.getLogger(__name__)
+
+NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+NACM_PATH = "/ietf-netconf-acm:nacm"
+CAP = "urn:ietf:params:netconf:capability:"
+
+
+def _implemented(ctx: libyang.Context, name: str) -> bool:
+    try:
+        return ctx.get_module(name).implemented()
+    except libyang.LibyangError:
+        return False
+
+
+def request_error(err: RequestError) -> RpcError:
+    return RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag)
+
+
+def _parse_time(elem: Optional[etree._Element]) -> Optional[datetime]:
+    if elem is None:
+        return None
+    try:
+        when = datetime.fromisoformat((elem.text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RpcError("bad-element", f"{etree.QName(elem).localname} is not a date-and-time",
+                       "protocol", info=[(f"{{{NC_NS}}}bad-element", etree.QName(elem).localname)]) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+class Services:
+    """Monitoring, NACM and notifications for one server."""
+
+    def __init__(self, ctx: libyang.Context) -> None:
+        self.ctx = ctx
+        self.monitoring = MonitoringState() if _implemented(ctx, "ietf-netconf-monitoring") else None
+        self.yang_library = _implemented(ctx, "ietf-yang-library")
+        self.nacm: Optional[Nacm] = Nacm.from_config(None) if _implemented(ctx, "ietf-netconf-acm") else None
+        self.base_notifications = _implemented(ctx, "ietf-netconf-notifications")
+        self.hub = notif.NotificationHub(ctx, permit=self._may_receive)
+        self._writers: dict[int, tuple[notif.Subscription, threading.Thread]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ hello
+    def capabilities(self) -> list[str]:
+        caps = [CAP + "notification:1.0", CAP + "interleave:1.0"]
+        for module in self.ctx:
+            # RFC 7950 §5.6.4: only YANG 1.0 modules are listed in the hello
+            if module.implemented() and module.cdata.parsed and module.cdata.parsed.version < 2:
+                rev = next((str(r.date()) for r in module.revisions()), None)
+                uri = f"{libyang.util.c2str(module.cdata.ns)}?module={module.name()}"
+                caps.append(uri + (f"&revision={rev}" if rev else ""))
+        if self.yang_library:
+            caps.append(CAP + f"yang-library:1.1?revision=2019-01-04&content-id={self.content_id()}")
+        return caps
+
+    def content_id(self) -> str:
+        names = sorted(f"{m.name()}@{next((str(r.date()) for r in m.revisions()), '')}"
+                       for m in self.ctx if m.implemented())
+        return hashlib.sha256(" ".join(names).encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ sessions
+    def session_started(self, session: "Session") -> None:
+        if self.monitoring:
+            self.monitoring.session_started(session.session_id, session.username, session.source_host)
+        if self.base_notifications:
+            self._publish(notif.netconf_session_start(self.ctx, session.username, session.session_id,
+                                                      session.source_host or None))
+
+    def session_ended(self, session: "Session", session_id: int, reason: str,
+                      killed_by: Optional[int]) -> None:
+        with self._lock:
+            writer = self._writers.pop(session_id, None)
+        if writer is not None:
+            self.hub.unsubscribe(writer[0])
+        if self.monitoring:
+            self.monitoring.session_ended(session_id, dropped=reason == "dropped")
+        if self.base_notifications:
+            self._publish(notif.netconf_session_end(self.ctx, session.username, session_id, reason,
+                                                    session.source_host or None, killed_by))
+
+    def bad_hello(self) -> None:
+        if self.monitoring:
+            self.monitoring.bad_hello()
+
+    def rpc_done(self, session: "Session", ok: bool) -> None:
+        if self.monitoring:
+            self.monitoring.rpc_received(session.session_id, ok)
+
+    def bad_rpc(self, session: "Session") -> None:
+        if self.monitoring:
+            self.monitoring.bad_rpc(session.session_id)
+
+    # ------------------------------------------------------------------ NACM
+    def check_rpc(self, session: "Session", module: str, name: str) -> None:
+        if self.nacm is not None and not self.nacm.check_rpc(session.username, module, name):
+            raise RpcError("access-denied", f"{session.username} may not invoke {module}:{name}", "protocol")
+
+    def prune_read(self, session: "Session", tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
+        if self.nacm is None:
+            return tree
+        return self.nacm.prune_read(session.username, tree)
+
+    def check_writes(self, session: "Session", diff: Optional[libyang.DNode]) -> None:
+        """RFC 8341 §3.4.5 on every node a change creates, updates or deletes."""
+        if self.nacm is None or diff is None:
+            return
+        for node, operation in _diff_operations(diff):
+            if not self.nacm.check_write(session.username, node, operation):
+                raise RpcError("access-denied", f"{session.username} may not {operation} {node.path()}",
+                               path=node.path())
+
+    def _may_receive(self, user: str, module: str, name: str) -> bool:
+        return self.nacm is None or self.nacm.check_notification(user, module, name)
+
+    # ------------------------------------------------------------------ config and state
+    def running_changed(self, running: Optional[libyang.DNode], diff: Optional[libyang.DNode],
+                        session: Optional["Session"]) -> None:
+        if self.nacm is not None:
+            nacm = running.find_path(NACM_PATH) if running is not None else None
+            self.nacm = Nacm.from_config(nacm, counters=self.nacm.counters)
+        if self.base_notifications and diff is not None:
+            edits = [(node.path(), {"update": "replace"}.get(op, op)) for node, op in _diff_operations(diff)]
+            self._publish(notif.netconf_config_change(
+                self.ctx, session.username if session else None,
+                session.session_id if session else None,
+                session.source_host if session else None, edits=edits))
+
+    def confirmed_commit_event(self, event: str, session: Optional["Session"], timeout: Optional[int]) -> None:
+        if self.base_notifications:
+            self._publish(notif.netconf_confirmed_commit(
+                self.ctx, event, session.username if session else None,
+                session.session_id if session else None, timeout))
+
+    def state(self, capabilities: list[str], locks: dict[str, tuple[int, datetime]]) -> list[libyang.DNode]:
+        """State trees these services own (each a fresh tree the caller frees)."""
+        trees = []
+        if self.monitoring:
+            trees.append(self.monitoring.to_data(self.ctx, capabilities, locks))
+        if self.yang_library:
+            trees.append(yang_library(self.ctx, self.content_id()))
+        if self.nacm is not None:
+            trees.append(self.nacm.counters.to_data(self.ctx))
+        if _implemented(self.ctx, "ietf-subscribed-notifications"):
+            trees.append(self.hub.streams_data())
+        return trees
+
+    # ------------------------------------------------------------------ operations
+    def get_schema(self, session: "Session", op: etree._Element) -> list[etree._Element]:
+        def text(name: str) -> Optional[str]:
+            found = op.find(f"{{{NCM_NS}}}{name}")
+            return (found.text or "").strip() if found is not None else None
+
+        identifier = text("identifier")
+        if not identifier:
+            raise RpcError("missing-element", "get-schema needs an identifier", "protocol",
+                           info=[(f"{{{NC_NS}}}bad-element", "identifier")])
+        try:
+            schema = get_schema(self.ctx, identifier, text("version"), text("format") or "yang")
+        except RequestError as err:
+            raise request_error(err) from None
+        data = etree.Element(f"{{{NCM_NS}}}data", nsmap={None: NCM_NS})
+        data.text = schema
+        return [data]
+
+    def create_subscription(self, session: "Session", op: etree._Element) -> list[etree._Element]:
+        ns = notif.NOTIFICATION_NS
+        stream = op.find(f"{{{ns}}}stream")
+        filter_elem = op.find(f"{{{ns}}}filter")
+        try:
+            flt = Filter.from_element(filter_elem, self.ctx) if filter_elem is not None else None
+            sub = self.hub.subscribe(session.session_id, (stream.text or "").strip() if stream is not None else None,
+                                     flt, _parse_time(op.find(f"{{{ns}}}startTime")),
+                                     _parse_time(op.find(f"{{{ns}}}stopTime")), session.username)
+        except RequestError as err:
+            raise request_error(err) from None
+        # the <ok/> goes out before any notification: the writer waits for it
+        writer = threading.Thread(target=self._write_notifications, args=(session, sub),
+                                  name=f"netconf-notify-{session.session_id}", daemon=True)
+        with self._lock:
+            self._writers[session.session_id] = (sub, writer)
+        session.after_reply(writer.start)
+        return [etree.Element(f"{{{NC_NS}}}ok")]
+
+    def _write_notifications(self, session: "Session", sub: notif.Subscription) -> None:
+        while not session.closed.is_set():
+            xml = sub.get(timeout=0.5)
+            if xml is None:
+                if sub.closed:
+                    return
+                continue
+            session.send_message(xml)
+            if self.monitoring:
+                self.monitoring.notification_sent(session.session_id)
+
+    def _publish(self, tree: libyang.DNode) -> None:
+        try:
+            self.hub.publish(tree)
+        finally:
+            tree.free()
+
+
+def _diff_operations(diff: libyang.DNode) -> Iterable[tuple[libyang.DNode, str]]:
+    """(node, create | update | delete) for each node a libyang diff changes."""
+    def walk(node: libyang.DNode, inherited: str) -> Iterable[tuple[libyang.DNode, str]]:
+        op = node.get_meta("operation") or inherited
+        if op in ("create", "delete"):
+            yield node, op
+            return
+        if op == "replace":
+            yield node, "update"
+        if isinstance(node, libyang.DContainer):
+            for child in node.children():
+                yield from walk(child, "none")
+
+    for top in diff.first_sibling().siblings():
+        yield from walk(top, "none")
