@@ -30,13 +30,6 @@ class RuntimeSource:
     def _call(self, fn, *args):
         return self.runtime.call(fn, *args)
 
-    def _role_attr(self, attr: str):
-        for role in self.runtime.roles.values():
-            value = getattr(role, attr, None)
-            if value is not None:
-                return value
-        return None
-
     def info(self) -> NodeInfo:
         return NodeInfo(version=VERSION, roles=tuple(sorted(self.runtime.settings.node.roles)))
 
@@ -45,16 +38,14 @@ class RuntimeSource:
 
     def bindings_by_state(self) -> Mapping[str, int]:
         def read() -> dict[str, int]:
-            cache = getattr(self.runtime.roles.get("lma"), "binding_cache", None)
-            if cache is None:
-                return {}
-            return {state.value: n for state, n in cache.count_by_state().items()}
+            lma = self.runtime.roles.get("lma")
+            return lma.count_by_state() if lma is not None else {}
         return self._call(read)
 
     def pools(self) -> Sequence[PoolUsage]:
         def read() -> list[PoolUsage]:
-            pools = self._role_attr("pools")
-            return [PoolUsage(p.name, p.used, p.free) for p in pools] if pools is not None else []
+            lma = self.runtime.roles.get("lma")
+            return [PoolUsage(p.name, p.used, p.free) for p in lma.pool_usage()] if lma is not None else []
         return self._call(read)
 
     def tunnels_count(self) -> int:
@@ -70,8 +61,8 @@ class RuntimeSource:
 
     def pba_rtt_histogram(self) -> HistogramSnapshot | None:
         def read() -> HistogramSnapshot | None:
-            histogram = getattr(self.runtime.roles.get("mag"), "pba_rtt", None)
-            return histogram.snapshot() if histogram is not None else None
+            mag = self.runtime.roles.get("mag")
+            return rtt_histogram(mag.rtt_samples()) if mag is not None else None
         return self._call(read)
 
     def revocations_by_trigger(self) -> RevocationCounters:
@@ -121,3 +112,17 @@ class RuntimeSource:
         if self.service is not None and getattr(self.service, "netconf", None) is None:
             reasons.append("NETCONF server not started")
         return Readiness(ready=not reasons, reasons=tuple(reasons))
+
+
+RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def rtt_histogram(samples: Sequence[float]) -> HistogramSnapshot:
+    """Cumulative buckets over the MAG's recent PBU->PBA round trips (seconds).
+
+    The MAG keeps a bounded window of samples, so this histogram describes recent traffic;
+    its count is the window's size, not a lifetime total.
+    """
+    buckets = tuple((bound, sum(1 for x in samples if x <= bound)) for bound in RTT_BUCKETS)
+    return HistogramSnapshot(buckets=buckets + ((float("inf"), len(samples)),), sum_seconds=float(sum(samples)),
+                             count=len(samples))

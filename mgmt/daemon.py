@@ -95,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(service))
     except CliError:
         raise
-    except OSError as e:
+    except OSError as e:  # a port in use, a missing privilege: the operator can act on these
         raise CliError(f"cannot start: {e.strerror or e}") from None
+    except Exception as e:
+        log.exception("fatal error")
+        raise CliError(f"stopped on an internal error: {type(e).__name__}: {e}") from None
     return 0
 
 
@@ -105,8 +108,8 @@ async def _serve(service) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
     try:
+        await service.start()
         await stop.wait()
     finally:
         await service.stop()

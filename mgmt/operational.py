@@ -112,11 +112,10 @@ class OperationalState:
 
     # binding cache --------------------------------------------------------------------
     def _binding_cache(self, plan, path) -> dict[str, Any]:
-        role = self.runtime.roles.get("lma")
-        cache = getattr(role, "binding_cache", None)
-        if cache is None:
+        lma = self.runtime.roles.get("lma")
+        if lma is None:
             return {}
-        entries = _select(cache, plan.keys(f"{path}/binding"))
+        entries = _select(lma.cache, plan.keys(f"{path}/binding"))
         now = self.runtime.clock.monotonic()
         return {"binding": [self._binding(e, now) for e in entries]}
 
@@ -142,41 +141,36 @@ class OperationalState:
 
     # binding update list --------------------------------------------------------------
     def _binding_update_list(self, plan, path) -> dict[str, Any]:
-        role = self.runtime.roles.get("mag")
-        bul = getattr(role, "bul", None)
-        if bul is None:
+        mag = self.runtime.roles.get("mag")
+        if mag is None:
             return {}
-        entries = _select(bul, plan.keys(f"{path}/entry"))
-        now = self.runtime.clock.monotonic()
-        return {"entry": [self._bul_entry(e, now) for e in entries]}
+        keys = plan.keys(f"{path}/entry")
+        if keys is None or any("mn-identifier" not in k for k in keys):
+            states = mag.entries()
+        else:
+            states = [e for k in keys for e in mag.entries() if e["mn-identifier"] == k["mn-identifier"]
+                      and k.get("link-layer-id", e["link-layer-id"]) == e["link-layer-id"]]
+        return {"entry": [self._bul_entry(e) for e in states]} if states else {}
 
-    def _bul_entry(self, e, now: float) -> dict[str, Any]:
+    def _bul_entry(self, e: dict[str, Any]) -> dict[str, Any]:
         base = f"{TOP}/binding-update-list/entry"
-        remaining = max(0, int(e.expires_at - now)) if e.expires_at else None
-        return _compact({
-            "mn-identifier": e.mn_identifier,
-            "link-layer-id": link_layer_text(e.link_layer_id),
-            "lma-address": str(e.lma_address),
-            "proxy-coa": str(self.runtime.settings.node.address),
-            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
-            "access-technology-type": self.enums.name(f"{base}/access-technology-type", e.access_technology_type),
-            "handoff-indicator": self.enums.name(f"{base}/handoff-indicator", e.handoff_indicator),
-            "sequence-number": e.sequence_sent,
-            "lifetime-requested": e.lifetime_requested,
-            "lifetime-granted": e.lifetime_granted,
-            "remaining-lifetime": remaining,
-            "accepted": e.registered_at is not None,
-            "retransmissions": e.retransmissions,
-            "state": e.state.value,
-        })
+        out = dict(e)
+        out["access-technology-type"] = self.enums.name(f"{base}/access-technology-type", e["access-technology-type"])
+        out["handoff-indicator"] = self.enums.name(f"{base}/handoff-indicator", e["handoff-indicator"])
+        if e.get("last-status") is not None:
+            out["last-status"] = self.enums.name(f"{base}/last-status", e["last-status"])
+        out["time-sent"] = date_and_time(e.get("time-sent"))
+        out["accepted-time"] = date_and_time(e.get("accepted-time"))
+        return _compact(out)
 
     # pools, tunnels, peers ------------------------------------------------------------
     def _pools(self, plan, path) -> dict[str, Any]:
-        pools = _role_attr(self.runtime, "pools")
-        if pools is None:
+        lma = self.runtime.roles.get("lma")
+        if lma is None:
             return {}
+        pools = lma.pool_usage()
         return {"pool": [{"name": p.name, "used": str(p.used), "free": str(p.free), "high-water": str(p.high_water)}
-                         for p in pools]}
+                         for p in pools]} if pools else {}
 
     def _tunnels(self, plan, path) -> dict[str, Any]:
         dp = self.runtime.dataplane
@@ -212,7 +206,10 @@ class OperationalState:
         status_path = f"{path}/pba-sent-by-status/status"
         trigger_path = f"{path}/revocation/by-trigger/trigger"
         bra_path = f"{path}/revocation/by-bra-status/status"
-        cache = getattr(self.runtime.roles.get("lma"), "binding_cache", None)
+        lma = self.runtime.roles.get("lma")
+        mag = self.runtime.roles.get("mag")
+        cache = lma.cache if lma is not None else None
+        lc = lma.counters if lma is not None else None
         triggers = set(s.bri_sent_by_trigger) | set(s.bri_received_by_trigger)
         bra = set(s.bra_sent_by_status) | set(s.bra_received_by_status)
         return _compact({
@@ -224,8 +221,14 @@ class OperationalState:
             "pbu-retransmissions": str(s.pbu_retransmitted),
             "pba-sent": str(s.pba_sent),
             "pba-received": str(s.pba_received),
-            "pbu-accepted": str(s.pba_accepted_sent),
-            "pbu-rejected": str(s.pba_rejected_sent),
+            "pbu-accepted": str(lc.pbu_accepted) if lc else None,
+            "pbu-rejected": str(lc.pbu_rejected) if lc else None,
+            "pba-timeouts": str(mag.counters.pba_timeouts) if mag is not None else None,
+            "initial-registrations": str(lc.initial_registrations) if lc else None,
+            "lifetime-extensions-no-handoff": str(lc.lifetime_extensions_no_handoff) if lc else None,
+            "lifetime-extensions-after-handoff": str(lc.lifetime_extensions_after_handoff) if lc else None,
+            "deregistrations": str(lc.deregistrations) if lc else None,
+            "bindings-expired": str(lc.bindings_expired) if lc else None,
             "handoffs": str(s.handovers),
             "pba-sent-by-status": _by_code(s.pba_sent_by_status, self.enums, status_path, "status"),
             "pba-received-by-status": _by_code(s.pba_received_by_status, self.enums,
@@ -235,6 +238,7 @@ class OperationalState:
                 "bri-received": str(s.bri_received_by_trigger.total()),
                 "bra-sent": str(s.bra_sent_by_status.total()),
                 "bra-received": str(s.bra_received_by_status.total()),
+                "bri-timeouts": str(lc.bri_timeouts) if lc else None,
                 "by-trigger": [{"trigger": self.enums.name(trigger_path, t), "sent": str(s.bri_sent_by_trigger[t]),
                                 "received": str(s.bri_received_by_trigger[t])}
                                for t in sorted(triggers) if self.enums.name(trigger_path, t)],
@@ -292,14 +296,6 @@ def _by_code(counter, enums: EnumNames, schema_path: str, key: str) -> list[dict
         if name is not None:
             rows.append({key: name, "count": str(n)})
     return rows
-
-
-def _role_attr(runtime: Runtime, attr: str):
-    for role in runtime.roles.values():
-        value = getattr(role, attr, None)
-        if value is not None:
-            return value
-    return None
 
 
 _PEER_TIMES = ("last-heartbeat-sent", "last-heartbeat-received", "last-restart", "last-up", "last-down")
