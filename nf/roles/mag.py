@@ -13,7 +13,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Address
 from typing import Any, ClassVar
 
 from nf.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
@@ -330,8 +330,10 @@ class MagRole:
         entries = [e for e in self.bul if e.state is not BulState.DEREGISTERING]
         if policy == "re-register":
             for entry in entries:
-                _session(entry).cancel_timers()
-                entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
+                session = _session(entry)
+                session.cancel_timers()
+                if session.ever_accepted:  # an initial attach still in flight keeps its own indicator
+                    entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
                 self._send_update(entry, entry.lifetime_requested,
                                   self.settings.timers.initial_bindack_timeout_first_reg)
         elif policy == "revoke-bindings":

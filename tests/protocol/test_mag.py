@@ -563,3 +563,10 @@ def test_stop_cancels_every_timer(h):
     asyncio.run(h.mag.stop())
     assert len(h.timers) == 0
     assert BulState.REGISTERED.value == h.mag.entry(MN)["state"]
+
+
+def test_lma_restart_during_an_initial_attach_keeps_its_handoff_indicator(h):
+    h.mag.attach(MN)
+    assert h.mag.on_lma_restart() == 1
+    assert len(h.pbus()) == 2
+    assert options_of(h.last_pbu(), wire.HandoffIndicatorOption)[0].value == 1
