@@ -1,0 +1,124 @@
+"""Binding Revocation Indications sent by the LMA and their acknowledgements (RFC 5846).
+
+The tracker numbers each BRI, retransmits it until a Binding Revocation Acknowledgement
+with the same sequence number comes back from the same MAG, and gives up after
+BRIMaxRetriesNumber retransmissions. Either way it hands the finished `Revocation` to the
+LMA, which then removes the bindings.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address
+
+from nf.core.binding_cache import BindingCacheEntry
+from nf.wire import BindingRevocationAck, BindingRevocationIndication, Option
+
+# RFC 5846 section 11 (configuration variables) defaults.
+MIN_DELAY_BRIS = 1.0  # MINDelayBRIs: seconds before the first retransmission (doubles after)
+BRI_MAX_RETRIES = 1  # BRIMaxRetriesNumber: retransmissions before giving up
+
+
+@dataclass(eq=False)
+class Revocation:
+    """One BRI exchange with one MAG; `status` is the BRA's, None until (or unless) it comes."""
+
+    mag: IPv6Address
+    trigger: int
+    sequence: int
+    global_: bool
+    bindings: list[BindingCacheEntry]
+    message: BindingRevocationIndication
+    retransmissions: int = 0
+    status: int | None = None
+    done: bool = False
+    timed_out: bool = False
+    revoked: int = 0  # bindings removed when it finished
+    reason: str = "revoked"  # binding-deleted reason for the bindings it removes
+    _timer: object = None
+    _waiters: list[asyncio.Future] = field(default_factory=list)
+
+    async def wait(self) -> Revocation:
+        """Return once the BRA arrived or the retransmissions ran out."""
+        if not self.done:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            await future
+        return self
+
+    def _finish(self) -> None:
+        self.done = True
+        for future in self._waiters:
+            if not future.done():
+                future.set_result(self)
+        self._waiters.clear()
+
+
+class RevocationTracker:
+    def __init__(self, ctx, finish: Callable[[Revocation], None], *, min_delay: float = MIN_DELAY_BRIS,
+                 max_retries: int = BRI_MAX_RETRIES) -> None:
+        self._ctx = ctx
+        self._finish = finish
+        self._min_delay = min_delay
+        self._max_retries = max_retries
+        self._pending: dict[tuple[IPv6Address, int], Revocation] = {}
+        self._next_sequence = 0
+        self.timeouts = 0
+        self.retransmissions = 0
+
+    def pending(self) -> list[Revocation]:
+        return list(self._pending.values())
+
+    def send(self, mag: IPv6Address, trigger: int, bindings: list[BindingCacheEntry],
+             options: tuple[Option, ...], *, global_: bool = False, reason: str = "revoked") -> Revocation:
+        """Send a BRI (P flag set: these are proxy bindings) and track it."""
+        sequence = self._next_sequence
+        self._next_sequence = (sequence + 1) & 0xFFFF
+        message = BindingRevocationIndication(trigger=trigger, sequence=sequence, options=options,
+                                              proxy=True, global_=global_)
+        revocation = Revocation(mag, trigger, sequence, global_, bindings, message, reason=reason)
+        self._pending[(mag, sequence)] = revocation
+        self._transmit(revocation)
+        return revocation
+
+    def on_ack(self, ack: BindingRevocationAck, src: IPv6Address) -> Revocation | None:
+        """Match a BRA to its BRI; None when nothing is outstanding for it."""
+        revocation = self._pending.pop((src, ack.sequence), None)
+        if revocation is None:
+            return None
+        self._ctx.timers.cancel(revocation._timer)
+        revocation.status = ack.status
+        self._complete(revocation)
+        return revocation
+
+    def close(self) -> None:
+        for revocation in self._pending.values():
+            self._ctx.timers.cancel(revocation._timer)
+            revocation._finish()
+        self._pending.clear()
+
+    def _transmit(self, revocation: Revocation) -> None:
+        self._ctx.stats.bri_sent_by_trigger[revocation.trigger] += 1
+        self._ctx.send(revocation.message, revocation.mag, None)
+        delay = self._min_delay * (2 ** revocation.retransmissions)
+        revocation._timer = self._ctx.timers.call_later(delay, self._on_timeout, revocation)
+
+    def _on_timeout(self, revocation: Revocation) -> None:
+        if revocation.done:
+            return
+        if revocation.retransmissions < self._max_retries:
+            revocation.retransmissions += 1
+            self.retransmissions += 1
+            self._transmit(revocation)
+            return
+        self._pending.pop((revocation.mag, revocation.sequence), None)
+        revocation.timed_out = True
+        self.timeouts += 1
+        self._complete(revocation)
+
+    def _complete(self, revocation: Revocation) -> None:
+        try:
+            self._finish(revocation)
+        finally:
+            revocation._finish()
