@@ -134,7 +134,9 @@ def _config_dict(config: Union[libyang.DNode, Mapping[str, Any], None]) -> Mappi
         nacm = next((n for n in node.siblings() if n.name() == "nacm" and n.module().name() == "ietf-netconf-acm"), None)
         if nacm is None:
             return {}
-        return json.loads(nacm.print_mem("json", with_siblings=False))["ietf-netconf-acm:nacm"]
+        # A nacm container holding only defaults prints as nothing at all.
+        text = nacm.print_mem("json", with_siblings=False) or "{}"
+        return json.loads(text).get("ietf-netconf-acm:nacm", {})
     for key in ("ietf-netconf-acm:nacm", "nacm"):
         if key in config:
             return config[key]

@@ -40,9 +40,10 @@ def dmm_nf(*args: str, **kwargs) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def healthz(port: int) -> bool:
+def ready(port: int) -> bool:
+    """/readyz answers 200 once the runtime, its transport and the NETCONF server are up."""
     try:
-        with urllib.request.urlopen(f"http://[::1]:{port}/healthz", timeout=1) as r:
+        with urllib.request.urlopen(f"http://[::1]:{port}/readyz", timeout=1) as r:
             return r.status == 200
     except OSError:
         return False
@@ -54,7 +55,7 @@ def lma(tmp_path):
     proc = dmm_nf("run", "--config", str(EXAMPLES / "lma.xml"), "--state-dir", str(tmp_path / "lma"),
                   "--netconf-port", str(netconf_port), "--metrics-port", str(metrics_port))
     try:
-        wait_for(lambda: proc.poll() is not None or healthz(metrics_port), what="the LMA's /healthz")
+        wait_for(lambda: proc.poll() is not None or ready(metrics_port), what="the LMA's /readyz")
         assert proc.poll() is None, proc.communicate()[1]
         yield proc, netconf_port, metrics_port
     finally:
@@ -84,7 +85,7 @@ def test_restart_increments_the_restart_counter_seen_over_netconf(tmp_path):
         proc = dmm_nf("run", "--config", str(EXAMPLES / "lma.xml"), "--state-dir", str(state),
                       "--netconf-port", str(netconf_port), "--metrics-port", str(metrics_port))
         try:
-            wait_for(lambda: proc.poll() is not None or healthz(metrics_port), what="/healthz")
+            wait_for(lambda: proc.poll() is not None or ready(metrics_port), what="/readyz")
             with manager.connect(host="::1", port=netconf_port, username="admin", password="admin",
                                  hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10) as m:
                 reply = m.get(filter=("subtree", '<dmm-nf xmlns="urn:dmm-nf:yang:dmm-nf"><node>'
