@@ -20,6 +20,8 @@ from mgmt.netconf.persist import read_if_exists, write_atomic
 
 DATASTORES = ("running", "candidate", "startup")
 PERSISTED = ("running", "startup")
+WD_ATTRIBUTE_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
+_WD_MODULE_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
 WithDefaults = Literal["explicit", "report-all", "report-all-tagged", "trim"]
 
 _PRINT_WD = {
@@ -99,9 +101,11 @@ def to_xml(tree: Optional[libyang.DNode], with_defaults: WithDefaults = "explici
     if ret != lib.LY_SUCCESS:
         raise RpcError("operation-failed", "cannot print the data")
     try:
-        return ffi.string(buf[0]).decode() if buf[0] != ffi.NULL else ""
+        xml = ffi.string(buf[0]).decode() if buf[0] != ffi.NULL else ""
     finally:
         lib.free(buf[0])
+    # RFC 6243 §6 puts the default attribute in its own namespace; libyang uses the module's
+    return xml.replace(f'xmlns:ncwd="{_WD_MODULE_NS}"', f'xmlns:ncwd="{WD_ATTRIBUTE_NS}"')
 
 
 # ------------------------------------------------------------------ the datastores

@@ -196,6 +196,3 @@ def enable_error_paths() -> None:
     """Ask libyang to record the location of each error (it does not by default)."""
     lib.ly_set_log_clb(lib.lypy_log_cb, True)
 
-
-def reply_with_errors(errors: Iterable[RpcError]) -> list[etree._Element]:
-    return [e.to_element() for e in errors]

@@ -18,7 +18,7 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, Union
 
@@ -163,7 +163,7 @@ class _SSHListener(NetconfSSHServer):
         self.thread.start()
 
     def __del__(self) -> None:
-        pass
+        pass  # the library's __del__ logs every collection as an error
 
 
 def ensure_host_key(path: Path) -> Path:
@@ -225,7 +225,9 @@ class NetconfServer:
         self.ssh.join()
         for session in self.session_list():
             session.close()
-        self.confirmed.cancel_timer()
+        with self.lock:
+            self.confirmed.cancel_timer()
+            self.datastores.close()
 
     def session_list(self) -> list[Session]:
         with self._sessions_lock:

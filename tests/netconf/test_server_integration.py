@@ -100,3 +100,13 @@ def test_session_start_and_end_are_notified(full_server):
                 if elem is not None and elem.findtext(f"{{{NN}}}session-id") == sid:
                     seen.append((name, elem.findtext(f"{{{NN}}}termination-reason")))
         assert seen == [("netconf-session-start", None), ("netconf-session-end", "closed")]
+
+
+def test_report_all_tagged_marks_default_values(full_server):
+    with connect(full_server) as mgr:
+        mgr.edit_config(target="running", config=HOST("h"))
+        data = mgr.get_config("running", with_defaults="report-all-tagged").data_ele
+    mtu = data.find(f"{{{SRV}}}system/{{{SRV}}}mtu")
+    wd = "urn:ietf:params:xml:ns:netconf:default:1.0"
+    assert mtu is not None and mtu.get(f"{{{wd}}}default") == "true"
+    assert data.find(f"{{{SRV}}}system/{{{SRV}}}hostname").get(f"{{{wd}}}default") is None
