@@ -49,7 +49,7 @@ class RuntimeSource:
         return self._call(read)
 
     def tunnels_count(self) -> int:
-        return self._call(lambda: len(self.runtime.dataplane.tunnels()))
+        return self._call(lambda: len(self.runtime.dataplane.tunnels))
 
     def registration_counters(self) -> RegistrationCounters:
         def read() -> RegistrationCounters:

@@ -176,7 +176,7 @@ class OperationalState:
         dp = self.runtime.dataplane
         counters = dp.counters()
         tunnels = []
-        for name, tunnel in dp.tunnels().items():
+        for name, tunnel in dp.tunnels.items():
             c = counters.get(name)
             tunnels.append(_compact({
                 "name": name,

@@ -133,6 +133,11 @@ class DataPlane(abc.ABC):
     def counters(self) -> dict[str, TunnelCounters]:
         """Per-tunnel counters where the backend has them."""
 
+    @property
+    def tunnels(self) -> dict[str, Tunnel]:
+        """Tunnels in use, by name; derived from the installed specs unless a backend keeps them."""
+        return {s.tunnel.name: s.tunnel for s in self.installed().values() if s.tunnel is not None}
+
     def reconcile(self, specs: Iterable[BindingSpec]) -> ReconcileReport:
         """Make the backend hold exactly `specs` (after a restart or an audit)."""
         wanted: dict[str, BindingSpec] = {}

@@ -25,11 +25,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _satisfied(result) -> bool:
+    """None, False and empty collections mean "not yet"; anything else (an XML element
+    included, whatever its number of children) is the awaited result."""
+    if result is None or result is False:
+        return False
+    return not isinstance(result, (list, tuple, dict, set, str)) or len(result) > 0
+
+
 def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
-        if result:
+        if _satisfied(result):
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")

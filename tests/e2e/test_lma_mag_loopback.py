@@ -1,0 +1,91 @@
+"""The two example configurations run together on one host without root: an attach signalled
+at the MAG over NETCONF becomes a binding at the LMA, visible over NETCONF and in metrics;
+a detach removes it again."""
+from __future__ import annotations
+
+import signal
+import urllib.request
+
+import pytest
+from lxml import etree
+from ncclient import manager
+
+from tests.e2e.test_daemon import EXAMPLES, dmm_nf, free_port, ready, wait_for
+
+NS = "urn:dmm-nf:yang:dmm-nf"
+MN = "mn1@example.net"
+
+
+def start(name: str, tmp_path):
+    netconf_port, metrics_port = free_port(), free_port()
+    proc = dmm_nf("run", "--config", str(EXAMPLES / f"{name}.xml"), "--state-dir", str(tmp_path / name),
+                  "--netconf-port", str(netconf_port), "--metrics-port", str(metrics_port))
+    wait_for(lambda: proc.poll() is not None or ready(metrics_port), what=f"{name} /readyz")
+    assert proc.poll() is None, proc.communicate()[1]
+    return proc, netconf_port, metrics_port
+
+
+def connect(port: int):
+    return manager.connect(host="::1", port=port, username="admin", password="admin", hostkey_verify=False,
+                           allow_agent=False, look_for_keys=False, timeout=10)
+
+
+def bindings_at(m) -> list[etree._Element]:
+    reply = m.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><binding-cache><binding>'
+                                     f'<mn-identifier>{MN}</mn-identifier></binding></binding-cache></dmm-nf>'))
+    return reply.data_ele.findall(f".//{{{NS}}}binding")
+
+
+def metric(port: int, name: str) -> str:
+    with urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=5) as r:
+        return "\n".join(line for line in r.read().decode().splitlines() if line.startswith(name))
+
+
+@pytest.fixture
+def lab(tmp_path):
+    procs = []
+    try:
+        lma = start("lma", tmp_path)
+        procs.append(lma[0])
+        mag = start("mag", tmp_path)
+        procs.append(mag[0])
+        yield lma, mag
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+def test_attach_at_the_mag_creates_a_binding_at_the_lma_and_detach_removes_it(lab):
+    (_, lma_nc, lma_metrics), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma, connect(mag_nc) as mag:
+        assert bindings_at(lma) == []
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+
+        found = wait_for(lambda: bindings_at(lma), what="the binding at the LMA")
+        binding = found[0]
+        prefixes = [p.text for p in binding.findall(f"{{{NS}}}home-network-prefix")]
+        assert len(prefixes) == 1 and prefixes[0].startswith("2001:db8:1000:") and prefixes[0].endswith("/64")
+        assert binding.findtext(f"{{{NS}}}state") == "active"
+        assert binding.findtext(f"{{{NS}}}proxy-coa") == "::1"
+
+        entry = wait_for(lambda: mag.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><binding-update-list/></dmm-nf>'))
+                         .data_ele.find(f".//{{{NS}}}entry[{{{NS}}}state='registered']"), what="MAG registered")
+        assert [p.text for p in entry.findall(f"{{{NS}}}home-network-prefix")] == prefixes
+        assert 'dmm_bindings{state="active"} 1.0' in metric(lma_metrics, "dmm_bindings")
+
+        mag.dispatch(etree.fromstring(f'<mn-detach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-detach>'))
+        wait_for(lambda: [b for b in bindings_at(lma)
+                          if b.findtext(f"{{{NS}}}state") == "deregistration-pending"] or not bindings_at(lma),
+                 what="the de-registration at the LMA")
+
+
+def test_attach_on_the_lma_is_operation_not_supported(lab):
+    (_, lma_nc, _), _ = lab
+    from ncclient.operations import RPCError
+
+    with connect(lma_nc) as lma:
+        with pytest.raises(RPCError) as err:
+            lma.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+        assert err.value.tag == "operation-not-supported"
