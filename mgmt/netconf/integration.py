@@ -109,6 +109,10 @@ class Services:
         if self.monitoring:
             self.monitoring.bad_hello()
 
+    def subscribed(self, session_id: int) -> bool:
+        with self._lock:
+            return session_id in self._writers
+
     def rpc_done(self, session: "Session", ok: bool) -> None:
         if self.monitoring:
             self.monitoring.rpc_received(session.session_id, ok)

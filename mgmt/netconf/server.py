@@ -67,7 +67,7 @@ class ServerHooks:
 
     ``commit_hook(old, new, diff)`` sees every change of running (the trees are the
     server's: read, do not keep); ``rpc_hook(name, input)`` runs product RPCs and returns
-    their output tree (or None for ``<ok/>``); ``state_provider(filter)`` returns the state
+    their output tree (or None for ``<ok/>``) and may raise RpcError; ``state_provider(filter)`` returns the state
     data for ``<get>`` as a libyang tree the server then owns, or XML.
     """
     commit_hook: Optional[CommitHook] = None
@@ -265,6 +265,8 @@ class NetconfServer:
                 continue
             now = time.monotonic()
             for session in self.session_list():
+                if self.services.subscribed(session.session_id):
+                    continue  # a subscriber waits for notifications, it is not idle
                 if now - session.last_activity > self.idle_timeout:
                     log.info("%s idle for %.0f s: closing", session, now - session.last_activity)
                     session.end_reason = "timeout"
@@ -628,14 +630,21 @@ class NetconfServer:
         return _ok()
 
     # ------------------------------------------------------------------ product RPCs
+    def _is_rpc(self, module: str, name: str) -> bool:
+        try:
+            return any(snode.keyword() == "rpc" for snode in self.ctx.find_path(f"/{module}:{name}"))
+        except libyang.LibyangError:
+            return False
+
     def _product_rpc(self, op: etree._Element) -> list[etree._Element]:
         qname = etree.QName(op)
-        if self.hooks.rpc_hook is None:
+        module = module_by_namespace(self.ctx, qname.namespace or "")
+        if self.hooks.rpc_hook is None or module is None or not self._is_rpc(module, qname.localname):
             raise operation_not_supported(f"{qname.localname} is not supported")
         try:
             request = self.ctx.parse_op_mem("xml", etree.tostring(op).decode(), libyang.DataType.RPC_YANG)
         except libyang.LibyangError as exc:
-            raise operation_not_supported(f"{qname.localname}: {exc}") from None
+            raise invalid_value(f"{qname.localname}: {exc}", error_type="protocol") from None
         try:
             output = self.hooks.rpc_hook(request.name(), request)
         finally:

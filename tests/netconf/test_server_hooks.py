@@ -79,3 +79,20 @@ def test_get_merges_state_from_the_provider(servers):
         assert data.findtext(f"{{{SRV}}}system/{{{SRV}}}hostname") == "h1"
         config_only = mgr.get_config("running").data_ele
         assert config_only.find(f"{{{SRV}}}counters") is None
+
+
+def test_unknown_product_rpc_is_operation_not_supported_even_with_a_hook(servers):
+    server = servers.start(hooks=ServerHooks(rpc_hook=lambda name, request: None))
+    with connect(server) as mgr:
+        with pytest.raises(RPCError) as err:
+            mgr.dispatch(to_ele(f'<teleport xmlns="{SRV}"/>'))
+        assert err.value.tag == "operation-not-supported"
+        assert mgr.dispatch(to_ele(f'<ping xmlns="{SRV}"/>')).ok
+
+
+def test_bad_product_rpc_input_is_invalid_value(servers):
+    server = servers.start(hooks=ServerHooks(rpc_hook=lambda name, request: None))
+    with connect(server) as mgr:
+        with pytest.raises(RPCError) as err:
+            mgr.dispatch(to_ele(f'<ping xmlns="{SRV}"><colour>red</colour></ping>'))
+        assert err.value.tag == "invalid-value"

@@ -170,3 +170,11 @@ def test_idle_session_is_closed(servers):
         assert wait_for(lambda: not server.sessions)
     finally:
         raw.close()
+
+
+def test_a_subscriber_is_not_idle(servers):
+    server = servers.start(idle_timeout=0.2)
+    with connect(server) as mgr:
+        mgr.create_subscription()
+        assert not wait_for(lambda: not mgr.connected, timeout=1.0)
+        assert mgr.get_config("running").ok
