@@ -201,7 +201,7 @@ class LmaRole:
         entry: BindingCacheEntry | None = None
         try:
             policy = self._admit(pbu, request, src)
-            entry = self._find_binding(request)
+            entry = self._find_binding(request, src)
             self._check_freshness(pbu, request, entry, src)
             if pbu.lifetime == 0:
                 self._deregister(pbu, request, entry, src, port)
@@ -248,17 +248,22 @@ class LmaRole:
             policy = MobileNodePolicy(mn_identifier, pool=lma.default_pool)
         return policy
 
-    def _find_binding(self, request: PbuRequest) -> BindingCacheEntry | None:
+    def _find_binding(self, request: PbuRequest, src: IPv6Address) -> BindingCacheEntry | None:
         """The session this PBU is about (RFC 5213 section 5.4.1), or None for a new one."""
         for prefix in request.explicit_prefixes:
             holder = self.cache.by_prefix(prefix)
             if holder is not None and holder.mn_identifier == request.mn_identifier:
                 return holder
         entry = self.cache.get(request.mn_identifier, request.link_layer_id)
-        if entry is None and request.handoff_indicator == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES:
-            others = self.cache.by_mn(request.mn_identifier)
-            entry = others[0] if others else None
-        return entry
+        if entry is not None:
+            return entry
+        others = self.cache.by_mn(request.mn_identifier)
+        if request.handoff_indicator == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES:
+            return others[0] if others else None
+        if request.handoff_indicator == HandoffIndicator.HANDOFF_STATE_UNKNOWN:
+            # Perhaps the session of another MAG moving here: _register waits to find out.
+            return next((e for e in others if e.proxy_coa != src and e.state is BindingState.ACTIVE), None)
+        return None
 
     def _check_freshness(self, pbu: ProxyBindingUpdate, request: PbuRequest,
                          entry: BindingCacheEntry | None, src: IPv6Address) -> None:
