@@ -178,3 +178,13 @@ def test_a_subscriber_is_not_idle(servers):
         mgr.create_subscription()
         assert not wait_for(lambda: not mgr.connected, timeout=1.0)
         assert mgr.get_config("running").ok
+
+
+def test_base10_framing_serves_requests(server):
+    raw = RawClient(server, base11=False)
+    try:
+        assert "urn:ietf:params:netconf:base:1.0" in raw.hello
+        reply = raw.rpc("<get-config><source><running/></source></get-config>", "10")
+        assert 'message-id="10"' in reply and "<data" in reply
+    finally:
+        raw.close()
