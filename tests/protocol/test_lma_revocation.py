@@ -1,0 +1,170 @@
+"""Binding revocation from the LMA (RFC 5846): BRI contents, BRA handling, retransmission,
+global revocation per MAG and the peer-restart fault policy."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nf.core.binding_cache import BindingState
+from nf.dataplane.base import RouteKind
+from nf.roles.lma import UnknownMobileNode
+from nf.wire import (
+    BindingRevocationAck,
+    BindingRevocationIndication,
+    HomeNetworkPrefixOption,
+    MobileNodeIdentifierOption,
+    MobileNodeLinkLayerIdentifierOption,
+    RevocationTrigger,
+)
+
+from .test_lma_harness import LL, MAG1, MAG2, MN, MN_STATIC, STATIC, Harness, prefixes_of, settings_with
+
+ADMIN = RevocationTrigger.ADMINISTRATIVE_REASON
+
+
+def bris(h: Harness) -> list:
+    return [s for s in h.sent if isinstance(s.message, BindingRevocationIndication)]
+
+
+def ack(bri: BindingRevocationIndication, status: int = 0) -> BindingRevocationAck:
+    return BindingRevocationAck(status=status, sequence=bri.sequence, proxy=True, global_=bri.global_)
+
+
+def test_revoke_sends_a_proxy_bri_with_the_trigger_identity_and_prefixes():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1))
+    h.lma.revoke(MN, ADMIN)
+    [sent] = bris(h)
+    bri = sent.message
+    assert sent.dst == MAG1
+    assert (bri.trigger, bri.proxy, bri.global_) == (ADMIN, True, False)
+    assert [o.nai for o in bri.options if isinstance(o, MobileNodeIdentifierOption)] == [MN]
+    assert [o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)] == [prefix]
+    assert [o.identifier for o in bri.options if isinstance(o, MobileNodeLinkLayerIdentifierOption)] == [LL]
+    assert h.lma.binding(MN, LL).state is BindingState.REVOCATION_PENDING
+    assert h.stats.bri_sent_by_trigger == {ADMIN: 1}
+
+
+def test_scapy_reads_the_bri_type_trigger_and_proxy_flag():
+    h = Harness()
+    h.register(MAG1)
+    h.lma.revoke(MN, ADMIN)
+    layer = bris(h)[0].scapy
+    assert (layer.brtype, layer.code, str(layer.flags)) == (1, 1, "P")
+
+
+def test_bra_deletes_the_binding_and_is_counted_by_status():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1))
+    [revocation] = h.lma.revoke(MN, ADMIN)
+    h.deliver(ack(bris(h)[0].message), MAG1)
+    assert (revocation.done, revocation.status, revocation.revoked) == (True, 0, 1)
+    assert h.lma.binding(MN, LL) is None
+    assert h.dataplane.route(RouteKind.DOWNLINK, prefix) is None
+    assert h.stats.bra_received_by_status == {0: 1}
+    [event] = h.events_of("binding-deleted")
+    assert (event.data["reason"], event.data["revocation-trigger"]) == ("revoked", ADMIN)
+
+
+def test_lost_bra_is_retransmitted_with_the_same_sequence_then_given_up():
+    h = Harness()
+    h.register(MAG1)
+    [revocation] = h.lma.revoke(MN, ADMIN)
+    h.advance(0.99)
+    assert len(bris(h)) == 1
+    h.advance(0.01)  # MINDelayBRIs, 1 s
+    first, again = (s.message for s in bris(h))
+    assert again == first
+    h.advance(1.99)
+    assert not revocation.done
+    h.advance(0.01)  # BRIMaxRetriesNumber (1) retransmission, then twice the delay
+    assert len(bris(h)) == 2
+    assert (revocation.done, revocation.timed_out, revocation.status) == (True, True, None)
+    assert h.lma.binding(MN, LL) is None
+    assert (h.lma.counters.bri_retransmissions, h.lma.counters.bri_timeouts) == (1, 1)
+    assert h.stats.bri_sent_by_trigger == {ADMIN: 2}
+
+
+def test_bra_to_the_retransmission_completes_the_revocation():
+    h = Harness()
+    h.register(MAG1)
+    [revocation] = h.lma.revoke(MN, ADMIN)
+    h.advance(1.0)
+    h.deliver(ack(bris(h)[-1].message, status=128), MAG1)  # binding does not exist at the MAG
+    assert (revocation.status, revocation.timed_out) == (128, False)
+    h.advance(10)
+    assert len(bris(h)) == 2 and h.lma.binding(MN, LL) is None
+
+
+def test_bra_from_another_mag_or_sequence_is_dropped():
+    h = Harness()
+    h.register(MAG1)
+    [revocation] = h.lma.revoke(MN, ADMIN)
+    bri = bris(h)[0].message
+    h.deliver(ack(bri), MAG2)
+    h.deliver(BindingRevocationAck(status=0, sequence=(bri.sequence + 1) & 0xFFFF), MAG1)
+    assert not revocation.done and h.lma.binding(MN, LL) is not None
+    assert h.stats.drops_by_reason["unexpected-bra"] == 2
+
+
+def test_revoking_an_unknown_mobile_node_is_a_typed_error():
+    h = Harness()
+    with pytest.raises(UnknownMobileNode):
+        h.lma.revoke("nobody@example.net", ADMIN)
+
+
+def test_revoke_all_sends_one_global_bri_and_removes_only_that_mags_bindings():
+    h = Harness()
+    h.register(MAG1)
+    h.register(MAG1, mn=MN_STATIC)
+    h.register(MAG2, ll=bytes.fromhex("020000000009"))
+    revocation = h.lma.revoke_all(MAG1, RevocationTrigger.PER_PEER_POLICY)
+    [sent] = bris(h)
+    assert (sent.dst, sent.message.global_, sent.message.trigger) == (MAG1, True, RevocationTrigger.PER_PEER_POLICY)
+    assert "G" in str(sent.scapy.flags)
+    h.deliver(ack(sent.message), MAG1)
+    assert revocation.revoked == 2
+    assert h.lma.bindings_per_mag() == {MAG2: 1}
+
+
+def test_revoke_all_without_bindings_sends_nothing():
+    h = Harness()
+    assert h.lma.revoke_all(MAG1) is None and bris(h) == []
+
+
+def test_peer_restart_with_revoke_bindings_policy_removes_the_mags_bindings():
+    h = Harness(settings_with(fault_policy={"on_peer_restart": "revoke-bindings"}))
+    h.register(MAG1, mn=MN_STATIC)
+    assert h.lma.on_peer_restart(MAG1) == 1
+    h.deliver(ack(bris(h)[0].message), MAG1)
+    assert h.lma.binding_for_prefix(STATIC[0]) is None
+    assert h.events_of("binding-deleted")[0].data["reason"] == "peer-restart"
+
+
+def test_peer_restart_with_re_register_policy_keeps_the_bindings():
+    h = Harness()
+    h.register(MAG1)
+    assert h.lma.on_peer_restart(MAG1) == 1
+    assert bris(h) == [] and h.lma.binding(MN, LL).state is BindingState.ACTIVE
+
+
+def test_a_binding_that_moved_during_revocation_is_kept():
+    h = Harness()
+    h.register(MAG1)
+    h.lma.revoke(MN, ADMIN)
+    h.register(MAG2, hi=3)
+    h.deliver(ack(bris(h)[0].message), MAG1)
+    assert h.lma.binding(MN, LL).proxy_coa == MAG2
+
+
+def test_waiting_for_a_revocation_returns_once_the_bra_arrives():
+    h = Harness()
+    h.register(MAG1)
+    [revocation] = h.lma.revoke(MN, ADMIN)
+
+    async def scenario():
+        asyncio.get_running_loop().call_soon(h.deliver, ack(bris(h)[0].message), MAG1)
+        return await asyncio.wait_for(revocation.wait(), timeout=5)
+
+    assert asyncio.run(scenario()).status == 0
