@@ -20,7 +20,7 @@ from mgmt.netconf import notifications as notif
 from mgmt.netconf.errors import NC_NS, RpcError
 from mgmt.netconf.filters import Filter, RequestError
 from mgmt.netconf.monitoring import MonitoringState, get_schema, yang_library
-from mgmt.netconf.nacm import Nacm
+from mgmt.netconf.nacm import DEFAULT_NACM_XML, Nacm
 
 if TYPE_CHECKING:
     from mgmt.netconf.session import Session
@@ -61,7 +61,9 @@ class Services:
         self.ctx = ctx
         self.monitoring = MonitoringState() if _implemented(ctx, "ietf-netconf-monitoring") else None
         self.yang_library = _implemented(ctx, "ietf-yang-library")
-        self.nacm: Optional[Nacm] = Nacm.from_config(None) if _implemented(ctx, "ietf-netconf-acm") else None
+        self.nacm: Optional[Nacm] = None
+        if _implemented(ctx, "ietf-netconf-acm"):
+            self.nacm = self._nacm_from(None)
         self.base_notifications = _implemented(ctx, "ietf-netconf-notifications")
         self.hub = notif.NotificationHub(ctx, permit=self._may_receive)
         self._writers: dict[int, tuple[notif.Subscription, threading.Thread]] = {}
@@ -140,6 +142,21 @@ class Services:
                 raise RpcError("access-denied", f"{session.username} may not {operation} {node.path()}",
                                path=node.path())
 
+    def _nacm_from(self, running: Optional[libyang.DNode]) -> Nacm:
+        """Rules from running's /nacm; while running has none, the shipped default policy
+        (default-nacm.xml: admin is an operator), since RFC 8341's bare defaults deny
+        every write and would lock every user out."""
+        counters = self.nacm.counters if self.nacm is not None else None
+        configured = running.find_path(NACM_PATH) if running is not None else None
+        if configured is not None and not configured.flags()["default"]:
+            return Nacm.from_config(configured, counters=counters)
+        shipped = self.ctx.parse_data_mem(DEFAULT_NACM_XML.read_text(), "xml", strict=True, no_state=True,
+                                          parse_only=True)
+        try:
+            return Nacm.from_config(shipped, counters=counters)
+        finally:
+            shipped.free()
+
     def _may_receive(self, user: str, module: str, name: str) -> bool:
         return self.nacm is None or self.nacm.check_notification(user, module, name)
 
@@ -147,8 +164,7 @@ class Services:
     def running_changed(self, running: Optional[libyang.DNode], diff: Optional[libyang.DNode],
                         session: Optional["Session"]) -> None:
         if self.nacm is not None:
-            nacm = running.find_path(NACM_PATH) if running is not None else None
-            self.nacm = Nacm.from_config(nacm, counters=self.nacm.counters)
+            self.nacm = self._nacm_from(running)
         if self.base_notifications and diff is not None:
             edits = [(node.path(), {"update": "replace"}.get(op, op)) for node, op in _diff_operations(diff)]
             self._publish(notif.netconf_config_change(

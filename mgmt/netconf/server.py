@@ -10,6 +10,12 @@ commit pipeline (validate, diff, ``commit_hook``, persist), so running is always
 applies what succeeded and reports the rest. The candidate is only validated by
 test-then-set / test-only, ``<validate>`` and ``<commit>``.
 
+Errors: edits of a datastore another session has locked get ``in-use``; ``<lock>`` gets
+``lock-denied`` (error-info session-id) when the lock is held, when the candidate holds
+another session's uncommitted changes, or (running) while another session's confirmed
+commit is pending. Monitoring, NACM and notifications come from ``integration.Services``
+when the context implements their modules.
+
 Sessions run in threads; one server lock serialises every datastore operation.
 """
 from __future__ import annotations

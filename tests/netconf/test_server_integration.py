@@ -17,12 +17,15 @@ NN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 CAP = "urn:ietf:params:netconf:capability:"
 
 
-@pytest.fixture
-def full_server(servers):
+def full_context():
     ctx = make_context()
     ctx.load_module("example-server")
-    initial = parse_config(ctx, DEFAULT_NACM_XML.read_text())
-    return servers.start(ctx=ctx, initial_config=initial)
+    return ctx
+
+
+@pytest.fixture
+def full_server(servers):
+    return servers.start(ctx=full_context())  # no /nacm in running: the shipped policy
 
 
 def HOST(name: str) -> str:
@@ -110,3 +113,13 @@ def test_report_all_tagged_marks_default_values(full_server):
     wd = "urn:ietf:params:xml:ns:netconf:default:1.0"
     assert mtu is not None and mtu.get(f"{{{wd}}}default") == "true"
     assert data.find(f"{{{SRV}}}system/{{{SRV}}}hostname").get(f"{{{wd}}}default") is None
+
+
+def test_nacm_in_running_replaces_the_shipped_policy(servers):
+    ctx = full_context()
+    initial = parse_config(ctx, DEFAULT_NACM_XML.read_text().replace(
+        "<write-default>deny</write-default>", "<write-default>permit</write-default>"))
+    server = servers.start(ctx=ctx, initial_config=initial)
+    with connect(server, user="oper") as oper:
+        oper.edit_config(target="running", config=HOST("by-oper"))
+        assert hostname(oper) == "by-oper"
