@@ -596,7 +596,23 @@ class LmaRole:
 
     # ----- revocation (RFC 5846) ----------------------------------------------------------
     def revoke(self, mn_identifier: str, trigger: int = RevocationTrigger.ADMINISTRATIVE_REASON,
-               link_layer_id: bytes | None = None) -> list[Revocation]:
+               link_layer_id: bytes | None = None) -> int:
+        """Start revoking the mobile node's bindings (all, or one interface's); returns how
+        many. Raises UnknownMobileNode when it has none."""
+        return len(self.begin_revocation(mn_identifier, trigger, link_layer_id))
+
+    async def revoke_and_wait(self, mn_identifier: str, trigger: int = RevocationTrigger.ADMINISTRATIVE_REASON,
+                              link_layer_id: bytes | None = None) -> tuple[int | None, int]:
+        """Revoke and wait for the outcome: (the MAG's BRA status, None if it never
+        answered; bindings removed) — the output of the revoke-binding RPC."""
+        revocations = self.begin_revocation(mn_identifier, trigger, link_layer_id)
+        for revocation in revocations:
+            await revocation.wait()
+        statuses = [r.status for r in revocations if r.status is not None]
+        return (max(statuses) if statuses else None), sum(r.revoked for r in revocations)
+
+    def begin_revocation(self, mn_identifier: str, trigger: int = RevocationTrigger.ADMINISTRATIVE_REASON,
+                         link_layer_id: bytes | None = None) -> list[Revocation]:
         """Send a BRI for each binding of the mobile node (or of one interface) to its MAG;
         each binding goes when its BRA arrives or the retransmissions run out."""
         entries = self.cache.by_mn(mn_identifier)

@@ -79,7 +79,7 @@ class RevocationTracker:
                                               proxy=True, global_=global_)
         revocation = Revocation(mag, trigger, sequence, global_, bindings, message, reason=reason)
         self._pending[(mag, sequence)] = revocation
-        self._transmit(revocation)
+        self._transmit(revocation, self._ctx.timers.clock())
         return revocation
 
     def on_ack(self, ack: BindingRevocationAck, src: IPv6Address) -> Revocation | None:
@@ -98,11 +98,12 @@ class RevocationTracker:
             revocation._finish()
         self._pending.clear()
 
-    def _transmit(self, revocation: Revocation) -> None:
+    def _transmit(self, revocation: Revocation, sent_at: float) -> None:
+        """Send (again) and wait MINDelayBRIs, doubled at each retransmission."""
         self._ctx.stats.bri_sent_by_trigger[revocation.trigger] += 1
         self._ctx.send(revocation.message, revocation.mag, None)
         delay = self._min_delay * (2 ** revocation.retransmissions)
-        revocation._timer = self._ctx.timers.call_later(delay, self._on_timeout, revocation)
+        revocation._timer = self._ctx.timers.schedule(sent_at + delay, self._on_timeout, revocation)
 
     def _on_timeout(self, revocation: Revocation) -> None:
         if revocation.done:
@@ -110,7 +111,7 @@ class RevocationTracker:
         if revocation.retransmissions < self._max_retries:
             revocation.retransmissions += 1
             self.retransmissions += 1
-            self._transmit(revocation)
+            self._transmit(revocation, revocation._timer.deadline)  # paced from the schedule, not a late wake-up
             return
         self._pending.pop((revocation.mag, revocation.sequence), None)
         revocation.timed_out = True

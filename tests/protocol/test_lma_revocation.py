@@ -34,7 +34,7 @@ def ack(bri: BindingRevocationIndication, status: int = 0) -> BindingRevocationA
 def test_revoke_sends_a_proxy_bri_with_the_trigger_identity_and_prefixes():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    h.lma.revoke(MN, ADMIN)
+    assert h.lma.revoke(MN, ADMIN) == 1
     [sent] = bris(h)
     bri = sent.message
     assert sent.dst == MAG1
@@ -57,7 +57,7 @@ def test_scapy_reads_the_bri_type_trigger_and_proxy_flag():
 def test_bra_deletes_the_binding_and_is_counted_by_status():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    [revocation] = h.lma.revoke(MN, ADMIN)
+    [revocation] = h.lma.begin_revocation(MN, ADMIN)
     h.deliver(ack(bris(h)[0].message), MAG1)
     assert (revocation.done, revocation.status, revocation.revoked) == (True, 0, 1)
     assert h.lma.binding(MN, LL) is None
@@ -70,7 +70,7 @@ def test_bra_deletes_the_binding_and_is_counted_by_status():
 def test_lost_bra_is_retransmitted_with_the_same_sequence_then_given_up():
     h = Harness()
     h.register(MAG1)
-    [revocation] = h.lma.revoke(MN, ADMIN)
+    [revocation] = h.lma.begin_revocation(MN, ADMIN)
     h.advance(0.99)
     assert len(bris(h)) == 1
     h.advance(0.01)  # MINDelayBRIs, 1 s
@@ -89,7 +89,7 @@ def test_lost_bra_is_retransmitted_with_the_same_sequence_then_given_up():
 def test_bra_to_the_retransmission_completes_the_revocation():
     h = Harness()
     h.register(MAG1)
-    [revocation] = h.lma.revoke(MN, ADMIN)
+    [revocation] = h.lma.begin_revocation(MN, ADMIN)
     h.advance(1.0)
     h.deliver(ack(bris(h)[-1].message, status=128), MAG1)  # binding does not exist at the MAG
     assert (revocation.status, revocation.timed_out) == (128, False)
@@ -100,7 +100,7 @@ def test_bra_to_the_retransmission_completes_the_revocation():
 def test_bra_from_another_mag_or_sequence_is_dropped():
     h = Harness()
     h.register(MAG1)
-    [revocation] = h.lma.revoke(MN, ADMIN)
+    [revocation] = h.lma.begin_revocation(MN, ADMIN)
     bri = bris(h)[0].message
     h.deliver(ack(bri), MAG2)
     h.deliver(BindingRevocationAck(status=0, sequence=(bri.sequence + 1) & 0xFFFF), MAG1)
@@ -158,13 +158,28 @@ def test_a_binding_that_moved_during_revocation_is_kept():
     assert h.lma.binding(MN, LL).proxy_coa == MAG2
 
 
-def test_waiting_for_a_revocation_returns_once_the_bra_arrives():
+def test_revoke_and_wait_returns_the_bra_status_and_the_bindings_removed():
     h = Harness()
     h.register(MAG1)
-    [revocation] = h.lma.revoke(MN, ADMIN)
 
     async def scenario():
-        asyncio.get_running_loop().call_soon(h.deliver, ack(bris(h)[0].message), MAG1)
-        return await asyncio.wait_for(revocation.wait(), timeout=5)
+        waiting = asyncio.ensure_future(h.lma.revoke_and_wait(MN, ADMIN))
+        await asyncio.sleep(0)  # let it send the BRI
+        h.deliver(ack(bris(h)[0].message, status=0), MAG1)
+        return await asyncio.wait_for(waiting, timeout=5)
 
-    assert asyncio.run(scenario()).status == 0
+    assert asyncio.run(scenario()) == (0, 1)
+    assert h.lma.binding(MN, LL) is None
+
+
+def test_revoke_and_wait_reports_no_status_when_the_mag_never_answers():
+    h = Harness()
+    h.register(MAG1)
+
+    async def scenario():
+        waiting = asyncio.ensure_future(h.lma.revoke_and_wait(MN, ADMIN))
+        await asyncio.sleep(0)  # let it send the BRI
+        h.advance(3.0)  # MINDelayBRIs, one retransmission, give up
+        return await asyncio.wait_for(waiting, timeout=5)
+
+    assert asyncio.run(scenario()) == (None, 1)
