@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
+from mgmt.notify import EventNotifier
 from mgmt.operational import OperationalState
 from mgmt.rpcs import ProductRpcs
 
@@ -55,4 +56,7 @@ def start_netconf(service: "Service") -> NetconfServer:
                            users=netconf_users(service), hooks=hooks, initial_config=service.initial_tree,
                            idle_timeout=float(mgmt.netconf_idle_timeout))
     log.info("NETCONF over SSH on [%s]:%d", mgmt.netconf_address, server.port)
+    notifier = EventNotifier(service.ctx, server.services.hub.publish)
+    service.closers.append(runtime.events.subscribe(notifier.on_event))
+    service.closers.append(notifier.close)
     return server

@@ -39,6 +39,7 @@ class Service:
         self.runtime = Runtime(self.settings, self.state_dir)
         self.metrics = None
         self.netconf = None
+        self.closers: list[Callable[[], object]] = []  # run at stop, newest first
 
     async def start(self) -> None:
         await self.runtime.start()
@@ -46,6 +47,8 @@ class Service:
         self._start_netconf()
 
     async def stop(self) -> None:
+        while self.closers:
+            self.closers.pop()()
         if self.netconf is not None:
             self.netconf.close()
         if self.metrics is not None:

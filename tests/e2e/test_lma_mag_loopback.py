@@ -89,3 +89,18 @@ def test_attach_on_the_lma_is_operation_not_supported(lab):
         with pytest.raises(RPCError) as err:
             lma.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
         assert err.value.tag == "operation-not-supported"
+
+
+def test_a_binding_event_reaches_a_netconf_subscriber(lab):
+    (_, lma_nc, _), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma, connect(mag_nc) as mag:
+        lma.create_subscription()
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+        deadline_notifications = []
+        wait_for(lambda: deadline_notifications.append(lma.take_notification(timeout=1)) or
+                 any(n is not None and "binding-created" in n.notification_xml for n in deadline_notifications),
+                 what="binding-created notification")
+        created = next(n for n in deadline_notifications if n is not None and "binding-created" in n.notification_xml)
+        body = etree.fromstring(created.notification_xml.encode())
+        assert body.findtext(f".//{{{NS}}}mn-identifier") == MN
+        assert body.findtext(f".//{{{NS}}}home-network-prefix").startswith("2001:db8:1000:")
