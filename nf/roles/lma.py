@@ -9,7 +9,8 @@ answered with its own status (section 8.9):
 3. No Mobile Node Identifier option (NAI subtype): 160.
 4. No policy profile, unless accept-unknown-mobile-nodes with a default pool: 153; a
    profile that does not list this MAG: 154; an access technology it does not allow: 129.
-5. Missing Home Network Prefix: 158; Handoff Indicator: 161; Access Technology Type: 162.
+5. Missing Home Network Prefix: 158; Handoff Indicator: 161 (a value outside RFC 5213's
+   1..5: 128); Access Technology Type: 162.
 6. Timestamp-based approach (section 5.5): no Timestamp option, or one outside
    TimestampValidityWindow of our clock: 156 with our time in the PBA; not above the
    last accepted one: 157. Sequence-number approach: RFC 6275 window, 135.
@@ -52,9 +53,10 @@ from nf.wire import (
 log = logging.getLogger(__name__)
 
 Status = BindingAckStatus
+_RFC5213_HANDOFF_INDICATORS = frozenset(range(1, 6))  # section 8.4
 
 
-class UnknownMobileNode(KeyError):
+class UnknownMobileNode(LookupError):
     """No binding matches the mobile node (and link-layer identifier) given."""
 
 
@@ -204,7 +206,7 @@ class LmaRole:
             entry = self._find_binding(request, src)
             self._check_freshness(pbu, request, entry, src)
             if pbu.lifetime == 0:
-                self._deregister(pbu, request, entry, src, port)
+                self._deregister(pbu, request, entry, policy, src, port)
             else:
                 self._register(pbu, request, entry, policy, src, port)
         except _Rejected as rejection:
@@ -235,6 +237,8 @@ class LmaRole:
             raise _Rejected(Status.MISSING_HOME_NETWORK_PREFIX_OPTION)
         if request.handoff_indicator is None:
             raise _Rejected(Status.MISSING_HANDOFF_INDICATOR_OPTION)
+        if request.handoff_indicator not in _RFC5213_HANDOFF_INDICATORS:  # 0 reserved; 6 is RFC 7864's
+            raise _Rejected(Status.REASON_UNSPECIFIED)
         if request.access_technology_type is None:
             raise _Rejected(Status.MISSING_ACCESS_TECH_TYPE_OPTION)
         if not policy.allows_access_technology(request.access_technology_type):
@@ -463,11 +467,11 @@ class LmaRole:
 
     # ----- de-registration (RFC 5213 section 5.3.5) ---------------------------------------
     def _deregister(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry | None,
-                    src: IPv6Address, port: int) -> None:
+                    policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
         """Accepted whatever the cache holds; only the serving MAG's changes anything."""
         prefixes = None
         if entry is not None and entry.proxy_coa == src:
-            self._check_prefixes(request, entry, MobileNodePolicy(entry.mn_identifier))
+            self._check_prefixes(request, entry, policy)
             prefixes = entry.home_network_prefixes
             entry.sequence = pbu.sequence
             entry.timestamp = _stamp(request)

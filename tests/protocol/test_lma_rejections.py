@@ -190,3 +190,9 @@ def test_scapy_reads_the_rejection_status_and_proxy_flag():
     ba = h.sent[-1].scapy
     assert (ba.status, ba.mhtime) == (154, 0)
     assert "P" in str(ba.flags)
+
+
+def test_handoff_indicator_outside_rfc_5213_values_is_reason_unspecified():
+    h = Harness()
+    assert_rejected(h.register(hi=0), 128)
+    assert_rejected(h.register(hi=6), 128)
