@@ -28,6 +28,7 @@ class ProductRpcs:
             "mn-attach": self.mn_attach,
             "mn-detach": self.mn_detach,
             "revoke-binding": self.revoke_binding,
+            "probe-path": self.probe_path,
         }
 
     def __call__(self, name: str, request: libyang.DNode) -> Optional[libyang.DNode]:
@@ -47,9 +48,9 @@ class ProductRpcs:
             raise operation_not_supported(f"{rpc}: this node has no {name.upper()} role")
         return role
 
-    def _run(self, fn: Callable, *args: Any) -> Any:
+    def _run(self, fn: Callable, *args: Any, timeout: float = 10.0) -> Any:
         try:
-            return self.runtime.call(fn, *args)
+            return self.runtime.call(fn, *args, timeout=timeout)
         except RpcError:
             raise
         except (ValueError, KeyError, LookupError) as e:
@@ -72,14 +73,64 @@ class ProductRpcs:
         self._run(lambda: mag.detach(p["mn-identifier"], link_layer_bytes(p.get("link-layer-id", ""))))
 
     def revoke_binding(self, p: dict[str, Any]) -> dict[str, Any]:
+        """RFC 5846: BRI to the serving MAG; the reply waits for its BRA (or the retries' end)."""
         lma = self._role("lma", "revoke-binding")
         trigger = self._enum_value("revoke-binding/input/trigger", p.get("trigger", "administrative-reason"))
-        revoked = self._run(lambda: lma.revoke(p["mn-identifier"], trigger))
-        return {"revoked": int(revoked or 0)}
+        link_layer_id = link_layer_bytes(p.get("link-layer-id", ""))
+        status, revoked = self._run(lambda: lma.revoke_and_wait(p["mn-identifier"], trigger,
+                                                                link_layer_id=link_layer_id), timeout=30.0)
+        output: dict[str, Any] = {"revoked": revoked}
+        if status is not None:
+            name = self._enum_name("revoke-binding/output/status", status)
+            if name is not None:
+                output["status"] = name
+        return output
+
+    def probe_path(self, p: dict[str, Any]) -> dict[str, Any]:
+        """RFC 5847 Heartbeat requests to a peer, or to the peer serving a mobile node."""
+        monitor = self._role("liveness", "probe-path")
+        count = int(p.get("count", 3))
+        timeout = int(p.get("timeout", 1000)) / 1000.0
+        peer = p.get("peer") or self._run(lambda: self._peer_of(p.get("mn-identifier", "")))
+        if peer is None:
+            return {"result": "unknown-target", "sent": 0, "received": 0}
+
+        async def probe_all() -> list:
+            return [await monitor.probe(peer, timeout) for _ in range(count)]
+
+        results = self._run(probe_all, timeout=count * timeout + 5.0)
+        rtts = [r.rtt_us for r in results if r.answered]
+        output: dict[str, Any] = {"result": "reachable" if rtts else "unreachable", "peer": str(peer),
+                                  "sent": len(results), "received": len(rtts)}
+        if rtts:
+            output.update({"rtt": sum(rtts) // len(rtts), "rtt-min": min(rtts), "rtt-max": max(rtts)})
+        return output
+
+    def _peer_of(self, mn_identifier: str):
+        """The peer a mobile node's traffic depends on: its MAG at an LMA, its LMA at a MAG."""
+        lma = self.runtime.roles.get("lma")
+        if lma is not None:
+            bindings = lma.bindings_of(mn_identifier)
+            if bindings:
+                return bindings[0].proxy_coa
+        mag = self.runtime.roles.get("mag")
+        if mag is not None and any(e["mn-identifier"] == mn_identifier for e in mag.entries()):
+            return self.runtime.settings.mag.lma_address
+        return None
+
+    def _enums(self, rpc_path: str) -> dict[str, int]:
+        """Name -> value of an RPC parameter's enumeration; rpc_path is 'rpc/input|output/leaf'."""
+        rpc_name, direction, leaf = rpc_path.split("/")
+        rpc = next(self.ctx.find_path(f"/{MODULE}:{rpc_name}"))
+        params = rpc.input() if direction == "input" else rpc.output()
+        node = next(c for c in params if c.name() == leaf)
+        return {e.name(): e.value() for e in node.type().enums()}
+
+    def _enum_name(self, rpc_path: str, value: int) -> str | None:
+        return next((name for name, v in self._enums(rpc_path).items() if v == value), None)
 
     def _enum_value(self, rpc_path: str, name: str) -> int:
-        node = next(self.ctx.find_path(f"/{MODULE}:{rpc_path}"))
-        for e in node.type().enums():
-            if e.name() == name:
-                return e.value()
-        raise invalid_value(f"unknown value {name!r}")
+        value = self._enums(rpc_path).get(name)
+        if value is None:
+            raise invalid_value(f"unknown value {name!r}")
+        return value

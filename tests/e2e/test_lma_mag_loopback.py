@@ -104,3 +104,31 @@ def test_a_binding_event_reaches_a_netconf_subscriber(lab):
         body = etree.fromstring(created.notification_xml.encode())
         assert body.findtext(f".//{{{NS}}}mn-identifier") == MN
         assert body.findtext(f".//{{{NS}}}home-network-prefix").startswith("2001:db8:1000:")
+
+
+def rpc(m, xml: str) -> etree._Element:
+    return etree.fromstring(m.dispatch(etree.fromstring(xml)).xml.encode())
+
+
+def test_revoke_binding_removes_it_at_both_ends(lab):
+    (_, lma_nc, _), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma, connect(mag_nc) as mag:
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+        wait_for(lambda: bindings_at(lma), what="the binding at the LMA")
+        reply = rpc(lma, f'<revoke-binding xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></revoke-binding>')
+        assert reply.findtext(f"{{{NS}}}status") == "success"
+        assert reply.findtext(f"{{{NS}}}revoked") == "1"
+        assert bindings_at(lma) == []
+        bul = mag.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><binding-update-list/></dmm-nf>')).data_ele
+        assert bul.findall(f".//{{{NS}}}entry") == []
+
+
+def test_probe_path_measures_the_round_trip_to_the_mag(lab):
+    (_, lma_nc, _), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma:
+        reply = rpc(lma, f'<probe-path xmlns="{NS}"><peer>::1</peer><count>2</count></probe-path>')
+        assert reply.findtext(f"{{{NS}}}result") == "reachable"
+        assert reply.findtext(f"{{{NS}}}sent") == "2" and reply.findtext(f"{{{NS}}}received") == "2"
+        assert int(reply.findtext(f"{{{NS}}}rtt-min")) <= int(reply.findtext(f"{{{NS}}}rtt-max"))
+        unknown = rpc(lma, f'<probe-path xmlns="{NS}"><mn-identifier>nobody@example.net</mn-identifier></probe-path>')
+        assert unknown.findtext(f"{{{NS}}}result") == "unknown-target"
