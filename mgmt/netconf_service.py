@@ -12,6 +12,8 @@ from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
 from mgmt.notify import EventNotifier
 from mgmt.operational import OperationalState
 from mgmt.rpcs import ProductRpcs
+from nf.runtime import ReconfigureError
+from nf.settings import settings_from_tree
 
 if TYPE_CHECKING:
     from mgmt.service import Service
@@ -41,12 +43,16 @@ def start_netconf(service: "Service") -> NetconfServer:
     state = OperationalState(service.ctx, runtime)
 
     def commit(old, new, diff) -> None:
-        # Applying a changed configuration to a running node is phased per section in the
-        # runtime; until a section supports it, the change is refused and running stays as is.
-        if diff is None:
+        """A new running configuration reaches the runtime, which applies it in phases or
+        refuses it (then running stays as it was and the client gets operation-failed)."""
+        if diff is None or new is None:
             return
-        raise CommitRejected("changing the configuration of a running node is not supported yet; "
-                             "edit the startup datastore and restart the node")
+        settings = settings_from_tree(new, service.ctx)
+        try:
+            runtime.call(runtime.reconfigure, settings)
+        except ReconfigureError as e:
+            raise CommitRejected(str(e), e.path) from None
+        service.settings = settings
 
     hooks = ServerHooks(commit_hook=commit, rpc_hook=ProductRpcs(service.ctx, runtime),
                         state_provider=lambda flt: state.build(flt.plan))

@@ -28,6 +28,22 @@ T = TypeVar("T")
 VERSION = "0.1.0"
 
 
+class ReconfigureError(Exception):
+    """A committed configuration the running node cannot take; `path` names the YANG node."""
+
+    def __init__(self, message: str, path: str = "/dmm-nf:dmm-nf") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# Sections whose change would pull the ground from under live sessions or sockets; they are
+# taken at start only (edit startup, then restart the node).
+RESTART_SECTIONS = {
+    "node": "node", "transport": "transport", "dataplane": "dataplane",
+    "location_management": "location-management", "management": "management", "mag": "mag",
+}
+
+
 class Runtime:
     """Builds the services from `Settings`, runs them on the current loop."""
 
@@ -68,6 +84,7 @@ class Runtime:
         ctx = RoleContext(settings=self.settings, stats=self.stats, events=self.events, timers=self._timers,
                           dataplane=self.dataplane, clock=self.clock, restart_counter=self.restart_counter,
                           send=self.send)
+        self._role_context = ctx
         for role_cls in _role_classes(self.settings):
             role = role_cls(ctx)
             self.roles[role.name] = role
@@ -202,6 +219,26 @@ class Runtime:
 
     def role(self, name: str) -> Role | None:
         return self.roles.get(name)
+
+    def reconfigure(self, new: Settings) -> None:
+        """Apply a committed configuration in phases, FRR-northbound style: validate (what
+        may change at run time), prepare (every part builds its new state; any refusal aborts
+        with nothing changed), apply (swap in; cannot fail)."""
+        old = self.settings
+        for attr, yang_name in RESTART_SECTIONS.items():
+            if getattr(old, attr) != getattr(new, attr):
+                raise ReconfigureError(f"{yang_name} cannot change on a running node; edit the startup "
+                                       "datastore and restart it", f"/dmm-nf:dmm-nf/{yang_name}")
+        try:
+            steps = [role.prepare_reconfigure(new) for role in self.roles.values()]
+        except ValueError as e:
+            raise ReconfigureError(str(e)) from None
+        self.settings = new
+        self._role_context.settings = new
+        self.events.configure(new.event_history.max_entries, new.event_history.max_age)
+        for step in steps:
+            step()
+        log.info("configuration applied")
 
 
 def _role_classes(settings: Settings) -> list[type]:

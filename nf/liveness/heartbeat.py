@@ -128,6 +128,10 @@ class HeartbeatMonitor:
         for sequence in list(self._probes):
             self._finish_probe(sequence, None)
 
+    def prepare_reconfigure(self, settings: Any) -> Callable[[], None]:
+        """Nothing can fail here: the commit's apply step is `reconfigure`."""
+        return lambda: self.reconfigure(settings)
+
     def reconfigure(self, settings: Any) -> None:
         """Follow a committed configuration: new peers, removed peers, new timing."""
         self._settings = settings

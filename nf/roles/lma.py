@@ -27,6 +27,7 @@ import logging
 import zlib
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
+from typing import Callable
 
 from nf.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
 from nf.core.policy import MobileNodePolicy, PolicyStore
@@ -35,6 +36,7 @@ from nf.dataplane.base import BindingSpec, DataPlaneError, Encapsulation, Route,
 from nf.roles.base import RoleContext
 from nf.roles.lma_pbu import PbuRequest, build_pba, timestamp_value
 from nf.roles.lma_revocation import Revocation, RevocationTracker
+from nf.settings import Settings
 from nf.wire import (
     LIFETIME_UNIT_SECONDS,
     BindingAckStatus,
@@ -130,23 +132,50 @@ class LmaRole:
 
     def __init__(self, ctx: RoleContext) -> None:
         self.ctx = ctx
-        settings = ctx.settings
         self.cache = BindingCache()
         self.counters = LmaCounters()
         self.pools = PrefixPools()
-        for pool in settings.pools:
-            self.pools.add(PrefixPool(pool.name, pool.prefix, pool.assign_length))
-        self.policies = PolicyStore.of(_core_policy(p) for p in settings.policies.values())
-        for policy in self.policies:
-            for prefix in policy.static_prefixes:  # a pool never hands out a static prefix
-                pool = self.pools.pool_of(prefix)
-                if pool is not None:
-                    pool.reserve(prefix)
-        lma = settings.lma
-        self._authorized_mags = set(settings.peers) | set(lma.allowed_mags if lma else ())
-        for policy in self.policies:
-            self._authorized_mags |= policy.allowed_mags or set()
+        self.policies = PolicyStore()
+        self._authorized_mags: set[IPv6Address] = set()
+        self.prepare_reconfigure(ctx.settings)()
         self.revocations = RevocationTracker(ctx, self._on_revocation_done)
+
+    def prepare_reconfigure(self, settings: Settings) -> Callable[[], None]:
+        """The prepare phase of a commit: build the pools, policy store and authorised MAGs
+        of `settings` beside the running ones and return the step that swaps them in.
+
+        Raises ValueError, changing nothing, when the change would strand bindings: a pool
+        that has prefixes assigned can be neither removed nor reshaped.
+        """
+        pools = PrefixPools()
+        wanted = {p.name: p for p in settings.pools}
+        for current in self.pools:
+            if current.used and (current.name not in wanted or
+                                 (wanted[current.name].prefix, wanted[current.name].assign_length)
+                                 != (current.prefix, current.assign_length)):
+                raise ValueError(f"prefix pool {current.name} has {current.used} prefixes assigned "
+                                 "and cannot be removed or changed while they are in use")
+        for p in settings.pools:
+            current = self.pools.get(p.name) if p.name in self.pools else None
+            same = current is not None and (current.prefix, current.assign_length) == (p.prefix, p.assign_length)
+            pools.add(current if same else PrefixPool(p.name, p.prefix, p.assign_length))
+        policies = PolicyStore.of(_core_policy(p) for p in settings.policies.values())
+        static = [(prefix, pools.pool_of(prefix)) for policy in policies for prefix in policy.static_prefixes]
+        for prefix, pool in static:
+            owner = self.cache.by_prefix(prefix)
+            if owner is not None and policies.owner_of_static_prefix(prefix) != owner.mn_identifier:
+                raise ValueError(f"static prefix {prefix} is bound to {owner.mn_identifier}")
+        lma = settings.lma
+        authorized = set(settings.peers) | set(lma.allowed_mags if lma else ())
+        for policy in policies:
+            authorized |= policy.allowed_mags or set()
+
+        def apply() -> None:
+            self.pools, self.policies, self._authorized_mags = pools, policies, authorized
+            for prefix, pool in static:  # a pool never hands out a static prefix
+                if pool is not None and not pool.is_allocated(prefix):
+                    pool.reserve(prefix)
+        return apply
 
     # ----- Role -----------------------------------------------------------------------
     async def start(self) -> None:

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from nf.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
 from nf.core.timers import Timer
@@ -96,7 +96,6 @@ class MagRole:
         if ctx.settings.mag is None:
             raise MagError("the MAG role needs a 'mag' configuration (lma-address)")
         self.ctx = ctx
-        self.settings = ctx.settings
         self.bul = BindingUpdateList()
         self.counters = MagCounters()
         self._sequence: dict[str, int] = {}  # last sequence number sent, per MN-Identifier
@@ -104,6 +103,16 @@ class MagRole:
         self._unsubscribe = None
 
     # ----- life cycle --------------------------------------------------------------------
+    @property
+    def settings(self):
+        """The committed configuration (the runtime swaps it in on a commit)."""
+        return self.ctx.settings
+
+    def prepare_reconfigure(self, settings) -> Callable[[], None]:
+        """Timers, RA parameters and fault policy are read when used, so a commit needs no
+        preparation; the LMA address cannot change under live sessions (the runtime refuses it)."""
+        return lambda: None
+
     async def start(self) -> None:
         self._unsubscribe = self.ctx.events.subscribe(self._on_peer_restart_event, {"peer-restart"})
 

@@ -132,3 +132,37 @@ def test_probe_path_measures_the_round_trip_to_the_mag(lab):
         assert int(reply.findtext(f"{{{NS}}}rtt-min")) <= int(reply.findtext(f"{{{NS}}}rtt-max"))
         unknown = rpc(lma, f'<probe-path xmlns="{NS}"><mn-identifier>nobody@example.net</mn-identifier></probe-path>')
         assert unknown.findtext(f"{{{NS}}}result") == "unknown-target"
+
+
+POLICY_MN2 = f"""<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><policy-store><mobile-node>
+  <mn-identifier>mn2@example.net</mn-identifier><allowed-mag>::1</allowed-mag><pool>home</pool>
+</mobile-node></policy-store></dmm-nf></config>"""
+
+
+def test_a_committed_policy_admits_a_new_mobile_node(lab):
+    (_, lma_nc, _), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma, connect(mag_nc) as mag:
+        lma.edit_config(target="candidate", config=POLICY_MN2)
+        lma.commit()
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>mn2@example.net</mn-identifier>'
+                                      '</mn-attach>'))
+        reply = lambda: lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><binding-cache><binding>'  # noqa: E731
+                                                   '<mn-identifier>mn2@example.net</mn-identifier>'
+                                                   '</binding></binding-cache></dmm-nf>')).data_ele
+        wait_for(lambda: reply().findall(f".//{{{NS}}}binding"), what="mn2's binding")
+
+
+def test_a_change_the_node_cannot_take_live_is_refused_and_running_is_unchanged(lab):
+    (_, lma_nc, _), _ = lab
+    from ncclient.operations import RPCError
+
+    with connect(lma_nc) as lma:
+        lma.edit_config(target="candidate",
+                        config=f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><transport><udp-port>5999</udp-port></transport>'
+                               '</dmm-nf></config>')
+        with pytest.raises(RPCError) as err:
+            lma.commit()
+        assert err.value.tag == "operation-failed"
+        assert "restart" in err.value.message
+        running = lma.get_config(source="running").data_ele
+        assert running.findtext(f".//{{{NS}}}transport/{{{NS}}}udp-port") == "5436"
