@@ -1,0 +1,196 @@
+"""dmmctl's NETCONF session: connect, read state and config, call the dmm-nf RPCs.
+
+Replies are parsed under the dmm-nf YANG model (libyang) into plain dicts (lists as lists,
+numbers as ints), so every command reads typed values rather than XML text. Every failure
+an operator can meet becomes a `CliError` with its own exit status:
+
+    3  cannot connect (address, port, SSH handshake)
+    4  authentication refused
+    5  the server answered with an rpc-error (its error-tag and message are shown)
+    6  no answer within --timeout
+    1  anything else (a reply that does not match the model, a lost session)
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Optional
+
+import libyang
+from lxml import etree
+from ncclient import manager
+from ncclient.operations import RPCError, TimeoutExpiredError
+from ncclient.transport import session as nc_session
+from ncclient.transport.errors import AuthenticationError, SessionCloseError, SSHError, TransportError
+
+from mgmt.cli_errors import EXIT_FAILURE, CliError
+from nf.model import new_context
+
+EXIT_CONNECT = 3
+EXIT_AUTH = 4
+EXIT_RPC = 5
+EXIT_TIMEOUT = 6
+
+NS = "urn:dmm-nf:yang:dmm-nf"
+MODULE = "dmm-nf"
+
+# ncclient's reader polls every TICK seconds (default 0.1 s, i.e. ~100 ms per RPC).
+nc_session.TICK = 0.002
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    user: str
+    password: Optional[str]
+    timeout: float
+    verify_host_key: bool = False
+
+
+@cache
+def model() -> libyang.Context:
+    """The dmm-nf YANG model, to parse replies and list enumeration names."""
+    return new_context()
+
+
+def enum_names(rpc: str, leaf: str) -> list[str]:
+    """Names of an RPC input leaf's enumeration, for command-line choices."""
+    node = next(model().find_path(f"/{MODULE}:{rpc}"))
+    return [e.name() for e in next(c for c in node.input() if c.name() == leaf).type().enums()]
+
+
+def plain(value: Any) -> Any:
+    """libyang's dicts hold keyed lists as KeyedList (no + or slicing); make them lists."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class RpcFailed(CliError):
+    """The server answered with an rpc-error; `tag` is its (first) error-tag."""
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message, EXIT_RPC)
+        self.tag = tag
+
+
+def rpc_error_message(error: RPCError) -> str:
+    """`<error-tag>: <message>` of every error in the reply, on one line."""
+    errors = getattr(error, "errors", None) or [error]
+    parts = []
+    for e in errors:
+        text = f"{e.tag or 'rpc-error'}: {e.message or 'no error-message'}"
+        if e.path:
+            text += f" (at {e.path.strip()})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+class Client:
+    """One NETCONF session to a dmm-nf node; use as a context manager."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.ctx = model()
+        self._manager: Any = None
+
+    # ----- session -----------------------------------------------------------------
+    def __enter__(self) -> "Client":
+        t = self.target
+        where = f"{t.host} port {t.port}"
+        try:
+            sock = socket.create_connection((t.host, t.port), timeout=t.timeout)
+        except socket.gaierror as e:
+            raise CliError(f"cannot connect to {where}: unknown host ({e.strerror})", EXIT_CONNECT) from None
+        except OSError as e:
+            raise CliError(f"cannot connect to {where}: {e.strerror or e}", EXIT_CONNECT) from None
+        keys = t.password is None  # without a password, try the SSH agent and ~/.ssh keys
+        try:
+            self._manager = manager.connect(host=t.host, port=t.port, sock=sock, username=t.user,
+                                            password=t.password, hostkey_verify=t.verify_host_key, allow_agent=keys,
+                                            look_for_keys=keys, timeout=t.timeout)
+        except AuthenticationError:
+            sock.close()
+            raise CliError(f"authentication refused by {where} for user {t.user!r}", EXIT_AUTH) from None
+        except (SSHError, TransportError, OSError) as e:
+            sock.close()
+            raise CliError(f"cannot open a NETCONF session with {where}: {e}", EXIT_CONNECT) from None
+        self._manager.timeout = t.timeout
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._manager is not None:
+            try:
+                self._manager.close_session()
+            except Exception:  # the answer is already printed; a failed goodbye changes nothing
+                pass
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RPCError as e:
+            first = (getattr(e, "errors", None) or [e])[0]
+            raise RpcFailed(f"{what}: rpc-error {rpc_error_message(e)}", first.tag or "") from None
+        except TimeoutExpiredError:
+            raise CliError(f"{what}: no answer within {self.target.timeout:g} s (see --timeout)",
+                           EXIT_TIMEOUT) from None
+        except (SessionCloseError, TransportError) as e:
+            raise CliError(f"{what}: the session was lost: {e}", EXIT_FAILURE) from None
+
+    # ----- reads -----------------------------------------------------------------------
+    def get(self, subtree: str) -> dict[str, Any]:
+        """Operational state selected by a subtree filter (the content of <dmm-nf>)."""
+        reply = self._call("get", self._manager.get, filter=("subtree", f'<dmm-nf xmlns="{NS}">{subtree}</dmm-nf>'))
+        return self.parse_data(reply.data_ele).get(MODULE, {})
+
+    def get_config(self, datastore: str) -> etree._Element:
+        """The <data> element of <get-config> on running, candidate or startup."""
+        reply = self._call(f"get-config {datastore}", self._manager.get_config, source=datastore)
+        return reply.data_ele
+
+    def parse_data(self, data: etree._Element) -> dict[str, Any]:
+        """A <data> element as a dict keyed by top-level node name (module prefixes stripped)."""
+        tree = self.parse_tree(data)
+        if tree is None:
+            return {}
+        try:
+            return plain(tree.print_dict(absolute=False, with_siblings=True))
+        finally:
+            tree.free()
+
+    def parse_tree(self, data: etree._Element) -> Optional[libyang.DNode]:
+        text = "".join(etree.tostring(child, encoding="unicode") for child in data)
+        if not text:
+            return None
+        try:
+            return self.ctx.parse_data_mem(text, "xml", parse_only=True)
+        except libyang.LibyangError as e:
+            raise CliError(f"the server's answer does not match the dmm-nf model: {e}") from None
+
+    # ----- RPCs ------------------------------------------------------------------------
+    def rpc(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Call a dmm-nf RPC; returns its output as a dict ({} for <ok/>)."""
+        request = etree.Element(f"{{{NS}}}{name}", nsmap={None: NS})
+        for leaf, value in params.items():
+            if value is not None:
+                etree.SubElement(request, f"{{{NS}}}{leaf}").text = str(value)
+        reply = self._call(name, self._manager.dispatch, request)
+        root = etree.fromstring(reply.xml.encode())
+        output = [child for child in root if etree.QName(child).namespace == NS]
+        if not output:
+            return {}
+        wrapper = etree.Element(f"{{{NS}}}{name}", nsmap={None: NS})
+        wrapper.extend(output)
+        try:
+            tree = self.ctx.parse_op_mem("xml", etree.tostring(wrapper, encoding="unicode"),
+                                         libyang.DataType.REPLY_YANG)
+        except libyang.LibyangError as e:
+            raise CliError(f"{name}: the server's answer does not match the dmm-nf model: {e}") from None
+        try:
+            return plain(tree.print_dict(absolute=False).get(name, {}))
+        finally:
+            tree.free()

@@ -1,0 +1,136 @@
+"""dmmctl's human-readable output: aligned tables and short summaries.
+
+Views take the dicts the client parsed (YANG leaf names as keys) and return text; they do
+no I/O, so each can be read and tested on its own.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+NONE = "-"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces; missing values show as '-'."""
+    cells = [[str(h) for h in headers]] + [[NONE if v in (None, "", []) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> str:
+    """`key: value` lines with the values aligned."""
+    width = max(len(k) for k, _ in items) + 1
+    return "\n".join(f"{k + ':':<{width}} {NONE if v in (None, '', []) else v}" for k, v in items)
+
+
+def duration(seconds: int | None) -> str | None:
+    """3725 -> '1h 2m 5s'; the largest units first, zero units left out."""
+    if seconds is None:
+        return None
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    if seconds or not parts:
+        parts.append(f"{seconds}s")
+    return " ".join(parts)
+
+
+def identity(value: str | None) -> str | None:
+    """'dmm-nf-types:lma' -> 'lma' (an identityref without its module)."""
+    return value.rsplit(":", 1)[-1] if value else value
+
+
+def timestamp(value: str | None) -> str | None:
+    """yang:date-and-time shortened to the second: '2026-11-23 20:58:38'."""
+    return value[:19].replace("T", " ") if value else value
+
+
+def microseconds(value: int | None) -> str | None:
+    return None if value is None else f"{value / 1000:.1f} ms"
+
+
+def prefixes(values: list[str] | None) -> str | None:
+    return ",".join(values) if values else None
+
+
+# ----- commands ---------------------------------------------------------------------------
+def status_view(summary: dict[str, Any]) -> str:
+    stats = summary["statistics"]
+    lines = pairs([
+        ("node", summary["name"]),
+        ("roles", ", ".join(summary["roles"])),
+        ("software version", summary["software-version"]),
+        ("restart counter", summary["restart-counter"]),
+        ("uptime", duration(summary["uptime"])),
+        ("bindings", summary["bindings"]),
+        ("peers", f"{summary['peers-up']} up, {summary['peers-down']} down"),
+        ("active alarms", summary["active-alarms"]),
+    ])
+    wanted = ["pbu-received", "pbu-accepted", "pbu-rejected", "pbu-sent", "pba-received", "pba-timeouts",
+              "handoffs", "deregistrations", "bindings-expired"]
+    counters = [(k, stats[k]) for k in wanted if k in stats]
+    heartbeat = stats.get("heartbeat", {})
+    counters += [(f"heartbeat-{k}", heartbeat[k]) for k in ("timeouts",) if k in heartbeat]
+    rejected = stats.get("pba-sent-by-status", []) + stats.get("pba-received-by-status", [])
+    text = lines + "\n\nstatistics\n" + pairs(counters) if counters else lines
+    not_accepted = [r for r in rejected if r["status"] != "accepted"]
+    if not_accepted:
+        text += "\n\nregistrations not accepted, by PBA status\n" + table(
+            ["STATUS", "COUNT"], [(r["status"], r.get("count")) for r in not_accepted])
+    if summary["pools"]:
+        text += "\n\nprefix pools\n" + table(
+            ["POOL", "PREFIX", "USED", "FREE"],
+            [(p["name"], p.get("prefix"), p.get("used"), p.get("free")) for p in summary["pools"]])
+    return text
+
+
+def bindings_view(cache: list[dict[str, Any]], update_list: list[dict[str, Any]]) -> str:
+    sections = []
+    if cache:
+        sections.append("binding cache\n" + table(
+            ["MN", "LINK-LAYER-ID", "PREFIXES", "MAG (PROXY-COA)", "STATE", "REMAINING", "TUNNEL"],
+            [(b["mn-identifier"], b.get("link-layer-id"), prefixes(b.get("home-network-prefix")),
+              b.get("proxy-coa"), b.get("state"), duration(b.get("remaining-lifetime")), b.get("tunnel"))
+             for b in cache]))
+    if update_list:
+        sections.append("binding update list\n" + table(
+            ["MN", "LINK-LAYER-ID", "INTERFACE", "PREFIXES", "LMA", "STATE", "REMAINING", "TUNNEL"],
+            [(e["mn-identifier"], e.get("link-layer-id"), e.get("interface"), prefixes(e.get("home-network-prefix")),
+              e.get("lma-address"), e.get("state"), duration(e.get("remaining-lifetime")), e.get("tunnel"))
+             for e in update_list]))
+    return "\n\n".join(sections) if sections else "no bindings"
+
+
+def peers_view(peers: list[dict[str, Any]]) -> str:
+    if not peers:
+        return "no peers configured"
+    return table(
+        ["ADDRESS", "NAME", "STATE", "RTT", "MISSED", "RESTART-COUNTER", "RESTARTS", "DOWNS", "LAST-UP", "LAST-DOWN"],
+        [(p["address"], p.get("name"), p.get("liveness-state"), microseconds(p.get("rtt")),
+          p.get("missed-heartbeats"), p.get("restart-counter"), p.get("restart-count"), p.get("down-count"),
+          timestamp(p.get("last-up")), timestamp(p.get("last-down"))) for p in peers])
+
+
+def events_view(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "no events"
+    return table(["SEQ", "TIME", "KIND", "MN", "PEER", "TEXT"],
+                 [(e["sequence"], timestamp(e.get("time")), e.get("kind"), e.get("mn-identifier"), e.get("peer"),
+                   e.get("text")) for e in events])
+
+
+def revoke_view(mn: str, output: dict[str, Any]) -> str:
+    return pairs([("mobile node", mn), ("revoked", output.get("revoked", 0)),
+                  ("status", output.get("status", "no Binding Revocation Acknowledgement"))])
+
+
+def probe_view(output: dict[str, Any]) -> str:
+    items = [("result", output["result"]), ("peer", output.get("peer")),
+             ("answered", f"{output.get('received', 0)} of {output.get('sent', 0)}")]
+    if "rtt" in output:
+        items.append(("rtt avg/min/max", f"{microseconds(output['rtt'])} / {microseconds(output.get('rtt-min'))} / "
+                                         f"{microseconds(output.get('rtt-max'))}"))
+    return pairs(items)
