@@ -6,6 +6,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -65,18 +66,17 @@ def source() -> FakeSource:
     return source
 
 
-@pytest.fixture(scope="module")
-def prometheus(source, tmp_path_factory) -> Iterator[Prometheus]:
-    workdir = tmp_path_factory.mktemp("prometheus")
-    with MetricsServer(source, "127.0.0.1", 0) as endpoint:
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "dmm-nf", "static_configs": [{"targets": [f"127.0.0.1:{endpoint.port}"]}]}],
-        }
-        (workdir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
-        port = free_port()
-        log = open(workdir / "prometheus.log", "wb")
+@contextmanager
+def run_prometheus(workdir: Path, targets: list[str]) -> Iterator[Prometheus]:
+    """A real Prometheus scraping `targets` (host:port) every second, with our rules loaded."""
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [{"job_name": "dmm-nf", "static_configs": [{"targets": targets}]}],
+    }
+    (workdir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    with open(workdir / "prometheus.log", "wb") as log:
         process = subprocess.Popen(
             [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}"],
@@ -90,7 +90,13 @@ def prometheus(source, tmp_path_factory) -> Iterator[Prometheus]:
         finally:
             process.terminate()
             process.wait(timeout=30)
-            log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(source, tmp_path_factory) -> Iterator[Prometheus]:
+    with MetricsServer(source, "127.0.0.1", 0) as endpoint:
+        with run_prometheus(tmp_path_factory.mktemp("prometheus"), [f"127.0.0.1:{endpoint.port}"]) as server:
+            yield server
 
 
 def test_prometheus_scrapes_the_endpoint(prometheus):
