@@ -22,3 +22,17 @@ def test_registration_counters_move_in_prometheus(lab, tmp_path):  # noqa: F811
         with connect(lma_nc) as lma:
             lma.dispatch(etree.fromstring(f'<probe-path xmlns="{NS}"><peer>::1</peer><count>1</count></probe-path>'))
         wait_for(lambda: prometheus.value('dmm_peer_up{peer="::1"}') == 1.0, "the path to the MAG up")
+
+
+def test_promtool_finds_no_problem_in_a_live_scrape(lab):  # noqa: F811
+    import subprocess
+    import urllib.request
+
+    (_, _, lma_metrics), (_, mag_nc, mag_metrics) = lab
+    with connect(mag_nc) as mag:
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+    for port in (lma_metrics, mag_metrics):
+        with urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=5) as r:
+            scrape = r.read()
+        check = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True, timeout=30)
+        assert check.returncode == 0 and check.stdout.strip() == b"" and check.stderr.strip() == b"", check
