@@ -52,8 +52,9 @@ class UnknownBinding(BindingCacheError, KeyError):
 class BindingCacheEntry:
     """One binding. Identity-hashed so it can live in the per-MAG sets.
 
-    Index fields (mn_identifier, link_layer_id, home_network_prefixes, proxy_coa) must be
-    changed through `BindingCache.update`, never assigned directly on a cached entry.
+    Index fields (mn_identifier, link_layer_id, home_network_prefixes, proxy_coa) and the
+    counted `state` must be changed through `BindingCache.update`, never assigned directly
+    on a cached entry.
     """
 
     mn_identifier: str
@@ -100,7 +101,7 @@ _INDEXED_FIELDS = frozenset({"mn_identifier", "link_layer_id", "home_network_pre
 class BindingCache:
     """All bindings of one anchor, with O(1) lookup by each index."""
 
-    __slots__ = ("_by_mn", "_by_prefix", "_by_mag", "_interned", "_count", "_peak")
+    __slots__ = ("_by_mn", "_by_prefix", "_by_mag", "_interned", "_count", "_peak", "_by_state")
 
     def __init__(self) -> None:
         # mn_identifier -> its entry, or a list of its entries when it has several interfaces.
@@ -112,6 +113,9 @@ class BindingCache:
         self._interned: dict[object, object] = {}
         self._count = 0
         self._peak = 0
+        # Entries per state, kept as entries come, go and change state: a metrics scrape reads
+        # it on the signalling loop and must not walk a million entries.
+        self._by_state: dict[BindingState, int] = {}
 
     # -- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -167,10 +171,7 @@ class BindingCache:
         return list(self._by_mag)
 
     def count_by_state(self) -> dict[BindingState, int]:
-        counts: dict[BindingState, int] = {}
-        for entry in self:
-            counts[entry.state] = counts.get(entry.state, 0) + 1
-        return counts
+        return {state: n for state, n in self._by_state.items() if n}
 
     # -- changing --------------------------------------------------------------------------
     def intern(self, value: Any) -> Any:
@@ -203,8 +204,10 @@ class BindingCache:
         if unknown:
             raise AttributeError(f"BindingCacheEntry has no field {unknown[0]!r}")
         if not _INDEXED_FIELDS.intersection(changes):
+            self._count_state(entry, -1)
             for name, value in changes.items():
                 setattr(entry, name, value)
+            self._count_state(entry, +1)
             return entry
         new_mn = changes.get("mn_identifier", entry.mn_identifier)
         new_ll = changes.get("link_layer_id", entry.link_layer_id)
@@ -232,6 +235,7 @@ class BindingCache:
         self._by_mn.clear()
         self._by_prefix.clear()
         self._by_mag.clear()
+        self._by_state.clear()
         self._count = 0
 
     # -- index bookkeeping -----------------------------------------------------------------
@@ -252,8 +256,13 @@ class BindingCache:
         for prefix in entry.home_network_prefixes:
             self._by_prefix[prefix] = entry
         self._by_mag.setdefault(entry.proxy_coa, set()).add(entry)
+        self._count_state(entry, +1)
+
+    def _count_state(self, entry: BindingCacheEntry, delta: int) -> None:
+        self._by_state[entry.state] = self._by_state.get(entry.state, 0) + delta
 
     def _unindex(self, entry: BindingCacheEntry) -> None:
+        self._count_state(entry, -1)
         held = self._by_mn[entry.mn_identifier]
         if isinstance(held, list):
             held.remove(entry)

@@ -433,7 +433,7 @@ class LmaRole:
                        lifetime: int) -> None:
         clock = self.ctx.clock
         entry.refresh(lifetime, clock.monotonic(), clock.wall())
-        entry.state = BindingState.ACTIVE
+        self.cache.update(entry, state=BindingState.ACTIVE)
         entry.sequence = pbu.sequence
         entry.timestamp = _stamp(request)
         entry.handoff_indicator = request.handoff_indicator
@@ -481,7 +481,7 @@ class LmaRole:
         if parked is not None:
             self.ctx.timers.cancel(parked.timer)
             if entry.state is BindingState.HANDOFF_PENDING:
-                entry.state = BindingState.ACTIVE
+                self.cache.update(entry, state=BindingState.ACTIVE)
         return parked
 
     def _run_parked(self, parked: _ParkedUpdate, entry: BindingCacheEntry | None) -> None:

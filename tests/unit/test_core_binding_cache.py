@@ -227,3 +227,24 @@ def test_removing_one_interface_keeps_the_others_reachable():
     assert cache.get("mn1@example.net", bytes([3]) * 6) is c
     assert cache.get("mn1@example.net", bytes([1]) * 6) is None
     assert_consistent(cache)
+
+
+def test_counts_by_state_follow_updates_and_removals_without_a_walk():
+    from nf.core.binding_cache import BindingState
+
+    cache = BindingCache()
+    first = cache.add(_state_entry("a@example.net", "2001:db8:1::/64"))
+    cache.add(_state_entry("b@example.net", "2001:db8:2::/64"))
+    assert cache.count_by_state() == {BindingState.ACTIVE: 2}
+    cache.update(first, state=BindingState.DEREGISTRATION_PENDING)
+    assert cache.count_by_state() == {BindingState.ACTIVE: 1, BindingState.DEREGISTRATION_PENDING: 1}
+    cache.update(first, proxy_coa=IPv6Address("2001:db8::99"))  # an index move keeps the count
+    assert cache.count_by_state() == {BindingState.ACTIVE: 1, BindingState.DEREGISTRATION_PENDING: 1}
+    cache.remove(first)
+    assert cache.count_by_state() == {BindingState.ACTIVE: 1}
+
+
+def _state_entry(mn: str, prefix: str):
+    return BindingCacheEntry(mn_identifier=mn, link_layer_id=None, home_network_prefixes=(IPv6Network(prefix),),
+                             proxy_coa=IPv6Address("2001:db8::1"), access_technology_type=3, handoff_indicator=1,
+                             sequence=1, lifetime=60, created_monotonic=1.0, created_wall=1.0)
