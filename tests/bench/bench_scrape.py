@@ -58,12 +58,72 @@ def _scrape(source: FakeSource, scrapes: int) -> tuple[float, int]:
     return statistics.median(times), size
 
 
+def _runtime_scrape(bindings: int, scrapes: int) -> float:
+    """Median seconds of a full HTTP scrape of a started LMA runtime holding `bindings`."""
+    import asyncio
+    import dataclasses
+    import tempfile
+    import threading
+    from ipaddress import IPv6Address, IPv6Network
+
+    from exporters.runtime_source import RuntimeSource
+    from nf.config import load_config
+    from nf.core.binding_cache import BindingCacheEntry
+    from nf.runtime import Runtime
+    from nf.settings import settings_from_tree
+    from tests.e2e.test_daemon import EXAMPLES
+
+    tree = load_config(EXAMPLES / "lma.xml")
+    settings = settings_from_tree(tree, tree.context)
+    settings = dataclasses.replace(settings, transport=dataclasses.replace(settings.transport, udp_port=0))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    with tempfile.TemporaryDirectory() as state:
+        runtime = Runtime(settings, __import__("pathlib").Path(state))
+        asyncio.run_coroutine_threadsafe(runtime.start(), loop).result(30)
+        cache = runtime.roles["lma"].cache
+        mag = IPv6Address("2001:db8::1")
+        base = int(IPv6Network("2001:db8:1000::/48").network_address)
+        for i in range(bindings):
+            cache.add(BindingCacheEntry(
+                mn_identifier=f"mn{i}@example.net", link_layer_id=None,
+                home_network_prefixes=(IPv6Network((base + (i << 64), 64)),), proxy_coa=mag,
+                access_technology_type=3, handoff_indicator=1, sequence=1, lifetime=3600,
+                created_monotonic=1.0, created_wall=1.0))
+        source = RuntimeSource(runtime)
+        with MetricsServer(source, "127.0.0.1", 0, registry=build_registry(source, process_metrics=False)) as server:
+            times = []
+            for _ in range(scrapes):
+                started = time.perf_counter()
+                with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+                    response.read()
+                times.append(time.perf_counter() - started)
+        loop.call_soon_threadsafe(cache.clear)  # the entries were added behind the role's back
+        asyncio.run_coroutine_threadsafe(runtime.stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    return statistics.median(times)
+
+
 def run(quick: bool = False) -> list[dict]:
     scrapes = 20 if quick else 200
     idle_time, idle_size = _scrape(_source(0), scrapes)
     busy_time, busy_size = _scrape(_source(BINDINGS), scrapes)
     notes = f"median of {scrapes} HTTP scrapes; {PEERS} peers, {POOLS} pools in both sources"
+    live_bindings = 100_000 if quick else BINDINGS
+    live_idle = _runtime_scrape(0, scrapes)
+    live_busy = _runtime_scrape(live_bindings, scrapes)
     return [
+        {
+            "name": f"scrape_seconds_live_lma_{live_bindings}_bindings",
+            "value": live_busy,
+            "unit": "s",
+            "baseline": {"name": "scrape_seconds_live_lma_idle", "value": live_idle, "unit": "s"},
+            "goal": "under 0.1 s, and at most 1.5x the idle scrape",
+            "met": live_busy < 0.1 and live_busy <= 1.5 * live_idle,
+            "notes": f"a started LMA runtime read through RuntimeSource (every read on its loop); median of {scrapes}",
+        },
         {
             "name": "scrape_seconds_1m_bindings",
             "value": busy_time,
