@@ -251,7 +251,18 @@ class OperationalState:
                 "responses-sent": str(s.heartbeats_sent.total()),
                 "timeouts": str(s.heartbeat_timeouts.total()),
             },
+            "messages": self._messages(s),
             "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
+        })
+
+    def _messages(self, s) -> dict[str, Any]:
+        transport = self.runtime.transport
+        counters = transport.counters if transport is not None else None
+        return _compact({
+            "received": str(counters.datagrams_in) if counters else None,
+            "sent": str(counters.datagrams_out) if counters else None,
+            "checksum-errors": str(s.drops_by_reason["bad-checksum"]),
+            "binding-errors-sent": str(s.binding_errors_sent),
         })
 
     def _event_history(self, plan, path) -> dict[str, Any]:

@@ -155,7 +155,9 @@ class Runtime:
         except wire.UnknownMessageType as e:
             self._count_and_log_drop(e, src)
             # RFC 6275 section 9.2: an unrecognised MH Type is answered by a Binding Error, status 2.
-            self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src, src_port or None)
+            if self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src,
+                         src_port or None):
+                self.stats.binding_errors_sent += 1
             return
         except wire.WireError as e:
             self._count_and_log_drop(e, src)

@@ -38,6 +38,8 @@ class Statistics:
     heartbeat_timeouts: Counter[str] = field(default_factory=Counter)
     # Messages dropped before reaching a role, keyed by reason (e.g. a WireError reason)
     drops_by_reason: Counter[str] = field(default_factory=Counter)
+    # Binding Error messages sent (RFC 6275 section 9.2: unrecognised MH Type)
+    binding_errors_sent: int = 0
     # Wall-clock time the counters last started from zero (RFC 6475 ...CounterDiscontinuityTime)
     discontinuity_time: float = field(default_factory=time.time)
 

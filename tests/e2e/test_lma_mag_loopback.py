@@ -166,3 +166,31 @@ def test_a_change_the_node_cannot_take_live_is_refused_and_running_is_unchanged(
         assert "restart" in err.value.message
         running = lma.get_config(source="running").data_ele
         assert running.findtext(f".//{{{NS}}}transport/{{{NS}}}udp-port") == "5436"
+
+
+def test_bad_datagrams_are_counted_per_reason_and_an_unknown_type_gets_a_binding_error(lab):
+    import socket
+    from ipaddress import IPv6Address
+
+    from nf import wire
+    from nf.wire import checksum
+
+    (_, lma_nc, _), _ = lab
+    lma_address = IPv6Address("::1")
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.bind(("::1", 0))
+        s.settimeout(5)
+        s.sendto(b"\x00\x01garbage", ("::1", 5436))
+        unknown = bytearray(8)
+        unknown[0], unknown[1], unknown[2] = 59, 0, 99  # Payload Proto none, Header Len 0, MH Type 99
+        unknown[4:6] = checksum.compute(IPv6Address("::1"), lma_address, bytes(unknown)).to_bytes(2, "big")
+        s.sendto(bytes(unknown), ("::1", 5436))
+        reply, _ = s.recvfrom(2048)
+    error = wire.decode(reply, lma_address, IPv6Address("::1"))
+    assert isinstance(error, wire.BindingError) and error.status == wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE
+    with connect(lma_nc) as lma:
+        stats = lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><statistics/></dmm-nf>')).data_ele
+        drops = {d.findtext(f"{{{NS}}}reason"): int(d.findtext(f"{{{NS}}}count"))
+                 for d in stats.iter(f"{{{NS}}}drops")}
+        assert drops.get("unknown-mh-type") == 1 and sum(drops.values()) == 2
+        assert stats.findtext(f".//{{{NS}}}messages/{{{NS}}}binding-errors-sent") == "1"
