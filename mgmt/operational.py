@@ -88,6 +88,7 @@ class OperationalState:
             "prefix-pools": self._pools,
             "tunnels": self._tunnels,
             "peers": self._peers,
+            "alarms": self._alarms,
             "statistics": self._statistics,
             "event-history": self._event_history,
         }
@@ -254,6 +255,19 @@ class OperationalState:
             "messages": self._messages(s),
             "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
         })
+
+    def _alarms(self, plan, path) -> dict[str, Any]:
+        alarms = [_compact({
+            "alarm-type": f"dmm-nf-types:{a.alarm_type}",
+            "resource": a.resource,
+            "severity": a.severity,
+            "is-cleared": a.is_cleared,
+            "raised-time": date_and_time(a.raised_time),
+            "cleared-time": date_and_time(a.cleared_time),
+            "last-changed": date_and_time(a.last_changed),
+            "text": a.text,
+        }) for a in self.runtime.alarms.alarms()]
+        return {"alarm": alarms} if alarms else {}
 
     def _messages(self, s) -> dict[str, Any]:
         transport = self.runtime.transport

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from nf import wire
+from nf.core.alarms import AlarmTable
 from nf.liveness.restart_counter import next_restart_counter
 from nf.roles.base import Clock, Role, RoleContext, SystemClock
 from nf.settings import Settings
@@ -58,6 +59,7 @@ class Runtime:
         self.stats = Statistics()
         self.events = EventBus(max_entries=settings.event_history.max_entries,
                                max_age=settings.event_history.max_age)
+        self.alarms = AlarmTable(self.events, time.time)
         self.dataplane = dataplane if dataplane is not None else _make_dataplane(settings)
         self.restart_counter = next_restart_counter(state_dir)
         self.start_wall = time.time()

@@ -194,3 +194,38 @@ def test_bad_datagrams_are_counted_per_reason_and_an_unknown_type_gets_a_binding
                  for d in stats.iter(f"{{{NS}}}drops")}
         assert drops.get("unknown-mh-type") == 1 and sum(drops.values()) == 2
         assert stats.findtext(f".//{{{NS}}}messages/{{{NS}}}binding-errors-sent") == "1"
+
+
+
+FAST_HEARTBEAT = f"""<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><heartbeat>
+  <interval>1</interval><missing-heartbeats-allowed>1</missing-heartbeats-allowed>
+</heartbeat></dmm-nf></config>"""
+
+
+def alarms_at(m) -> list[etree._Element]:
+    return m.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><alarms/></dmm-nf>')).data_ele.findall(f".//{{{NS}}}alarm")
+
+
+def test_a_dead_mag_raises_a_path_alarm_that_clears_when_it_returns(lab, tmp_path):
+    (_, lma_nc, _), (mag_proc, _, _) = lab
+    with connect(lma_nc) as lma:
+        lma.edit_config(target="candidate", config=FAST_HEARTBEAT)
+        lma.commit()  # heartbeat timing changes live: every second, down after one miss
+        wait_for(lambda: lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><peers><peer><address>::1</address>'
+                                                    '<liveness-state/></peer></peers></dmm-nf>'))
+                 .data_ele.findtext(f".//{{{NS}}}liveness-state") == "up", what="path up")
+        mag_proc.send_signal(signal.SIGTERM)
+        mag_proc.wait(timeout=20)
+        [alarm] = wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{NS}}}is-cleared") == "false"],
+                           what="a raised path alarm")
+        assert alarm.findtext(f"{{{NS}}}alarm-type").endswith("peer-path-down")
+        assert alarm.findtext(f"{{{NS}}}resource") == "::1"
+        assert alarm.findtext(f"{{{NS}}}severity") == "major"
+
+        mag_again, _, _ = start("mag", tmp_path / "again")
+        try:
+            wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{NS}}}is-cleared") == "true"],
+                     what="the alarm cleared")
+        finally:
+            mag_again.send_signal(signal.SIGTERM)
+            mag_again.wait(timeout=20)
