@@ -108,6 +108,7 @@ class Client:
             raise CliError(f"cannot connect to {where}: unknown host ({e.strerror})", EXIT_CONNECT) from None
         except OSError as e:
             raise CliError(f"cannot connect to {where}: {e.strerror or e}", EXIT_CONNECT) from None
+        self._await_banner(sock, where)
         keys = t.password is None  # without a password, try the SSH agent and ~/.ssh keys
         try:
             self._manager = manager.connect(host=t.host, port=t.port, sock=sock, username=t.user,
@@ -121,6 +122,21 @@ class Client:
             raise CliError(f"cannot open a NETCONF session with {where}: {e}", EXIT_CONNECT) from None
         self._manager.timeout = t.timeout
         return self
+
+    def _await_banner(self, sock: socket.socket, where: str) -> None:
+        """An SSH server speaks first; paramiko would wait 15 s for that whatever --timeout says."""
+        try:
+            first = sock.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            sock.close()
+            raise CliError(f"{where} accepted the connection but sent no SSH greeting within "
+                           f"{self.target.timeout:g} s (see --timeout)", EXIT_TIMEOUT) from None
+        except OSError as e:
+            sock.close()
+            raise CliError(f"cannot connect to {where}: {e.strerror or e}", EXIT_CONNECT) from None
+        if not first:
+            sock.close()
+            raise CliError(f"cannot connect to {where}: the connection was closed at once", EXIT_CONNECT)
 
     def __exit__(self, *exc: object) -> None:
         if self._manager is not None:
