@@ -1,0 +1,220 @@
+"""The Linux kernel data plane: each binding becomes routes and rules installed over netlink.
+
+What one binding spec installs (see docs/dataplane.md):
+
+* DOWNLINK (LMA): `HNP encap seg6 mode encap segs <peer SID> dev <core>` in the main table;
+* UPLINK (MAG): `ip -6 rule from HNP iif <access> lookup <table>`, and in that table the
+  tunnel's default route `::/0 encap seg6 mode encap segs <peer SID> dev <core>`;
+* ACCESS (MAG): `HNP dev <access>` in the main table;
+* the tunnel's own SID, when it is not simply the node's address: `seg6local End.DT6`.
+
+Kernel objects shared by several bindings (a tunnel's default route, its SID) are counted
+and go with their last user. A spec is installed all-or-nothing: on a failure the objects
+already changed are put back and `DataPlaneError` is raised.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from ipaddress import IPv6Network
+
+from .base import (
+    BindingSpec,
+    DataPlane,
+    DataPlaneError,
+    Encapsulation,
+    ReconcileReport,
+    RouteKind,
+    SpecConflict,
+    Tunnel,
+    TunnelCounters,
+)
+from .netlink import MAIN_TABLE, KernelObject, KernelRoute, KernelRule, KernelTunnelLink, Netlink, describe
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROUTE = IPv6Network("::/0")
+
+
+class EncapsulationUnavailable(DataPlaneError):
+    """The kernel cannot carry the configured encapsulation."""
+
+
+class LinuxDataPlane(DataPlane):
+    def __init__(self, *, core_interface: str | None = None, route_table: int = 100, rule_priority: int = 1000,
+                 route_protocol: int = 201, encapsulation: Encapsulation = Encapsulation.SRV6,
+                 netns: str | None = None) -> None:
+        self.route_table = route_table
+        self.core_interface = core_interface
+        self._netlink = Netlink(route_protocol, rule_priority, netns)
+        self._specs: dict[str, BindingSpec] = {}
+        self._objects: dict[tuple, KernelObject] = {}
+        self._users: Counter[tuple] = Counter()
+        try:
+            check_encapsulation(self._netlink, encapsulation)
+        except DataPlaneError:
+            self._netlink.close()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings) -> LinuxDataPlane:
+        dp = settings.dataplane
+        return cls(core_interface=dp.core_interface, route_table=dp.route_table, rule_priority=dp.rule_priority,
+                   route_protocol=dp.route_protocol, encapsulation=Encapsulation(dp.encapsulation))
+
+    # -- DataPlane -------------------------------------------------------------------------
+    def apply(self, spec: BindingSpec) -> bool:
+        old = self._specs.get(spec.key)
+        if old == spec:
+            return False
+        new_objects = self._objects_of(spec)
+        old_keys = {o.key for o in self._objects_of(old)} if old is not None else set()
+        for obj in new_objects:
+            held = self._objects.get(obj.key)
+            shared_with_others = self._users[obj.key] - (1 if obj.key in old_keys else 0) > 0
+            if held is not None and held != obj and shared_with_others:
+                raise SpecConflict(f"binding {spec.key!r}: {describe(obj)} contradicts {describe(held)}")
+        to_install = [o for o in new_objects if self._objects.get(o.key) != o]
+        new_keys = {o.key for o in new_objects}
+        to_remove = [self._objects[k] for k in old_keys - new_keys if self._users[k] == 1]
+        self._transaction(to_install)
+        for obj in reversed(to_remove):
+            self._netlink.uninstall(obj)
+        self._account(old, -1)
+        self._specs[spec.key] = spec
+        self._account(spec, +1)
+        return True
+
+    def remove(self, spec: BindingSpec | str) -> bool:
+        key = spec if isinstance(spec, str) else spec.key
+        old = self._specs.get(key)
+        if old is None:
+            return False
+        for obj in reversed(self._objects_of(old)):
+            if self._users[obj.key] == 1:
+                self._netlink.uninstall(obj)
+        self._account(old, -1)
+        del self._specs[key]
+        return True
+
+    def installed(self) -> dict[str, BindingSpec]:
+        return dict(self._specs)
+
+    def counters(self) -> dict[str, TunnelCounters]:
+        """Counters of ip6ip6 tunnel links. SRv6 keeps no per-route counters, so SRv6
+        tunnels are absent; `interface_counters` gives the core and access devices'."""
+        result = {}
+        for obj in self._objects.values():
+            if isinstance(obj, KernelTunnelLink):
+                s = self._netlink.link_stats(obj.name)
+                result[obj.name] = TunnelCounters(packets_in=s["rx_packets"], packets_out=s["tx_packets"],
+                                                  bytes_in=s["rx_bytes"], bytes_out=s["tx_bytes"],
+                                                  errors=s["rx_errors"] + s["tx_errors"])
+        return result
+
+    def interface_counters(self, name: str) -> dict[str, int]:
+        return self._netlink.link_stats(name)
+
+    def reconcile(self, specs: Iterable[BindingSpec]) -> ReconcileReport:
+        """Hold exactly `specs`; kernel routes and rules bearing our marks that no spec
+        needs (left by an earlier run) are removed and reported as `stale:<object>`."""
+        specs = list(specs)
+        report = super().reconcile(specs)
+        wanted_routes = {(o.table, o.prefix) for o in self._objects.values() if isinstance(o, KernelRoute)}
+        wanted_rules = {o for o in self._objects.values() if isinstance(o, KernelRule)}
+        stale = []
+        for table, prefix in self._netlink.owned_routes():
+            if (table, prefix) not in wanted_routes:
+                self._netlink.delete_owned_route(table, prefix)
+                stale.append(f"stale:route {prefix} table {table}")
+        for rule in self._netlink.owned_rules():
+            if rule not in wanted_rules:
+                self._netlink.uninstall(rule)
+                stale.append(f"stale:{describe(rule)}")
+        for spec in specs:  # an earlier run may have left a different route under our key
+            self._transaction(self._objects_of(spec))
+        return ReconcileReport(report.added, report.removed + tuple(stale), report.updated)
+
+    def close(self) -> None:
+        self._netlink.close()
+
+    # -- internals -------------------------------------------------------------------------
+    def _transaction(self, objects: list[KernelObject]) -> None:
+        done: list[KernelObject] = []
+        try:
+            for obj in objects:
+                self._netlink.install(obj)
+                done.append(obj)
+        except DataPlaneError:
+            for obj in reversed(done):
+                previous = self._objects.get(obj.key)
+                try:
+                    if previous is not None:
+                        self._netlink.install(previous)
+                    else:
+                        self._netlink.uninstall(obj)
+                except DataPlaneError as error:
+                    log.error("rollback of %s failed: %s", describe(obj), error)
+            raise
+
+    def _account(self, spec: BindingSpec | None, delta: int) -> None:
+        if spec is None:
+            return
+        for obj in self._objects_of(spec):
+            self._users[obj.key] += delta
+            if self._users[obj.key] <= 0:
+                del self._users[obj.key]
+                self._objects.pop(obj.key, None)
+            else:
+                self._objects[obj.key] = obj
+
+    def _objects_of(self, spec: BindingSpec) -> list[KernelObject]:
+        """The kernel objects a spec needs, in installation order."""
+        tunnel = spec.tunnel
+        objects: list[KernelObject] = []
+        if tunnel is not None:
+            objects += self._tunnel_objects(tunnel, any(r.kind is RouteKind.UPLINK for r in spec.routes))
+        for route in spec.routes:
+            if route.kind is RouteKind.ACCESS:
+                objects.append(KernelRoute(MAIN_TABLE, route.prefix, route.interface))
+            elif route.kind is RouteKind.DOWNLINK:
+                objects.append(self._into_tunnel(tunnel, MAIN_TABLE, route.prefix))
+        for route in spec.routes:  # rules last: they steer traffic into routes already there
+            if route.kind is RouteKind.UPLINK:
+                access = next((r.interface for r in spec.routes
+                               if r.kind is RouteKind.ACCESS and r.prefix == route.prefix), None)
+                if access is None:
+                    raise DataPlaneError(f"binding {spec.key!r}: uplink for {route.prefix} needs an access "
+                                         "route naming the interface its traffic arrives on")
+                objects.append(KernelRule(route.prefix, access, self._uplink_table(tunnel)))
+        return objects
+
+    def _tunnel_objects(self, tunnel: Tunnel, uplink: bool) -> list[KernelObject]:
+        objects: list[KernelObject] = []
+        if tunnel.encapsulation is Encapsulation.IP6IP6:
+            objects.append(KernelTunnelLink(tunnel.name, tunnel.local, tunnel.remote))
+        elif tunnel.local_sid is not None:
+            objects.append(KernelRoute(MAIN_TABLE, IPv6Network(tunnel.local_sid), self._core(tunnel),
+                                       decap_table=MAIN_TABLE))
+        if uplink:
+            objects.append(self._into_tunnel(tunnel, self._uplink_table(tunnel), DEFAULT_ROUTE))
+        return objects
+
+    def _into_tunnel(self, tunnel: Tunnel, table: int, prefix: IPv6Network) -> KernelRoute:
+        if tunnel.encapsulation is Encapsulation.IP6IP6:
+            return KernelRoute(table, prefix, tunnel.name)
+        return KernelRoute(table, prefix, self._core(tunnel), segment=tunnel.remote_sid)
+
+    def _uplink_table(self, tunnel: Tunnel) -> int:
+        return tunnel.table if tunnel.table is not None else self.route_table
+
+    def _core(self, tunnel: Tunnel) -> str:
+        return self.core_interface or self._netlink.device_towards(tunnel.remote)
+
+
+def check_encapsulation(netlink: Netlink, encapsulation: Encapsulation) -> None:
+    if encapsulation is Encapsulation.SRV6 and not netlink.srv6_available():
+        raise EncapsulationUnavailable("encapsulation srv6 unavailable: the kernel refuses seg6 routes")
+    if encapsulation is Encapsulation.IP6IP6 and not netlink.ip6tnl_available():
+        raise EncapsulationUnavailable("encapsulation ip6ip6 unavailable: the kernel has no ip6tnl support")

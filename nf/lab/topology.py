@@ -1,0 +1,168 @@
+"""Builds and removes the lab: namespaces, veth links, addresses and plain routes.
+
+Each mobile node has one veth to each MAG; the link to the serving MAG is up, the other
+down, so a handover (`attach`) makes the MAG side see real carrier up/down events. Mobility
+routes (tunnels, rules) are not set here: the data plane installs them. The addressing
+plan is in docs/dataplane.md.
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address, IPv6Interface, IPv6Network
+
+DEFAULT_PREFIX = "dmm-"
+GATEWAY_LINK_LOCAL = IPv6Address("fe80::1")  # the MAG's address on every access link
+
+SYSCTLS = (  # before links exist, so "default" reaches every new interface
+    "net.ipv6.conf.all.forwarding=1",
+    "net.ipv6.conf.all.seg6_enabled=1",
+    "net.ipv6.conf.default.seg6_enabled=1",
+    "net.ipv6.conf.all.accept_dad=0",
+    "net.ipv6.conf.default.accept_dad=0",
+    "net.ipv6.conf.all.keep_addr_on_down=1",
+)
+
+
+class LabError(Exception):
+    """A lab command failed; the message holds the command and its error output."""
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str  # lma, mag1, mag2, mn1, mn2, cn
+    role: str
+    namespace: str
+    addresses: dict[str, list[IPv6Interface]] = field(default_factory=dict)  # interface -> addresses
+
+
+# (host, interface, peer host, peer interface, host address, peer address)
+_CORE_LINKS = (
+    ("lma", "to-mag1", "mag1", "core", "2001:db8:10:1::1/64", "2001:db8:10:1::2/64"),
+    ("lma", "to-mag2", "mag2", "core", "2001:db8:10:2::1/64", "2001:db8:10:2::2/64"),
+    ("lma", "to-cn", "cn", "to-lma", "2001:db8:20::1/64", "2001:db8:20::2/64"),
+)
+_ROLES = {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mobile-node", "mn2": "mobile-node",
+          "cn": "correspondent-node"}
+NODE_ADDRESS = {  # on lo; the LMA's is also its End.DT6 SID, each MAG's its own
+    "lma": IPv6Address("2001:db8:ff::1"),
+    "mag1": IPv6Address("2001:db8:ff::11"),
+    "mag2": IPv6Address("2001:db8:ff::12"),
+}
+HOME_PREFIX = {"mn1": IPv6Network("2001:db8:100:1::/64"), "mn2": IPv6Network("2001:db8:100:2::/64")}
+CN_ADDRESS = IPv6Address("2001:db8:20::2")
+
+
+def mn_address(mn: str) -> IPv6Address:
+    return HOME_PREFIX[mn][0x100]
+
+
+class Topology:
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        if not prefix or "/" in prefix:
+            raise ValueError(f"bad namespace prefix {prefix!r}")
+        self.prefix = prefix
+
+    def ns(self, host: str) -> str:
+        return self.prefix + host
+
+    # -- life cycle ------------------------------------------------------------------------
+    def up(self, initial: dict[str, str] | None = None) -> None:
+        """Create what is missing; `initial` maps each mobile node to its serving MAG
+        (default: mn1 on mag1, mn2 on mag2). Running it again changes nothing."""
+        existing = set(self._namespaces())
+        for host in _ROLES:
+            if self.ns(host) not in existing:
+                _run("ip", "netns", "add", self.ns(host))
+                for setting in SYSCTLS:
+                    self.exec(host, "sysctl", "-qw", setting)
+            self._ip(host, "link", "set", "lo", "up")
+        for host, ifname, peer, peer_ifname, address, peer_address in _CORE_LINKS:
+            self._veth(host, ifname, peer, peer_ifname)
+            self._ip(host, "addr", "replace", address, "dev", ifname)
+            self._ip(peer, "addr", "replace", peer_address, "dev", peer_ifname)
+        for host, address in NODE_ADDRESS.items():
+            self._ip(host, "addr", "replace", f"{address}/128", "dev", "lo")
+        for mag, link in (("mag1", "2001:db8:10:1::1"), ("mag2", "2001:db8:10:2::1")):
+            self._ip(mag, "-6", "route", "replace", str(NODE_ADDRESS["lma"]), "via", link)
+            self._ip("lma", "-6", "route", "replace", str(NODE_ADDRESS[mag]), "via",
+                     link.replace("::1", "::2"))
+        self._ip("cn", "-6", "route", "replace", "default", "via", "2001:db8:20::1")
+        for mn in HOME_PREFIX:
+            for mag in ("mag1", "mag2"):
+                self._veth(mn, f"to-{mag}", mag, f"acc-{mn}", up=False)
+                self._ip(mag, "addr", "replace", f"{GATEWAY_LINK_LOCAL}/64", "dev", f"acc-{mn}")
+                self._ip(mag, "link", "set", f"acc-{mn}", "up")
+        serving = {"mn1": "mag1", "mn2": "mag2", **(initial or {})}
+        for mn, mag in serving.items():
+            if self.serving_mag(mn) != mag:
+                self.attach(mn, mag)
+
+    def down(self) -> list[str]:
+        """Delete every namespace bearing our prefix (their links go with them)."""
+        removed = []
+        for namespace in self._namespaces():
+            _run("ip", "netns", "del", namespace)
+            removed.append(namespace)
+        return removed
+
+    def attach(self, mn: str, mag: str) -> None:
+        """Make `mag` serve `mn`: its link to the other MAG goes down, this one comes up,
+        with the same home address and default route through the new MAG."""
+        if mn not in HOME_PREFIX or mag not in ("mag1", "mag2"):
+            raise LabError(f"no such mobile node or MAG: {mn}, {mag}")
+        for other in ("mag1", "mag2"):
+            if other != mag:
+                self._ip(mn, "link", "set", f"to-{other}", "down")
+                self._ip(mn, "addr", "flush", "dev", f"to-{other}", "scope", "global")
+        ifname = f"to-{mag}"
+        self._ip(mn, "link", "set", ifname, "up")
+        self._ip(mn, "addr", "replace", f"{mn_address(mn)}/64", "dev", ifname, "nodad")
+        self._ip(mn, "-6", "route", "replace", "default", "via", str(GATEWAY_LINK_LOCAL), "dev", ifname)
+
+    def serving_mag(self, mn: str) -> str | None:
+        for mag in ("mag1", "mag2"):
+            out = self._ip(mn, "-o", "link", "show", f"to-{mag}")
+            if ",UP" in out or "<UP" in out:
+                return mag
+        return None
+
+    # -- inspection ------------------------------------------------------------------------
+    def status(self) -> list[Host]:
+        present = set(self._namespaces())
+        hosts = []
+        for host, role in _ROLES.items():
+            if self.ns(host) not in present:
+                continue
+            addresses: dict[str, list[IPv6Interface]] = {}
+            for line in self._ip(host, "-6", "-o", "addr", "show", "scope", "global").splitlines():
+                parts = line.split()
+                addresses.setdefault(parts[1], []).append(IPv6Interface(parts[3]))
+            hosts.append(Host(host, role, self.ns(host), addresses))
+        return hosts
+
+    def exec(self, host: str, *command: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        return _run("ip", "netns", "exec", self.ns(host), *command, check=check, timeout=timeout)
+
+    # -- internals -------------------------------------------------------------------------
+    def _namespaces(self) -> list[str]:
+        out = _run("ip", "netns", "list").stdout
+        return [line.split()[0] for line in out.splitlines() if line.startswith(self.prefix)]
+
+    def _veth(self, host: str, ifname: str, peer: str, peer_ifname: str, up: bool = True) -> None:
+        if _run("ip", "-n", self.ns(host), "link", "show", ifname, check=False).returncode != 0:
+            _run("ip", "-n", self.ns(host), "link", "add", ifname, "type", "veth",
+                 "peer", "name", peer_ifname, "netns", self.ns(peer))
+            if up:
+                self._ip(host, "link", "set", ifname, "up")
+                self._ip(peer, "link", "set", peer_ifname, "up")
+
+    def _ip(self, host: str, *args: str) -> str:
+        return _run("ip", "-n", self.ns(host), *args).stdout
+
+
+def _run(*command: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise LabError(f"{' '.join(command)}: {result.stderr.strip()}")
+    return result
