@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -366,3 +368,45 @@ def test_probe_on_a_node_without_probe_path_says_so():
         cmd_probe(client, build_parser().parse_args(["probe", "::1"]))
     assert err.value.status == 5
     assert str(err.value).startswith("this node does not support probing paths")
+
+
+# ----- runbooks ----------------------------------------------------------------------------------
+RUNBOOKS = ROOT / "docs" / "runbooks"
+SECTIONS = ("## What it means", "## How to confirm", "## Likely causes", "## What to do", "## How to verify it cleared")
+
+
+def _alerts() -> list[str]:
+    text = (ROOT / "exporters" / "prometheus" / "rules.yml").read_text()
+    return re.findall(r"^\s*- alert: (\w+)\s*$", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("alert", _alerts())
+def test_every_alert_has_a_runbook_with_every_section(alert):
+    page = (RUNBOOKS / f"{alert}.md").read_text()
+    assert page.startswith(f"# {alert}\n")
+    positions = [page.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    assert f"[{alert}.md]({alert}.md)" in (RUNBOOKS / "README.md").read_text()
+
+
+def _documented_commands() -> list[str]:
+    commands = []
+    for page in sorted([*RUNBOOKS.glob("*.md"), ROOT / "docs" / "dmmctl.md"]):
+        for line in page.read_text().splitlines():
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("dmmctl ") and "[" not in line:  # "[" marks a synopsis, not a command
+                commands.append(re.split(r"\s(?:#|\||>|&&)\s", line)[0])
+    return commands
+
+
+def test_every_dmmctl_command_in_the_docs_parses():
+    from mgmt.dmmctl import build_parser
+
+    commands = _documented_commands()
+    assert len(commands) > 40
+    parser = build_parser()
+    for command in commands:
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except SystemExit:
+            pytest.fail(f"documented command does not parse: {command}")
