@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("peers", cmd_peers, "peers with their path liveness (RFC 5847 heartbeat)")
 
     p = command("events", cmd_events, "the node's event history: bindings, paths, restarts")
-    p.add_argument("--since", type=since_time, metavar="WHEN", help="only events since WHEN: 15m, 2h, 1d or a date-time")
+    p.add_argument("--since", type=since_time, metavar="WHEN",
+                   help="only events since WHEN: 15m, 2h, 1d or a date-time")
     p.add_argument("--mn", metavar="ID", help="only events about this mobile node")
 
     p = command("attach", cmd_attach, "MAG: signal that a mobile node attached (mn-attach)")

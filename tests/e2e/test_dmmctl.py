@@ -36,11 +36,12 @@ class Node:
         self.name, self.proc, self.port = name, proc, netconf_port
 
 
-def start_lab(tmp: Path) -> list[Node]:
+def start_lab(tmp: Path, nodes: list[Node]) -> None:
     """The LMA and MAG examples, with every port (signalling too) chosen free, so that other
-    labs running on the same host at the same time do not collide with this one."""
+    labs running on the same host at the same time do not collide with this one. Each node
+    joins `nodes` as soon as it is started, so a failure later still stops it."""
     lma_udp, mag_udp = free_udp_port(), free_udp_port()
-    nodes, metrics = [], []
+    metrics = []
     for name in ("lma", "mag"):
         text = (EXAMPLES / f"{name}.xml").read_text()
         config = tmp / f"{name}.xml"
@@ -59,7 +60,6 @@ def start_lab(tmp: Path) -> list[Node]:
     ok("probe", "::1", "--count", "1", node=lma)
     ok("probe", "::1", "--count", "1", node=mag)
     wait_for(lambda: peer_state(lma) == "up" and peer_state(mag) == "up", what="both peer paths up")
-    return nodes
 
 
 def stop_lab(nodes: list[Node]) -> None:
@@ -72,12 +72,12 @@ def stop_lab(nodes: list[Node]) -> None:
 
 @contextmanager
 def running_lab(tmp: Path):
-    nodes = []
+    nodes: list[Node] = []
     try:
-        nodes = start_lab(tmp)
+        start_lab(tmp, nodes)
         yield nodes
     finally:
-        stop_lab(nodes) if nodes else None
+        stop_lab(nodes)
 
 
 @pytest.fixture
