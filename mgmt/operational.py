@@ -138,6 +138,7 @@ class OperationalState:
             "state": e.state.value,
             "created": date_and_time(e.created_wall),
             "last-refresh": date_and_time(e.last_refresh_wall),
+            "tunnel": e.tunnel_id,
         })
 
     # binding update list --------------------------------------------------------------

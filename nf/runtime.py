@@ -112,6 +112,20 @@ class Runtime:
             hook = getattr(role, "on_peer_restart", None)
             if hook is not None:
                 monitor.restart_listeners.append(lambda address, _old, _new, hook=hook: hook(address))
+        self.events.subscribe(lambda event: self._watch_registered_peer(monitor, event), {"binding-created"})
+
+    def _watch_registered_peer(self, monitor, event) -> None:
+        """A registration proves a peer is there: monitor it (an LMA learns its MAGs this way)
+        and learn its path state now rather than at the next Heartbeat interval."""
+        if "lma" in self.roles:
+            peer = event.data.get("proxy-coa")
+        elif self.settings.mag is not None:
+            peer = self.settings.mag.lma_address
+        else:
+            return
+        if peer:
+            monitor.add_peer(IPv6Address(str(peer)))
+            monitor.check_now(IPv6Address(str(peer)))
 
     async def stop(self) -> None:
         self.ready = False

@@ -162,6 +162,23 @@ class HeartbeatMonitor:
         self._add(address, name=None, configured=False)
         return True
 
+    def check_now(self, address: IPv6Address) -> bool:
+        """Ask a peer whose path state is still unknown at once, off the cadence.
+
+        A MAG that registers proves it is there; waiting a whole interval (60 s by default)
+        to learn its path state would leave operators looking at `unknown`. Returns whether a
+        request was sent.
+        """
+        peer = self._peers.get(_address(address))
+        if peer is None or peer.state is not Liveness.UNKNOWN or not self._running:
+            return False
+        if peer.outstanding is not None:  # sent before the peer was there; not a miss yet
+            self._periodic.pop(peer.outstanding.sequence, None)
+        sequence = self._send_request(peer)
+        peer.outstanding = OutstandingRequest(sequence, self._ctx.clock.monotonic())
+        self._periodic[sequence] = peer.address
+        return True
+
     def remove_peer(self, address: IPv6Address) -> bool:
         """Stop monitoring a peer added by `add_peer`; configured peers stay (returns False)."""
         address = _address(address)

@@ -229,3 +229,16 @@ def test_a_dead_mag_raises_a_path_alarm_that_clears_when_it_returns(lab, tmp_pat
         finally:
             mag_again.send_signal(signal.SIGTERM)
             mag_again.wait(timeout=20)
+
+
+def test_the_lma_knows_the_path_to_a_mag_as_soon_as_it_registers_and_names_the_tunnel(lab):
+    (_, lma_nc, _), (_, mag_nc, _) = lab
+    with connect(lma_nc) as lma, connect(mag_nc) as mag:
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
+        [binding] = wait_for(lambda: bindings_at(lma), what="the binding")
+        tunnel = binding.findtext(f"{{{NS}}}tunnel")
+        tunnels = lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><tunnels/></dmm-nf>')).data_ele
+        assert tunnel and tunnels.findtext(f".//{{{NS}}}tunnel/{{{NS}}}name") == tunnel
+        # well inside the 60 s Heartbeat interval: the registration triggered a request
+        wait_for(lambda: lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><peers/></dmm-nf>'))
+                 .data_ele.findtext(f".//{{{NS}}}liveness-state") == "up", timeout=5, what="path to the MAG up")

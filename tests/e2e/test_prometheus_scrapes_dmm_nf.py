@@ -18,9 +18,7 @@ def test_registration_counters_move_in_prometheus(lab, tmp_path):  # noqa: F811
         wait_for(lambda: prometheus.value("dmm_registrations_accepted_total") == 1.0, "one accepted registration")
         wait_for(lambda: prometheus.value('dmm_bindings{state="active"}') == 1.0, "one active binding")
         # The LMA started before the MAG, so its first Heartbeat went unanswered and the next is
-        # 60 s away (RFC 5847's interval); a probe-path answer brings the path up at once.
-        with connect(lma_nc) as lma:
-            lma.dispatch(etree.fromstring(f'<probe-path xmlns="{NS}"><peer>::1</peer><count>1</count></probe-path>'))
+        # 60 s away (RFC 5847's interval); the registration makes it ask the MAG at once.
         wait_for(lambda: prometheus.value('dmm_peer_up{peer="::1"}') == 1.0, "the path to the MAG up")
 
 

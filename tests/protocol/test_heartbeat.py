@@ -468,3 +468,24 @@ def test_any_heartbeat_sequence_leaves_a_consistent_state(traffic):
         answered = [m for m, _, _ in traffic if not m.response]
         assert len(h.responses()) == len(answered)
     asyncio.run(body())
+
+
+
+@async_test
+async def test_check_now_asks_a_peer_of_unknown_state_at_once_and_its_answer_brings_the_path_up():
+    h = await start_monitor(make_settings(interval=60))
+    h.advance(10)  # the start-up request went unanswered: the peer was not there yet
+    assert h.monitor.check_now(PEER) is True
+    requests = h.requests_to(PEER)
+    assert len(requests) == 2
+    h.respond(requests[-1])
+    assert h.monitor.peer_state(PEER)["liveness-state"] == "up"
+    assert h.monitor.peer_state(PEER)["missed-heartbeats"] == 0
+
+
+@async_test
+async def test_check_now_leaves_a_peer_of_known_state_to_its_cadence():
+    h = await start_monitor(make_settings(interval=60))
+    h.respond(h.requests_to(PEER)[0])
+    assert h.monitor.check_now(PEER) is False
+    assert len(h.requests_to(PEER)) == 1
