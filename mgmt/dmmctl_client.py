@@ -103,7 +103,7 @@ class Client:
         t = self.target
         where = f"{t.host} port {t.port}"
         try:
-            sock = socket.create_connection((t.host, t.port), timeout=t.timeout)
+            sock = _connect(t.host, t.port, t.timeout)
         except socket.gaierror as e:
             raise CliError(f"cannot connect to {where}: unknown host ({e.strerror})", EXIT_CONNECT) from None
         except OSError as e:
@@ -210,3 +210,17 @@ class Client:
             return plain(tree.print_dict(absolute=False).get(name, {}))
         finally:
             tree.free()
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to host:port. "localhost" means both loopbacks: some systems resolve it
+    to 127.0.0.1 only, while a node may listen on ::1 (as the lab examples do)."""
+    if host != "localhost":
+        return socket.create_connection((host, port), timeout=timeout)
+    error: OSError | None = None
+    for loopback in ("::1", "127.0.0.1"):
+        try:
+            return socket.create_connection((loopback, port), timeout=timeout)
+        except OSError as e:
+            error = e
+    raise error

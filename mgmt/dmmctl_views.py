@@ -66,7 +66,7 @@ def status_view(summary: dict[str, Any]) -> str:
         ("restart counter", summary["restart-counter"]),
         ("uptime", duration(summary["uptime"])),
         ("bindings", summary["bindings"]),
-        ("peers", f"{summary['peers-up']} up, {summary['peers-down']} down"),
+        ("peers", f"{summary['peers-up']} up, {summary['peers-down']} down, {summary['peers-unknown']} unknown"),
         ("active alarms", summary["active-alarms"]),
     ])
     wanted = ["pbu-received", "pbu-accepted", "pbu-rejected", "pbu-sent", "pba-received", "pba-timeouts",

@@ -152,7 +152,7 @@ def test_status_shows_identity_roles_restart_counter_and_peers(idle_lab):
     assert summary["name"] == "lma1" and summary["roles"] == ["lma"]
     assert summary["restart-counter"] == 0 and summary["uptime"] >= 0
     assert summary["bindings"] == 0
-    assert (summary["peers-up"], summary["peers-down"]) == (1, 0)
+    assert (summary["peers-up"], summary["peers-down"], summary["peers-unknown"]) == (1, 0, 0)
     assert summary["pools"][0]["name"] == "home" and summary["pools"][0]["used"] == 0
     assert summary["statistics"]["pbu-received"] == 0
 
@@ -160,7 +160,7 @@ def test_status_shows_identity_roles_restart_counter_and_peers(idle_lab):
     lines = dict(line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith(" "))
     assert lines["node"].strip() == "mag1" and lines["roles"].strip() == "mag"
     assert lines["restart counter"].strip() == "0"
-    assert lines["peers"].strip() == "1 up, 0 down"
+    assert lines["peers"].strip() == "1 up, 0 down, 0 unknown"
 
 
 def test_peers_shows_liveness_of_each_peer(idle_lab):
