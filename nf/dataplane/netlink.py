@@ -74,6 +74,7 @@ class Netlink:
         self.netns = netns
         try:
             self._ip = NetNS(netns) if netns else IPRoute()
+            self._indices: dict[str, int] = {}
         except (OSError, NetlinkError) as error:
             raise DataPlaneError(f"cannot open netlink in namespace {netns!r}: {error}") from error
 
@@ -82,10 +83,15 @@ class Netlink:
 
     # -- devices ---------------------------------------------------------------------------
     def link_index(self, name: str) -> int:
-        found = self._ip.link_lookup(ifname=name)
-        if not found:
-            raise DataPlaneError(f"no network interface named {name!r}")
-        return found[0]
+        """The interface's index, cached: a netlink round trip per route would halve the
+        install rate. A failed install drops the cache, in case the interface was recreated."""
+        index = self._indices.get(name)
+        if index is None:
+            found = self._ip.link_lookup(ifname=name)
+            if not found:
+                raise DataPlaneError(f"no network interface named {name!r}")
+            index = self._indices[name] = found[0]
+        return index
 
     def device_towards(self, address: IPv6Address) -> str:
         """The interface the kernel would send packets for `address` out of."""
@@ -115,6 +121,7 @@ class Netlink:
         except NetlinkError as error:
             if isinstance(obj, KernelRule) and error.code == errno.EEXIST:
                 return  # the same rule is already there
+            self._indices.clear()
             raise DataPlaneError(f"cannot install {describe(obj)}: {error.args[-1]}") from error
 
     def uninstall(self, obj: KernelObject) -> bool:
@@ -127,6 +134,7 @@ class Netlink:
                 self._rule("del", obj)
             else:
                 self._ip.link("del", index=self.link_index(obj.name))
+                self._indices.pop(obj.name, None)
         except NetlinkError as error:
             if error.code in (errno.ENOENT, errno.ESRCH):
                 return False

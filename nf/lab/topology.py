@@ -13,6 +13,7 @@ from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 
 DEFAULT_PREFIX = "dmm-"
 GATEWAY_LINK_LOCAL = IPv6Address("fe80::1")  # the MAG's address on every access link
+CORE_MTU = 1600  # room for SRv6's 64 octets (outer header + one-segment SRH) over 1500-octet access links
 
 SYSCTLS = (  # before links exist, so "default" reaches every new interface
     "net.ipv6.conf.all.forwarding=1",
@@ -79,6 +80,9 @@ class Topology:
             self._ip(host, "link", "set", "lo", "up")
         for host, ifname, peer, peer_ifname, address, peer_address in _CORE_LINKS:
             self._veth(host, ifname, peer, peer_ifname)
+            if peer.startswith("mag"):
+                self._ip(host, "link", "set", ifname, "mtu", str(CORE_MTU))
+                self._ip(peer, "link", "set", peer_ifname, "mtu", str(CORE_MTU))
             self._ip(host, "addr", "replace", address, "dev", ifname)
             self._ip(peer, "addr", "replace", peer_address, "dev", peer_ifname)
         for host, address in NODE_ADDRESS.items():
