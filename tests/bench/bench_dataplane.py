@@ -15,7 +15,7 @@ from ipaddress import IPv6Network
 
 from nf.dataplane import BindingSpec, Route, RouteKind, Tunnel
 from nf.dataplane.linux import LinuxDataPlane
-from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, NODE_ADDRESS, Topology, mn_address
+from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, NODE_ADDRESS, Topology
 
 from .harness import baseline, result
 

@@ -3,6 +3,8 @@ removal, restart reconcile, rollback and encapsulation detection."""
 from __future__ import annotations
 
 import subprocess
+import sys
+from types import SimpleNamespace
 from collections.abc import Iterator
 from ipaddress import IPv6Network
 
@@ -156,3 +158,15 @@ def test_seg6local_decap_sid_is_installed_and_owned(lab, planes):
     assert "encap seg6local action End.DT6 table main" in sid_route and "proto 201" in sid_route
     planes["mag1"].remove(spec)
     assert owned(lab, "mag1") == []
+
+
+def test_from_settings_uses_the_configured_marks(lab):
+    dp = SimpleNamespace(core_interface="core", route_table=77, rule_priority=1500, route_protocol=190,
+                         encapsulation="srv6")
+    script = ("from types import SimpleNamespace as S; from nf.dataplane.linux import LinuxDataPlane;"
+              "from tests.e2e.test_dataplane_linux import mag_spec;"
+              f"p = LinuxDataPlane.from_settings(S(dataplane=S(**{vars(dp)!r})));"
+              "p.apply(mag_spec('mag1'))")
+    lab.exec("mag1", sys.executable, "-c", script)  # the process runs inside the namespace, as the function does
+    assert "1500:\tfrom 2001:db8:100:1::/64 iif acc-mn1 lookup 100 proto 190" in lab.exec("mag1", "ip", "-6", "rule").stdout
+    assert "proto 190" in routes(lab, "mag1", str(HNP))
