@@ -116,7 +116,8 @@ class Runtime:
 
     def _watch_registered_peer(self, monitor, event) -> None:
         """A registration proves a peer is there: monitor it (an LMA learns its MAGs this way)
-        and learn its path state now rather than at the next Heartbeat interval."""
+        and learn its path state now rather than at the next Heartbeat interval. A new peer is
+        asked at once by add_peer itself; a known one of unknown state by check_now."""
         if "lma" in self.roles:
             peer = event.data.get("proxy-coa")
         elif self.settings.mag is not None:
@@ -124,8 +125,9 @@ class Runtime:
         else:
             return
         if peer:
-            monitor.add_peer(IPv6Address(str(peer)))
-            monitor.check_now(IPv6Address(str(peer)))
+            address = peer if isinstance(peer, IPv6Address) else IPv6Address(peer)
+            if not monitor.add_peer(address):
+                monitor.check_now(address)
 
     async def stop(self) -> None:
         self.ready = False

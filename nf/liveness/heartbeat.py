@@ -170,8 +170,9 @@ class HeartbeatMonitor:
         request was sent.
         """
         peer = self._peers.get(_address(address))
-        if peer is None or peer.state is not Liveness.UNKNOWN or not self._running:
+        if peer is None or peer.state is not Liveness.UNKNOWN or peer.asked_early or not self._running:
             return False
+        peer.asked_early = True  # once: a peer that never answers must not draw one per registration
         if peer.outstanding is not None:  # sent before the peer was there; not a miss yet
             self._periodic.pop(peer.outstanding.sequence, None)
         sequence = self._send_request(peer)

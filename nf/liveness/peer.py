@@ -62,6 +62,7 @@ class PeerLiveness:
     down_count: int = 0
     down_since: float | None = None  # monotonic seconds, while down
     timer: Timer | None = None
+    asked_early: bool = False  # check_now() already sent its one off-cadence request
 
     def as_state(self, heartbeats_sent: int, heartbeats_received: int) -> dict[str, Any]:
         """The YANG state leaves of this peer (per-peer counters come from Statistics)."""

@@ -489,3 +489,11 @@ async def test_check_now_leaves_a_peer_of_known_state_to_its_cadence():
     h.respond(h.requests_to(PEER)[0])
     assert h.monitor.check_now(PEER) is False
     assert len(h.requests_to(PEER)) == 1
+
+
+@async_test
+async def test_check_now_asks_only_once_while_the_peer_stays_silent():
+    h = await start_monitor(make_settings(interval=60))
+    assert h.monitor.check_now(PEER) is True
+    assert h.monitor.check_now(PEER) is False
+    assert len(h.requests_to(PEER)) == 2  # the start-up request and one early request, no more
