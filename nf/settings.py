@@ -9,7 +9,7 @@ keeps the mapping easy to follow next to the model.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Mapping
 
@@ -206,7 +206,6 @@ class Settings:
     fault_policy: FaultPolicySettings
     event_history: EventHistorySettings
     management: ManagementSettings
-    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def has_role(self, role: str) -> bool:
         return role in self.node.roles
@@ -408,7 +407,6 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             metrics_address=met.get("address", "::"),
             metrics_port=met.get("port", 9430),
         ),
-        raw=d,
     )
 
 
