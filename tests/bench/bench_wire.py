@@ -79,6 +79,7 @@ def run(quick: bool = False) -> list[dict]:
     baseline = {
         "name": "struct.pack of the fixed header",
         "value": _rate(lambda: _FIXED_HEADER.pack(59, 1, 5, 0, 1, 0xC200, 900), seconds),
+        "unit": "ops/s",
     }
     measurements = {
         "PBU encode+decode": lambda: decode(encode(PBU, MAG, LMA), MAG, LMA),
