@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file and exit",
                            description="Validate a configuration file against the YANG model and exit.")
     check.add_argument("config", type=Path, metavar="FILE")
+
+    from mgmt import lab_cli  # the namespace lab: its own module and sub-commands
+
+    lab_cli.add_parser(sub)
     return parser
 
 
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             _load(args.config)
             print(f"{args.config}: valid")
             return 0
+        if args.command == "lab":
+            from mgmt import lab_cli
+
+            return lab_cli.run(args)
         return run(args)
     except CliError as e:
         return fail(PROG, e)

@@ -8,6 +8,7 @@ plan is in docs/dataplane.md.
 from __future__ import annotations
 
 import subprocess
+import zlib
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 
@@ -43,8 +44,9 @@ _CORE_LINKS = (
     ("lma", "to-mag2", "mag2", "core", "2001:db8:10:2::1/64", "2001:db8:10:2::2/64"),
     ("lma", "to-cn", "cn", "to-lma", "2001:db8:20::1/64", "2001:db8:20::2/64"),
 )
-_ROLES = {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mobile-node", "mn2": "mobile-node",
-          "cn": "correspondent-node"}
+_ROLES = {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mn", "mn2": "mn", "cn": "cn"}
+FUNCTION_HOSTS = ("lma", "mag1", "mag2")  # those that run a dmm-nf process
+MAGS = ("mag1", "mag2")
 NODE_ADDRESS = {  # on lo; the LMA's is also its End.DT6 SID, each MAG's its own
     "lma": IPv6Address("2001:db8:ff::1"),
     "mag1": IPv6Address("2001:db8:ff::11"),
@@ -54,23 +56,47 @@ HOME_PREFIX = {"mn1": IPv6Network("2001:db8:100:1::/64"), "mn2": IPv6Network("20
 CN_ADDRESS = IPv6Address("2001:db8:20::2")
 
 
+MN_LINK_LAYER = {"mn1": "02:00:00:00:01:01", "mn2": "02:00:00:00:02:01"}  # on both of its links, like one NIC
+
+
 def mn_address(mn: str) -> IPv6Address:
     return HOME_PREFIX[mn][0x100]
 
 
+def management_network(prefix: str) -> IPv6Network:
+    """The host-side management prefix of a lab: fd00:dd::/64 for the default lab, a
+    distinct /64 per other prefix so that several labs can coexist on one host."""
+    subnet = 0 if prefix == DEFAULT_PREFIX else zlib.crc32(prefix.encode()) % 0xFFFF + 1
+    return IPv6Network(f"fd00:dd:0:{subnet:x}::/64")
+
+
+MANAGEMENT_HOST_ID = {"host": 1, "lma": 2, "mag1": 0x11, "mag2": 0x12}  # interface ids in the management /64
+
+
 class Topology:
-    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
-        if not prefix or "/" in prefix:
+    def __init__(self, prefix: str = DEFAULT_PREFIX, management: bool = False) -> None:
+        """`management`: also join the function namespaces to a bridge in the host
+        namespace, so NETCONF and metrics are reachable from the host."""
+        if not prefix or "/" in prefix or len(prefix) > 20:
             raise ValueError(f"bad namespace prefix {prefix!r}")
         self.prefix = prefix
+        self.management = management
+        self.management_network = management_network(prefix)
+        tag = f"dm{zlib.crc32(prefix.encode()) & 0xFFFFF:05x}"  # host-side names: at most 15 octets
+        self.bridge = f"{tag}-br"
+        self._host_side = {host: f"{tag}-{host}" for host in FUNCTION_HOSTS}
 
     def ns(self, host: str) -> str:
         return self.prefix + host
 
+    def management_address(self, host: str = "host") -> IPv6Address:
+        """Where `host` (or the host namespace itself, "host") is reached on the management bridge."""
+        return self.management_network[MANAGEMENT_HOST_ID[host]]
+
     # -- life cycle ------------------------------------------------------------------------
     def up(self, initial: dict[str, str] | None = None) -> None:
-        """Create what is missing; `initial` maps each mobile node to its serving MAG
-        (default: mn1 on mag1, mn2 on mag2). Running it again changes nothing."""
+        """Create what is missing; `initial` maps mobile nodes to their serving MAG
+        (a node with none gets mn1 on mag1, mn2 on mag2). Running it again changes nothing."""
         existing = set(self._namespaces())
         for host in _ROLES:
             if self.ns(host) not in existing:
@@ -93,29 +119,56 @@ class Topology:
                      link.replace("::1", "::2"))
         self._ip("cn", "-6", "route", "replace", "default", "via", "2001:db8:20::1")
         for mn in HOME_PREFIX:
-            for mag in ("mag1", "mag2"):
+            for mag in MAGS:
                 self._veth(mn, f"to-{mag}", mag, f"acc-{mn}", up=False)
+                self._ip(mn, "link", "set", f"to-{mag}", "address", MN_LINK_LAYER[mn])
                 self._ip(mag, "addr", "replace", f"{GATEWAY_LINK_LOCAL}/64", "dev", f"acc-{mn}")
                 self._ip(mag, "link", "set", f"acc-{mn}", "up")
-        serving = {"mn1": "mag1", "mn2": "mag2", **(initial or {})}
-        for mn, mag in serving.items():
+        if self.management:
+            self._management_up()
+        for mn, mag in {"mn1": "mag1", "mn2": "mag2"}.items():  # a node already served stays where it is
+            if self.serving_mag(mn) is None:
+                self.attach(mn, mag)
+        for mn, mag in (initial or {}).items():
             if self.serving_mag(mn) != mag:
                 self.attach(mn, mag)
 
     def down(self) -> list[str]:
-        """Delete every namespace bearing our prefix (their links go with them)."""
+        """Delete every namespace bearing our prefix (their links go with them) and the
+        management bridge, if there is one."""
+        for name in self.links_in_host():  # before the namespaces: their removal is asynchronous
+            _run("ip", "link", "del", name, check=False)
         removed = []
         for namespace in self._namespaces():
             _run("ip", "netns", "del", namespace)
             removed.append(namespace)
         return removed
 
+    def links_in_host(self) -> list[str]:
+        """The lab's links present in the host namespace (the bridge and its ports)."""
+        wanted = {self.bridge, *self._host_side.values()}
+        out = _run("ip", "-o", "link", "show").stdout
+        present = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+        return [name for name in present if name in wanted]
+
+    def _management_up(self) -> None:
+        if _run("ip", "link", "show", self.bridge, check=False).returncode != 0:
+            _run("ip", "link", "add", self.bridge, "type", "bridge")
+        _run("ip", "addr", "replace", f"{self.management_address()}/64", "dev", self.bridge, "nodad")
+        _run("ip", "link", "set", self.bridge, "up")
+        for host, host_side in self._host_side.items():
+            if _run("ip", "link", "show", host_side, check=False).returncode != 0:
+                _run("ip", "link", "add", host_side, "type", "veth", "peer", "name", "mgmt", "netns", self.ns(host))
+            _run("ip", "link", "set", host_side, "master", self.bridge, "up")
+            self._ip(host, "addr", "replace", f"{self.management_address(host)}/64", "dev", "mgmt", "nodad")
+            self._ip(host, "link", "set", "mgmt", "up")
+
     def attach(self, mn: str, mag: str) -> None:
         """Make `mag` serve `mn`: its link to the other MAG goes down, this one comes up,
         with the same home address and default route through the new MAG."""
-        if mn not in HOME_PREFIX or mag not in ("mag1", "mag2"):
+        if mn not in HOME_PREFIX or mag not in MAGS:
             raise LabError(f"no such mobile node or MAG: {mn}, {mag}")
-        for other in ("mag1", "mag2"):
+        for other in MAGS:
             if other != mag:
                 self._ip(mn, "link", "set", f"to-{other}", "down")
                 self._ip(mn, "addr", "flush", "dev", f"to-{other}", "scope", "global")
@@ -125,7 +178,7 @@ class Topology:
         self._ip(mn, "-6", "route", "replace", "default", "via", str(GATEWAY_LINK_LOCAL), "dev", ifname)
 
     def serving_mag(self, mn: str) -> str | None:
-        for mag in ("mag1", "mag2"):
+        for mag in MAGS:
             out = self._ip(mn, "-o", "link", "show", f"to-{mag}")
             if ",UP" in out or "<UP" in out:
                 return mag
