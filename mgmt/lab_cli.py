@@ -75,9 +75,12 @@ class Lab:
         if mag not in MAGS:
             raise CliError(f"no MAG {mag!r}; the lab has {', '.join(MAGS)}", EXIT_USAGE)
         old = self.topology.serving_mag(mn)
+        if old == mag:
+            return HandoverResult(mn, old, mag, 0.0)
         with ExitStack() as stack:  # sessions open before the link changes: only signalling is timed
             new_client = stack.enter_context(self.client(mag))
-            old_client = stack.enter_context(self.client(old)) if old not in (None, mag) else None
+            old_running = old is not None and self.functions.pid(old) is not None
+            old_client = stack.enter_context(self.client(old)) if old_running else None
             start = time.monotonic()
             self.topology.attach(mn, mag)
             self._attach(new_client, mn)
@@ -176,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(state, indent=2) if args.json else summary(state, try_this=False))
         elif args.lab_command == "handover":
             result = lab.handover(args.mn, args.mag)
+            if result.old_mag == result.new_mag:
+                print(f"{result.mn} is already on {result.new_mag}")
+                return 0
             print(f"{result.mn}: {result.old_mag or 'no MAG'} -> {result.new_mag}, registered in "
                   f"{result.seconds * 1000:.0f} ms; address {mn_address(result.mn)} kept")
     except LabError as e:

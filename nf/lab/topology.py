@@ -24,6 +24,9 @@ SYSCTLS = (  # before links exist, so "default" reaches every new interface
     "net.ipv6.conf.default.accept_dad=0",
     "net.ipv6.conf.all.keep_addr_on_down=1",
 )
+MN_SYSCTLS = (  # a mobile node announces its addresses when a link comes up
+    "net.ipv6.conf.default.ndisc_notify=1",
+)
 
 
 class LabError(Exception):
@@ -101,7 +104,7 @@ class Topology:
         for host in _ROLES:
             if self.ns(host) not in existing:
                 _run("ip", "netns", "add", self.ns(host))
-                for setting in SYSCTLS:
+                for setting in SYSCTLS + (MN_SYSCTLS if _ROLES[host] == "mn" else ()):
                     self.exec(host, "sysctl", "-qw", setting)
             self._ip(host, "link", "set", "lo", "up")
         for host, ifname, peer, peer_ifname, address, peer_address in _CORE_LINKS:
@@ -173,8 +176,10 @@ class Topology:
                 self._ip(mn, "link", "set", f"to-{other}", "down")
                 self._ip(mn, "addr", "flush", "dev", f"to-{other}", "scope", "global")
         ifname = f"to-{mag}"
-        self._ip(mn, "link", "set", ifname, "up")
+        # Address first: at link up the node then announces it (ndisc_notify), as a host
+        # does after DAD, and the new MAG learns it before its first downlink packet.
         self._ip(mn, "addr", "replace", f"{mn_address(mn)}/64", "dev", ifname, "nodad")
+        self._ip(mn, "link", "set", ifname, "up")
         self._ip(mn, "-6", "route", "replace", "default", "via", str(GATEWAY_LINK_LOCAL), "dev", ifname)
 
     def serving_mag(self, mn: str) -> str | None:
