@@ -20,8 +20,8 @@ def test_up_twice_changes_nothing_and_status_lists_every_host(lab):
     first = lab.status()
     lab.up()
     assert lab.status() == first
-    assert {h.name: h.role for h in first} == {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mobile-node",
-                                               "mn2": "mobile-node", "cn": "correspondent-node"}
+    assert {h.name: h.role for h in first} == {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mn",
+                                               "mn2": "mn", "cn": "cn"}
     by_name = {h.name: h for h in first}
     assert by_name["mn1"].addresses == {"to-mag1": [IPv6Interface("2001:db8:100:1::100/64")]}
     assert by_name["cn"].namespace == lab.ns("cn")
