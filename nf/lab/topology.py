@@ -171,16 +171,16 @@ class Topology:
         with the same home address and default route through the new MAG."""
         if mn not in HOME_PREFIX or mag not in MAGS:
             raise LabError(f"no such mobile node or MAG: {mn}, {mag}")
+        commands = []
         for other in MAGS:
             if other != mag:
-                self._ip(mn, "link", "set", f"to-{other}", "down")
-                self._ip(mn, "addr", "flush", "dev", f"to-{other}", "scope", "global")
+                commands += [f"link set to-{other} down", f"addr flush dev to-{other} scope global"]
         ifname = f"to-{mag}"
         # Address first: at link up the node then announces it (ndisc_notify), as a host
         # does after DAD, and the new MAG learns it before its first downlink packet.
-        self._ip(mn, "addr", "replace", f"{mn_address(mn)}/64", "dev", ifname, "nodad")
-        self._ip(mn, "link", "set", ifname, "up")
-        self._ip(mn, "-6", "route", "replace", "default", "via", str(GATEWAY_LINK_LOCAL), "dev", ifname)
+        commands += [f"addr replace {mn_address(mn)}/64 dev {ifname} nodad", f"link set {ifname} up",
+                     f"route replace default via {GATEWAY_LINK_LOCAL} dev {ifname}"]
+        self._batch(mn, commands)  # one process: the link change is what a handover measures
 
     def serving_mag(self, mn: str) -> str | None:
         for mag in MAGS:
@@ -218,6 +218,12 @@ class Topology:
             if up:
                 self._ip(host, "link", "set", ifname, "up")
                 self._ip(peer, "link", "set", peer_ifname, "up")
+
+    def _batch(self, host: str, commands: list[str]) -> None:
+        result = subprocess.run(["ip", "-6", "-n", self.ns(host), "-batch", "-"], input="\n".join(commands) + "\n",
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise LabError(f"ip -n {self.ns(host)} -batch: {result.stderr.strip()}")
 
     def _ip(self, host: str, *args: str) -> str:
         return _run("ip", "-n", self.ns(host), *args).stdout
