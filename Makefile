@@ -26,8 +26,10 @@ $(STAMP): $(VENV)/bin/python requirements.lock pyproject.toml
 
 install: system $(STAMP)
 
+# The namespace lab (root): LMA, two MAGs, two mobile nodes, a correspondent node; ends with
+# the lab running and a "try this" text. `.venv/bin/dmm-nf lab down` removes it all.
 run: install
-	$(VENV)/bin/dmm-nf run --config yang/examples/lma.xml --state-dir .state/lma
+	$(VENV)/bin/dmm-nf lab up
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

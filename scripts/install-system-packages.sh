@@ -9,6 +9,7 @@ PACKAGES=(
   prometheus                                        # real scrape in tests, promtool
   etcd-server                                       # multi-node location-management store
   iproute2 iputils-ping iperf3 procps               # the kernel data plane, the lab and its checks
+  curl                                              # the lab's "try this": a metrics URL
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
