@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -204,15 +205,20 @@ def summary(state: dict[str, Any], try_this: bool = True) -> str:
         lines.append(line)
     if try_this:
         by_name = {h["name"]: h for h in state["hosts"]}
-        ns = by_name["mn1"]["namespace"]
+        lab = f"{_command('dmm-nf')} lab" + ("" if state["prefix"] == DEFAULT_PREFIX else f" --prefix {state['prefix']}")
         lines += [
             "",
             "try this:",
-            f"  ip netns exec {ns} ping -c 3 {CN_ADDRESS}           # mn1 -> cn through the SRv6 tunnel",
-            f"  {by_name['mag1']['dmmctl']} bindings",
+            f"  ip netns exec {by_name['mn1']['namespace']} ping -c 3 {CN_ADDRESS}   # mn1 -> cn through the tunnel",
+            f"  {_command('dmmctl')}{by_name['mag1']['dmmctl'].removeprefix('dmmctl')} bindings",
             f"  curl -s {by_name['lma']['metrics-url']} | grep ^dmm_bindings",
-            f"  dmm-nf lab handover mn1 mag2                          # mn1 keeps {mn_address('mn1')}",
-            "  dmm-nf lab status --json",
-            "  dmm-nf lab down",
+            f"  {lab} handover mn1 mag2   # mn1 keeps {mn_address('mn1')}",
+            f"  {lab} status --json",
+            f"  {lab} down",
         ]
     return "\n".join(lines)
+
+
+def _command(name: str) -> str:
+    """`name` if the shell finds it, else its path beside this interpreter (the virtualenv)."""
+    return name if shutil.which(name) else str(Path(sys.executable).with_name(name))
