@@ -161,7 +161,7 @@ def test_up_again_changes_nothing(lab):
     before = snapshot()
     result = dmm_nf("lab", "--prefix", lab.topology.prefix, "--run-dir", str(lab.functions.run_dir), "up")
     assert result.returncode == 0, result.stderr
-    assert "try this:" in result.stdout and "dmm-nf lab handover mn1 mag2" in result.stdout
+    assert "try this:" in result.stdout and f"dmm-nf lab --prefix {lab.topology.prefix} handover mn1 mag2" in result.stdout
     assert snapshot() == before
 
 
