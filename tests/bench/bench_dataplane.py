@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from ipaddress import IPv6Network
@@ -63,6 +64,17 @@ def _install_rate(lab: Topology, count: int) -> tuple[float, float]:
     return ours, theirs
 
 
+def _install_rate_in_namespace(lab: Topology, count: int) -> float:
+    """Bindings/s through LinuxDataPlane in a process inside the namespace, as `dmm-nf run`
+    uses it in the lab: netlink directly, without pyroute2's NetNS proxy process."""
+    script = ("import sys, time; from tests.bench.bench_dataplane import _spec;"
+              "from nf.dataplane.linux import LinuxDataPlane;"
+              f"specs = [_spec(i) for i in range({count})]; plane = LinuxDataPlane(core_interface='core');"
+              "start = time.perf_counter(); [plane.apply(s) for s in specs];"
+              f"print({count} / (time.perf_counter() - start)); plane.reconcile([]); plane.close()")
+    return float(lab.exec("mag1", sys.executable, "-c", script, timeout=300).stdout.strip())
+
+
 def _iperf(lab: Topology, seconds: int) -> float:
     """Mbit/s from mn1 to cn, TCP."""
     server = subprocess.Popen(["ip", "netns", "exec", lab.ns("cn"), "iperf3", "-s", "-1", "-B", str(CN_ADDRESS)],
@@ -109,6 +121,7 @@ def run(quick: bool = False) -> list[dict]:
         lab.up()
         count = 200 if quick else 2000
         ours, theirs = _install_rate(lab, count)
+        in_namespace = _install_rate_in_namespace(lab, count)
         tunnelled, plain = _throughput(lab, 2 if quick else 5)
     finally:
         lab.down()
@@ -118,6 +131,11 @@ def run(quick: bool = False) -> list[dict]:
                goal=GOAL, met=ours > GOAL_BINDINGS_PER_S,
                notes=f"{count} MAG bindings (access route + uplink rule each) into a lab namespace, "
                      "through pyroute2 NetNS (a proxy process per namespace)"),
+        result("dataplane_linux_bindings_installed_in_namespace", in_namespace, "bindings/s",
+               baseline=baseline("ip -batch, same routes and rules", theirs, "bindings/s"),
+               goal=GOAL, met=in_namespace > GOAL_BINDINGS_PER_S,
+               notes=f"the same {count} bindings from a process inside the MAG's namespace, as dmm-nf run "
+                     "installs them in the lab (netlink directly, no proxy process)"),
         result("dataplane_srv6_forwarding_mn_to_cn", tunnelled, "Mbit/s",
                baseline=baseline("plain routed path, same namespaces", plain, "Mbit/s"),
                goal=f">= {GOAL_FORWARDING_SHARE:.0%} of the plain routed path",
