@@ -24,7 +24,10 @@ SYSCTLS = (  # before links exist, so "default" reaches every new interface
     "net.ipv6.conf.default.accept_dad=0",
     "net.ipv6.conf.all.keep_addr_on_down=1",
 )
-MN_SYSCTLS = (  # a mobile node announces its addresses when a link comes up
+MN_SYSCTLS = (  # a mobile node is a host: it takes Router Advertisements (SLAAC) and announces its
+    "net.ipv6.conf.all.forwarding=0",  # addresses when a link comes up
+    "net.ipv6.conf.default.accept_ra=1",
+    "net.ipv6.conf.default.autoconf=1",
     "net.ipv6.conf.default.ndisc_notify=1",
 )
 
