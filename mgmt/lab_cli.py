@@ -61,6 +61,9 @@ class Lab:
     def down(self) -> list[str]:
         """Every process, namespace and host link of the lab goes; returns what was removed."""
         removed = [f"process {host}" for host in self.functions.stop_all()]
+        for pid, namespace in self.topology.processes().items():  # e.g. a ping left running in a host
+            if self.functions.kill(pid):
+                removed.append(f"process {pid} in {namespace}")
         removed += [f"link {name}" for name in self.topology.links_in_host()]
         removed += [f"namespace {ns}" for ns in self.topology.down()]
         if self.functions.run_dir.exists():

@@ -74,6 +74,12 @@ class Functions:
             _wait_gone(pid, STOP_TIMEOUT)
         return True
 
+    @staticmethod
+    def kill(pid: int) -> bool:
+        """SIGKILL a process that is no function of ours (left in a lab namespace); True once gone."""
+        _signal(pid, signal.SIGKILL)
+        return _wait_gone(pid, STOP_TIMEOUT)
+
     def stop_all(self) -> list[str]:
         return [host for host in FUNCTION_HOSTS if self.stop(host)]
 

@@ -150,6 +150,14 @@ class Topology:
             removed.append(namespace)
         return removed
 
+    def processes(self) -> dict[int, str]:
+        """Processes running inside the lab's namespaces: pid -> namespace."""
+        found = {}
+        for namespace in self._namespaces():
+            for pid in _run("ip", "netns", "pids", namespace, check=False).stdout.split():
+                found[int(pid)] = namespace
+        return found
+
     def links_in_host(self) -> list[str]:
         """The lab's links present in the host namespace (the bridge and its ports)."""
         wanted = {self.bridge, *self._host_side.values()}

@@ -173,8 +173,11 @@ def test_down_leaves_no_namespace_process_link_or_file(tmp_path):
         assert up.returncode == 0, up.stderr
         pids = [lab.functions.pid(h) for h in ("lma", "mag1", "mag2")]
         assert all(pids)
+        left_running = subprocess.Popen(["ip", "netns", "exec", lab.topology.ns("cn"), "sleep", "60"])
+        wait_for(lambda: left_running.pid in lab.topology.processes(), what="the sleep to be in cn's namespace")
         down = dmm_nf("lab", "--prefix", prefix, "--run-dir", str(run_dir), "down")
         assert down.returncode == 0, down.stderr
+        assert left_running.wait(timeout=10) == -9
         namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         assert prefix not in namespaces
         assert lab.topology.links_in_host() == []
