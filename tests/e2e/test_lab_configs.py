@@ -1,0 +1,46 @@
+"""The lab's generated function configurations: valid under the model, and saying what the
+lab relies on (no root needed)."""
+from __future__ import annotations
+
+from ipaddress import IPv6Network
+
+import pytest
+
+from nf.config import load_config
+from nf.lab.configs import function_config
+from nf.lab.topology import Topology, management_network
+from nf.settings import settings_from_tree
+
+
+@pytest.mark.parametrize("host", ["lma", "mag1", "mag2"])
+def test_each_function_config_validates_and_serves_on_its_management_address(tmp_path, host):
+    topology = Topology("dmm-")
+    path = tmp_path / f"{host}.xml"
+    path.write_text(function_config(topology, host))
+    tree = load_config(path)
+    settings = settings_from_tree(tree, tree.context)
+    assert settings.dataplane.backend == "linux" and settings.dataplane.encapsulation == "srv6"
+    assert settings.transport.type == "raw-ipv6"
+    assert settings.management.netconf_address == str(topology.management_address(host))
+    assert settings.management.metrics_port == 9430
+
+
+def test_the_lma_pins_each_mobile_node_home_prefix(tmp_path):
+    path = tmp_path / "lma.xml"
+    path.write_text(function_config(Topology(), "lma"))
+    tree = load_config(path)
+    policies = settings_from_tree(tree, tree.context).policies
+    assert {p.mn_identifier: p.home_network_prefixes for p in policies.values()} == {
+        "mn1@example.net": (IPv6Network("2001:db8:100:1::/64"),),
+        "mn2@example.net": (IPv6Network("2001:db8:100:2::/64"),),
+    }
+
+
+def test_labs_with_other_prefixes_get_their_own_management_network():
+    assert management_network("dmm-") == IPv6Network("fd00:dd::/64")
+    assert management_network("dmmt1-") != management_network("dmmt2-") != management_network("dmm-")
+
+
+def test_a_host_without_a_function_has_no_config():
+    with pytest.raises(ValueError, match="'mn1' runs no function"):
+        function_config(Topology(), "mn1")
