@@ -73,7 +73,8 @@ class Lab:
 
     def handover(self, mn: str, mag: str) -> HandoverResult:
         """Move `mn` to `mag`: its link to the old MAG goes down and the one to `mag` up; the
-        new MAG is told of the attach, the old one of the detach."""
+        new MAG is told of the attach and, once it has registered the node, the old one of
+        the detach."""
         if mn not in HOME_PREFIX:
             raise CliError(f"no mobile node {mn!r}; the lab has {', '.join(HOME_PREFIX)}", EXIT_USAGE)
         if mag not in MAGS:
@@ -91,10 +92,11 @@ class Lab:
             start = time.monotonic()
             self.topology.attach(mn, mag)
             self._attach(new_client, mn)
+            self._wait_registered(new_client, mag, mn)
+            seconds = time.monotonic() - start
             if old_client is not None:
                 old_client.rpc("mn-detach", {"mn-identifier": mn_identifier(mn), "link-layer-id": MN_LINK_LAYER[mn]})
-            self._wait_registered(new_client, mag, mn)
-            return HandoverResult(mn, old, mag, time.monotonic() - start)
+            return HandoverResult(mn, old, mag, seconds)
 
     # -- NETCONF ---------------------------------------------------------------------------
     def client(self, host: str) -> Client:
