@@ -93,12 +93,22 @@ class Runtime:
             for message_type in role.handles:
                 self._handlers[message_type] = role
         self._start_liveness(ctx)
+        self._reconcile_dataplane()
         for role in self.roles.values():
             await role.start()
         self.ready = True
         log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
                  ",".join(sorted(self.roles)), self.restart_counter, self._transport.local_address,
                  self._transport.local_port)
+
+    def _reconcile_dataplane(self) -> None:
+        """Bindings live in memory only, so a starting node has none: whatever forwarding it
+        owns in the kernel was left by an earlier process and is stale. Removing it now (only
+        what carries our ownership marks) means no route outlives its binding; peers learn of
+        the restart from our Restart Counter and register again (RFC 5847)."""
+        report = self.dataplane.reconcile(())
+        if report.removed:
+            log.info("removed %d stale forwarding entries left by an earlier process", len(report.removed))
 
     def _start_liveness(self, ctx: RoleContext) -> None:
         """The RFC 5847 monitor answers and sends Heartbeats; a peer's restart reaches the roles."""

@@ -138,8 +138,6 @@ def test_a_killed_and_restarted_mag_holds_each_route_once(lab):
     assert reachable(lab.topology, "mn1", str(CN_ADDRESS))
 
 
-@pytest.mark.xfail(strict=True, reason="the runtime does not reconcile the data plane with its (empty) "
-                   "binding update list at start yet; LinuxDataPlane.reconcile exists but nothing calls it")
 def test_a_restarted_mag_removes_routes_of_bindings_it_no_longer_has(lab):
     os.kill(lab.functions.pid("mag1"), signal.SIGKILL)
     wait_for(lambda: lab.functions.pid("mag1") is None, what="mag1 to die")
