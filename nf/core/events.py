@@ -35,6 +35,9 @@ class EventBus:
         self._history: deque[Event] = deque(maxlen=max_entries)
         self._max_age = max_age
         self._subscribers: dict[int, tuple[Subscriber, frozenset[str] | None]] = {}
+        # kind -> its subscribers in subscription order; built on first publish of the kind and
+        # dropped whenever the subscribers change, so publishing filters nothing per event.
+        self._callbacks_by_kind: dict[str, tuple[Subscriber, ...]] = {}
         self._next_id = 0
         self.subscriber_errors = 0
 
@@ -43,18 +46,25 @@ class EventBus:
         token = self._next_id
         self._next_id += 1
         self._subscribers[token] = (callback, frozenset(kinds) if kinds is not None else None)
+        self._callbacks_by_kind.clear()
 
         def unsubscribe() -> None:
             self._subscribers.pop(token, None)
+            self._callbacks_by_kind.clear()
         return unsubscribe
 
     def publish(self, kind: str, **data: Any) -> Event:
-        event = Event(kind, self._clock(), MappingProxyType(data))
-        self._history.append(event)
-        self._expire(event.time)
-        for callback, kinds in list(self._subscribers.values()):
-            if kinds is not None and kind not in kinds:
-                continue
+        now = self._clock()
+        event = Event(kind, now, MappingProxyType(data))
+        history = self._history
+        history.append(event)
+        if self._max_age is not None and history and history[0].time < now - self._max_age:
+            self._expire(now)
+        callbacks = self._callbacks_by_kind.get(kind)
+        if callbacks is None:
+            callbacks = self._callbacks_by_kind[kind] = tuple(
+                callback for callback, kinds in self._subscribers.values() if kinds is None or kind in kinds)
+        for callback in callbacks:
             try:
                 callback(event)
             except Exception:

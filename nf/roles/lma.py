@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from socket import AF_INET6, inet_ntop
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import Callable
@@ -137,6 +138,7 @@ class LmaRole:
         self.pools = PrefixPools()
         self.policies = PolicyStore()
         self._authorized_mags: set[IPv6Address] = set()
+        self._tunnels: dict[IPv6Address, Tunnel] = {}  # by MAG; only authorised MAGs get one
         self.prepare_reconfigure(ctx.settings)()
         self.revocations = RevocationTracker(ctx, self._on_revocation_done)
 
@@ -172,6 +174,7 @@ class LmaRole:
 
         def apply() -> None:
             self.pools, self.policies, self._authorized_mags = pools, policies, authorized
+            self._tunnels = {mag: t for mag, t in self._tunnels.items() if mag in authorized}
             for prefix, pool in static:  # a pool never hands out a static prefix
                 if pool is not None and not pool.is_allocated(prefix):
                     pool.reserve(prefix)
@@ -385,8 +388,8 @@ class LmaRole:
         self.ctx.stats.bindings_created += 1
         self.ctx.events.publish(
             "binding-created", **_binding_key(entry), **{
-                "home-network-prefix": [str(p) for p in prefixes], "proxy-coa": str(src),
-                "lma-address": str(self.ctx.settings.node.address),
+                "home-network-prefix": _prefixes_text(prefixes), "proxy-coa": address_text(src),
+                "lma-address": address_text(self.ctx.settings.node.address),
                 "access-technology-type": entry.access_technology_type,
                 "handoff-indicator": entry.handoff_indicator, "lifetime": lifetime, "tunnel": tunnel})
         self._accept(pbu, request, entry, src, port)
@@ -422,11 +425,11 @@ class LmaRole:
         self._accept(pbu, request, entry, src, port)
 
     def _publish_updated(self, entry: BindingCacheEntry, previous: IPv6Address | None) -> None:
-        data = {**_binding_key(entry), "home-network-prefix": [str(p) for p in entry.home_network_prefixes],
-                "proxy-coa": str(entry.proxy_coa), "handoff": previous is not None,
+        data = {**_binding_key(entry), "home-network-prefix": _prefixes_text(entry.home_network_prefixes),
+                "proxy-coa": address_text(entry.proxy_coa), "handoff": previous is not None,
                 "handoff-indicator": entry.handoff_indicator, "lifetime": entry.lifetime}
         if previous is not None:
-            data["previous-proxy-coa"] = str(previous)
+            data["previous-proxy-coa"] = address_text(previous)
         self.ctx.events.publish("binding-updated", **data)
 
     def _record_update(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry,
@@ -554,8 +557,8 @@ class LmaRole:
         self.ctx.stats.bindings_deleted += 1
         if reason == "expired":
             self.counters.bindings_expired += 1
-        data = {**_binding_key(entry), "home-network-prefix": [str(p) for p in entry.home_network_prefixes],
-                "proxy-coa": str(entry.proxy_coa), "reason": reason}
+        data = {**_binding_key(entry), "home-network-prefix": _prefixes_text(entry.home_network_prefixes),
+                "proxy-coa": address_text(entry.proxy_coa), "reason": reason}
         if trigger is not None:
             data["revocation-trigger"] = int(trigger)
         self.ctx.events.publish("binding-deleted", **data)
@@ -617,6 +620,12 @@ class LmaRole:
         return spec.tunnel.name
 
     def _spec(self, key: str, prefixes: tuple[IPv6Network, ...], mag: IPv6Address) -> BindingSpec:
+        tunnel = self._tunnels.get(mag) or self._new_tunnel(mag)
+        return BindingSpec(key, tunnel, tuple(Route(RouteKind.DOWNLINK, p, tunnel=tunnel.name) for p in prefixes))
+
+    def _new_tunnel(self, mag: IPv6Address) -> Tunnel:
+        """The tunnel to `mag`, built once per MAG: it depends only on the MAG and on the node
+        and data-plane settings, which change only with a restart."""
         settings = self.ctx.settings
         dp = settings.dataplane
         encapsulation = Encapsulation(dp.encapsulation)
@@ -625,7 +634,8 @@ class LmaRole:
                         remote=mag, encapsulation=encapsulation,
                         remote_sid=mag if srv6 else None,  # the MAG decapsulates at its own address
                         local_sid=dp.srv6_decap_sid if srv6 else None)
-        return BindingSpec(key, tunnel, tuple(Route(RouteKind.DOWNLINK, p, tunnel=tunnel.name) for p in prefixes))
+        self._tunnels[mag] = tunnel
+        return tunnel
 
     # ----- revocation (RFC 5846) ----------------------------------------------------------
     def revoke(self, mn_identifier: str, trigger: int = RevocationTrigger.ADMINISTRATIVE_REASON,
@@ -714,6 +724,17 @@ def _spec_key(mn_identifier: str, link_layer_id: bytes | None) -> str:
 
 def _ll_text(link_layer_id: bytes | None) -> str:
     return link_layer_id.hex(":") if link_layer_id else ""
+
+
+def address_text(address: IPv6Address) -> str:
+    """`str(address)`, several times faster: the C library's RFC 5952 text, except where it
+    writes an embedded IPv4 address in dotted form and `ipaddress` does not."""
+    text = inet_ntop(AF_INET6, address.packed)
+    return str(address) if "." in text or address.scope_id else text
+
+
+def _prefixes_text(prefixes: tuple[IPv6Network, ...]) -> list[str]:
+    return [f"{address_text(p.network_address)}/{p.prefixlen}" for p in prefixes]
 
 
 def _binding_key(entry: BindingCacheEntry) -> dict[str, str]:

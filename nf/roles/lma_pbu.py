@@ -34,37 +34,39 @@ class PbuRequest:
     access_technology_type: int | None
     timestamp: TimestampOption | None
     link_local_address: IPv6Address | None
+    explicit_prefixes: frozenset[IPv6Network]  # the non-zero ones: named by the MAG (RFC 5213 §5.3.2)
 
     @classmethod
     def of(cls, pbu: ProxyBindingUpdate) -> PbuRequest:
         mn_identifier = link_layer_id = hi = att = timestamp = link_local = None
         prefixes: list[IPv6Network] = []
         for option in pbu.options:
-            if isinstance(option, MobileNodeIdentifierOption) and option.nai:
-                mn_identifier = option.nai
-            elif isinstance(option, MobileNodeLinkLayerIdentifierOption):
-                link_layer_id = option.identifier if any(option.identifier) else None
-            elif isinstance(option, HomeNetworkPrefixOption):
+            kind = option.__class__  # the option classes have no subclasses: `is` suffices
+            if kind is MobileNodeIdentifierOption:
+                if option.nai:
+                    mn_identifier = option.nai
+            elif kind is HomeNetworkPrefixOption:
                 prefixes.append(option.prefix)
-            elif isinstance(option, HandoffIndicatorOption):
+            elif kind is HandoffIndicatorOption:
                 hi = int(option.value)
-            elif isinstance(option, AccessTechnologyTypeOption):
+            elif kind is AccessTechnologyTypeOption:
                 att = int(option.value)
-            elif isinstance(option, TimestampOption):
+            elif kind is TimestampOption:
                 timestamp = option
-            elif isinstance(option, LinkLocalAddressOption):
+            elif kind is MobileNodeLinkLayerIdentifierOption:
+                link_layer_id = option.identifier if any(option.identifier) else None
+            elif kind is LinkLocalAddressOption:
                 link_local = option.address
-        return cls(mn_identifier, link_layer_id, tuple(prefixes), hi, att, timestamp, link_local)
-
-    @property
-    def explicit_prefixes(self) -> frozenset[IPv6Network]:
-        """The non-zero prefixes: ones the MAG names (RFC 5213 section 5.3.2)."""
-        return frozenset(p for p in self.prefixes if not is_all_zero(p))
+        explicit = frozenset(p for p in prefixes if not is_all_zero(p)) if prefixes else _NO_PREFIXES
+        return cls(mn_identifier, link_layer_id, tuple(prefixes), hi, att, timestamp, link_local, explicit)
 
     @property
     def requests_new_prefix(self) -> bool:
         """Every HNP option is all zeroes: the MAG asks the LMA to assign prefixes."""
         return bool(self.prefixes) and not self.explicit_prefixes
+
+
+_NO_PREFIXES: frozenset[IPv6Network] = frozenset()
 
 
 def is_all_zero(prefix: IPv6Network) -> bool:

@@ -86,3 +86,41 @@ def test_reconfiguring_retention_shrinks_history():
     assert [e.data["n"] for e in bus.history()] == [4, 5]
     with pytest.raises(ValueError):
         bus.configure(max_entries=-1, max_age=None)
+
+
+def test_a_subscriber_added_after_a_kind_was_published_receives_it_next_time():
+    bus = EventBus()
+    early, late = [], []
+    bus.subscribe(early.append, kinds={"binding-created"})
+    bus.publish("binding-created", n=1)
+    bus.subscribe(late.append)
+    bus.publish("binding-created", n=2)
+    assert [e.data["n"] for e in early] == [1, 2] and [e.data["n"] for e in late] == [2]
+
+
+def test_unsubscribing_after_a_kind_was_published_stops_delivery_of_it():
+    bus = EventBus()
+    got = []
+    unsubscribe = bus.subscribe(got.append, kinds={"peer-restart"})
+    bus.publish("peer-restart", n=1)
+    unsubscribe()
+    bus.publish("peer-restart", n=2)
+    assert [e.data["n"] for e in got] == [1]
+
+
+def test_subscribers_run_in_subscription_order_whatever_their_filters():
+    bus = EventBus()
+    order = []
+    bus.subscribe(lambda e: order.append("all-1"))
+    bus.subscribe(lambda e: order.append("filtered"), kinds={"binding-deleted"})
+    bus.subscribe(lambda e: order.append("all-2"))
+    bus.publish("binding-deleted")
+    assert order == ["all-1", "filtered", "all-2"]
+
+
+def test_a_bus_that_keeps_no_history_still_delivers():
+    bus = EventBus(max_entries=0)
+    got = []
+    bus.subscribe(got.append)
+    bus.publish("binding-created")
+    assert len(got) == 1 and bus.history() == []
