@@ -117,27 +117,43 @@ def _select(selection: _Selection, key: int, sub: Union[str, _Selection]) -> Non
             _select(current, child_key, child_sub)
 
 
-def prune(nodes: Iterable[libyang.DNode], selection: _Selection, in_list: bool = False) -> None:
-    """Free every node of ``nodes`` (and below) that ``selection`` does not keep.
+def trim_depth(node: libyang.DNode, levels: int) -> None:
+    """Keep ``levels`` levels of ``node``'s subtree (1: the node alone); list keys stay,
+    since an entry is identified by them (RFC 8526 max-depth)."""
+    for child in children(node):
+        if levels <= 1:
+            if not is_list_key(child):
+                free_node(child)
+        else:
+            trim_depth(child, levels - 1)
+
+
+def prune(nodes: Iterable[libyang.DNode], selection: _Selection, in_list: bool = False,
+          max_depth: Optional[int] = None) -> None:
+    """Free every node of ``nodes`` (and below) that ``selection`` does not keep; below
+    each selected node keep at most ``max_depth`` levels (None: all).
 
     Keys of a kept list entry always stay: an entry is identified by them.
     """
     for node in list(nodes):
         sub = selection.get(_addr(node))
         if sub == _ALL:
+            if max_depth is not None:
+                trim_depth(node, max_depth)
             continue
         if sub is None:
             if not (in_list and is_list_key(node)):
                 free_node(node)
             continue
-        prune(children(node), sub, isinstance(node, libyang.DList))
+        prune(children(node), sub, isinstance(node, libyang.DList), max_depth)
 
 
-def prune_forest(tree: Optional[libyang.DNode], selection: _Selection) -> Optional[libyang.DNode]:
+def prune_forest(tree: Optional[libyang.DNode], selection: _Selection,
+                 max_depth: Optional[int] = None) -> Optional[libyang.DNode]:
     """Prune a whole forest; return its new first node (``None`` if nothing is left)."""
     nodes = top_level(tree)
     kept = [n for n in nodes if _addr(n) in selection]
-    prune(nodes, selection)
+    prune(nodes, selection, max_depth=max_depth)
     return kept[0] if kept else None
 
 
@@ -599,8 +615,14 @@ class Filter:
     def selects_all(self) -> bool:
         return self._impl is None
 
-    def apply(self, tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
-        """Prune ``tree`` (a forest the caller owns) to what the filter selects."""
-        if self._impl is None or tree is None:
+    def apply(self, tree: Optional[libyang.DNode], max_depth: Optional[int] = None) -> Optional[libyang.DNode]:
+        """Prune ``tree`` (a forest the caller owns) to what the filter selects, keeping at
+        most ``max_depth`` levels below each selected node (None: all)."""
+        if tree is None:
+            return None
+        if self._impl is None:
+            if max_depth is not None:
+                for node in top_level(tree):
+                    trim_depth(node, max_depth)
             return tree
-        return prune_forest(tree, self._impl.selection(tree))
+        return prune_forest(tree, self._impl.selection(tree), max_depth)

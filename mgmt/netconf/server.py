@@ -36,6 +36,7 @@ from sshutil.server import SSHServerSocket, from_private_key_file
 
 from mgmt.netconf import datastore as ds
 from mgmt.netconf.confirmed import ConfirmedCommit
+from mgmt.netconf.counters import OTHER, RpcCounters
 from mgmt.netconf.datastore import DatastoreLocks, Datastores
 from mgmt.netconf.edit import apply_edit
 from mgmt.netconf.errors import (
@@ -44,6 +45,7 @@ from mgmt.netconf.errors import (
 )
 from mgmt.netconf.filters import Filter, RequestError, module_by_namespace
 from mgmt.netconf.integration import NCM_NS, Services, request_error
+from mgmt.netconf.nmda import NmdaOperations
 from mgmt.netconf.notifications import NOTIFICATION_NS
 from mgmt.netconf.session import PasswordAndKeyAuth, Session
 
@@ -208,6 +210,7 @@ class NetconfServer:
         self.extra_capabilities = list(extra_capabilities)
         self.lock = threading.RLock()
         self.services = Services(ctx)
+        self.counters = RpcCounters()
         self.datastores = Datastores(ctx, self.state_dir, initial_config)
         self.services.running_changed(self.datastores.peek("running"), None, None)
         self.locks = DatastoreLocks()
@@ -308,6 +311,16 @@ class NetconfServer:
             etree.SubElement(caps, "capability").text = uri
 
     # ------------------------------------------------------------------ dispatch
+    def operation_label(self, op: etree._Element) -> str:
+        """The operation's name for counters: one the server serves, else ``other``."""
+        qname = etree.QName(op)
+        if (qname.namespace, qname.localname) in self._operations:
+            return qname.localname
+        module = module_by_namespace(self.ctx, qname.namespace or "")
+        if module is not None and self._is_rpc(module, qname.localname):
+            return qname.localname
+        return OTHER
+
     def register_operation(self, namespace: str, name: str, handler: Operation) -> None:
         """Serve another operation (``<get-data>``, ``<get-schema>``...) in this server."""
         self._operations[(namespace, name)] = handler
@@ -325,6 +338,8 @@ class NetconfServer:
         if self.services.monitoring is not None:
             self.register_operation(NCM_NS, "get-schema", self.services.get_schema)
         self.register_operation(NOTIFICATION_NS, "create-subscription", self.services.create_subscription)
+        if self._implemented("ietf-netconf-nmda"):
+            NmdaOperations(self).register()
 
     def dispatch(self, session: Session, op: etree._Element) -> list[etree._Element]:
         qname = etree.QName(op)
@@ -355,13 +370,20 @@ class NetconfServer:
         return mode  # type: ignore[return-value]
 
     def _data_reply(self, session: Session, tree: Optional[libyang.DNode], flt: Filter,
-                    mode: ds.WithDefaults) -> list[etree._Element]:
-        tree = flt.apply(self.services.prune_read(session, tree))
+                    mode: ds.WithDefaults, max_depth: Optional[int] = None,
+                    namespace: str = NC_NS,
+                    finish: Optional[Callable[[libyang.DNode], Optional[libyang.DNode]]] = None,
+                    ) -> list[etree._Element]:
+        """The ``<data>`` reply: NACM read rules, then the filter, then ``finish`` (a last
+        in-place change of the tree, returning its new first node)."""
+        tree = flt.apply(self.services.prune_read(session, tree), max_depth)
         try:
+            if finish is not None and tree is not None:
+                tree = finish(tree)
             xml = ds.to_xml(tree, mode)
         finally:
             ds.free(tree)
-        data = etree.fromstring(f'<data xmlns="{NC_NS}">{xml}</data>')
+        data = etree.fromstring(f'<data xmlns="{namespace}">{xml}</data>')
         return [data]
 
     def _get_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -375,18 +397,27 @@ class NetconfServer:
     def _get(self, session: Session, op: etree._Element) -> list[etree._Element]:
         p = _params(op, ("filter", "with-defaults"))
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
-        with self.lock:
-            tree = self.datastores.get("running")
+        return self._data_reply(session, self.operational_tree(flt), flt, mode)
+
+    def operational_tree(self, flt: Filter, config: bool = True, state: bool = True) -> Optional[libyang.DNode]:
+        """Running merged with the state data (what ``<get>`` and ``<operational>`` show), a
+        fresh tree the caller owns; ``config``/``state`` False leave that part out."""
+        tree = None
+        if config:
+            with self.lock:
+                tree = self.datastores.get("running")
+        if not state:
+            return tree
         locks = self.locks.snapshot()
-        for state in [self._state(flt), *self.services.state(self.capabilities(), locks)]:
-            if state is None:
+        for part in [self._state(flt), *self.services.state(self.capabilities(), locks)]:
+            if part is None:
                 continue
             if tree is None:
-                tree = ds.first(state)
+                tree = ds.first(part)
             else:
-                tree.merge(ds.first(state), with_siblings=True, destruct=True)
+                tree.merge(ds.first(part), with_siblings=True, destruct=True)
                 tree = ds.first(tree)
-        return self._data_reply(session, tree, flt, mode)
+        return tree
 
     def _state(self, flt: Filter) -> Optional[libyang.DNode]:
         if self.hooks.state_provider is None:
@@ -506,6 +537,8 @@ class NetconfServer:
             if self.hooks.commit_hook is not None and change is not None:
                 self.hooks.commit_hook(old, tree, change)
             self.datastores.replace("running", tree)
+            if change is not None:
+                self.counters.commit_applied()
             self.services.running_changed(tree, change, session)
         except CommitRejected as exc:
             ds.free(tree)

@@ -20,6 +20,7 @@ from netconf import base
 from netconf.error import ChannelClosed, SessionError
 from netconf.server import NetconfServerSession
 
+from mgmt.netconf.counters import MALFORMED
 from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
 
 if TYPE_CHECKING:
@@ -204,25 +205,31 @@ class Session(NetconfServerSession):
             return
         if root.get("message-id") is None:
             self.nc_server.services.bad_rpc(self)
+            self.nc_server.counters.rpc_answered(MALFORMED, "missing-attribute")
             self._send_errors(None, [RpcError(
                 "missing-attribute", "the rpc element has no message-id", "rpc",
                 info=[(_nc("bad-attribute"), "message-id"), (_nc("bad-element"), "rpc")])])
             return
         operations = [child for child in root if isinstance(child.tag, str)]
+        operation = self.nc_server.operation_label(operations[0]) if len(operations) == 1 else MALFORMED
+        errors: Sequence[RpcError] = ()
         try:
             if len(operations) != 1:
                 raise RpcError("malformed-message" if self.new_framing else "operation-failed",
                                "an rpc must hold exactly one operation", "rpc")
             children = self.nc_server.dispatch(self, operations[0])
         except RpcError as err:
-            self._send_errors(root, [err])
+            errors = [err]
         except RpcErrors as errs:
-            self._send_errors(root, errs.errors)
+            errors = errs.errors or [RpcError("operation-failed", "the operation failed")]
         except Exception:  # a bug must not take the session down
             log.exception("%s: operation failed unexpectedly", self)
-            self._send_errors(root, [RpcError("operation-failed", "internal error")])
+            errors = [RpcError("operation-failed", "internal error")]
+        if errors:
+            self._send_errors(root, errors)
         else:
             self._send_reply(root, children)
+            self.nc_server.counters.rpc_answered(operation, None)
             self.last_activity = time.monotonic()
             self.nc_server.services.rpc_done(self, ok=True)
             callbacks, self._after_reply = self._after_reply, []
@@ -233,6 +240,7 @@ class Session(NetconfServerSession):
                 self.close()
             return
         self._after_reply = []
+        self.nc_server.counters.rpc_answered(operation, errors[0].tag)
         self.nc_server.services.rpc_done(self, ok=False)
         self.last_activity = time.monotonic()
 
@@ -240,6 +248,7 @@ class Session(NetconfServerSession):
         # RFC 6241 §4.3: malformed-message is a base:1.1 tag; a base:1.0 peer gets the
         # session closed instead.
         self.nc_server.services.bad_rpc(self)
+        self.nc_server.counters.rpc_answered(MALFORMED, "malformed-message")
         if not self.new_framing:
             raise SessionError(message, "malformed message on a base:1.0 session")
         self._send_errors(None, [RpcError("malformed-message", message, "rpc")])
