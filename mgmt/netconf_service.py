@@ -6,36 +6,45 @@ RPCs from `ProductRpcs`, and a commit of running hands the new configuration to 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
+import paramiko
+
+from mgmt.netconf.credentials import CredentialError, check_crypt_hash, public_key
 from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
 from mgmt.notify import EventNotifier
 from mgmt.operational import OperationalState
 from mgmt.rpcs import ProductRpcs
 from nf.runtime import ReconfigureError
-from nf.settings import settings_from_tree
+from nf.settings import NetconfUser, settings_from_tree
 
 if TYPE_CHECKING:
     from mgmt.service import Service
 
 log = logging.getLogger(__name__)
 
-CLEAR_TEXT = "$0$"  # RFC 7317 crypt-hash prefix for a clear-text password (lab use)
 
-
-def netconf_users(service: "Service") -> dict[str, str]:
-    """User -> password. Only the clear-text crypt-hash form is accepted so far; hashed
-    passwords are skipped with a warning rather than silently never matching."""
-    users = {}
-    for user in service.settings.management.netconf_users:
-        if user.password is None:
-            continue
-        if user.password.startswith(CLEAR_TEXT):
-            users[user.name] = user.password[len(CLEAR_TEXT):]
-        else:
-            log.warning("NETCONF user %s: only $0$ (clear-text) passwords are supported; "
-                        "use an authorized key for this user", user.name)
-    return users
+def netconf_credentials(users: Iterable[NetconfUser]) -> tuple[dict[str, str], dict[str, list[paramiko.PKey]]]:
+    """(user -> crypt-hash password, user -> public keys) from the configuration. A password
+    or key the server cannot use is left out with a warning naming the user, so one bad entry
+    does not lock every operator out."""
+    passwords: dict[str, str] = {}
+    keys: dict[str, list[paramiko.PKey]] = {}
+    for user in users:
+        if user.password is not None:
+            try:
+                check_crypt_hash(user.password)
+                passwords[user.name] = user.password
+            except CredentialError as e:
+                log.warning("NETCONF user %s: password ignored: %s", user.name, e)
+        for algorithm, key_data in user.authorized_keys:
+            try:
+                key = public_key(algorithm, key_data)
+            except CredentialError as e:
+                log.warning("NETCONF user %s: %s", user.name, e)
+            else:
+                keys.setdefault(user.name, []).append(key)
+    return passwords, keys
 
 
 def start_netconf(service: "Service") -> NetconfServer:
@@ -57,9 +66,10 @@ def start_netconf(service: "Service") -> NetconfServer:
     hooks = ServerHooks(commit_hook=commit, rpc_hook=ProductRpcs(service.ctx, runtime),
                         state_provider=lambda flt: state.build(flt.plan))
     mgmt = service.settings.management
+    passwords, keys = netconf_credentials(mgmt.netconf_users)
     port = service.options.netconf_port if service.options.netconf_port is not None else mgmt.netconf_port
     server = NetconfServer(service.ctx, service.state_dir / "netconf", port=port, address=mgmt.netconf_address,
-                           users=netconf_users(service), hooks=hooks, initial_config=service.initial_tree,
+                           password_hashes=passwords, authorized_keys=keys, hooks=hooks, initial_config=service.initial_tree,
                            idle_timeout=float(mgmt.netconf_idle_timeout))
     log.info("NETCONF over SSH on [%s]:%d", mgmt.netconf_address, server.port)
     notifier = EventNotifier(service.ctx, server.services.hub.publish)

@@ -200,7 +200,10 @@ class NetconfServer:
         idle_timeout: float = 3600.0,
         max_message_size: int = 16 * 1024 * 1024,
         extra_capabilities: Sequence[str] = (),
+        password_hashes: Optional[Mapping[str, str]] = None,
     ) -> None:
+        """``users`` maps a user to a clear-text password, ``password_hashes`` to an RFC 7317
+        crypt-hash (``$0$``, ``$1$``, ``$5$``, ``$6$``); ``authorized_keys`` to SSH public keys."""
         enable_error_paths()
         self.ctx = ctx
         self.state_dir = Path(state_dir)
@@ -221,7 +224,8 @@ class NetconfServer:
         self._register_base_operations()
         key = ensure_host_key(Path(host_key_path) if host_key_path else self.state_dir / "ssh_host_key")
         self._stop = threading.Event()
-        self.ssh = _SSHListener(self, PasswordAndKeyAuth(users or {}, authorized_keys), address, port, key)
+        auth = PasswordAndKeyAuth(users or {}, authorized_keys, password_hashes)
+        self.ssh = _SSHListener(self, auth, address, port, key)
         self.port = self.ssh.port
         self._watchdog = threading.Thread(target=self._idle_watchdog, name="netconf-idle", daemon=True)
         self._watchdog.start()

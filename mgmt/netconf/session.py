@@ -21,6 +21,7 @@ from netconf.error import ChannelClosed, SessionError
 from netconf.server import NetconfServerSession
 
 from mgmt.netconf.counters import MALFORMED
+from mgmt.netconf.credentials import verify_password
 from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
 
 if TYPE_CHECKING:
@@ -89,8 +90,10 @@ class PasswordAndKeyAuth(paramiko.ServerInterface):
     """SSH authentication against fixed users: passwords and/or public keys."""
 
     def __init__(self, users: Mapping[str, str],
-                 authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None) -> None:
-        self.users = dict(users)
+                 authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None,
+                 password_hashes: Optional[Mapping[str, str]] = None) -> None:
+        self.users = dict(users)  # user -> clear-text password
+        self.password_hashes = dict(password_hashes or {})  # user -> RFC 7317 crypt-hash
         self.authorized_keys = {u: list(k) for u, k in (authorized_keys or {}).items()}
 
     def get_allowed_auths(self, username: str) -> str:
@@ -102,6 +105,9 @@ class PasswordAndKeyAuth(paramiko.ServerInterface):
     def check_auth_password(self, username: str, password: str) -> int:
         expected = self.users.get(username)
         if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
+            return paramiko.AUTH_SUCCESSFUL
+        stored = self.password_hashes.get(username)
+        if stored is not None and verify_password(stored, password):
             return paramiko.AUTH_SUCCESSFUL
         return paramiko.AUTH_FAILED
 
