@@ -100,10 +100,17 @@ class RuntimeSource:
         return len(server.session_list()) if server is not None else 0
 
     def netconf_rpcs(self) -> Sequence[NetconfRpcCount]:
-        return []
+        """The NETCONF server's replies by operation and error-tag (read under its own lock,
+        not on the runtime's loop: the counters belong to the server)."""
+        server = getattr(self.service, "netconf", None)
+        if server is None:
+            return []
+        return [NetconfRpcCount(operation=op, error_tag=tag, count=n)
+                for (op, tag), n in sorted(server.counters.rpcs().items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
 
     def config_commits(self) -> int:
-        return 0
+        server = getattr(self.service, "netconf", None)
+        return server.counters.commits() if server is not None else 0
 
     def ready(self) -> Readiness:
         reasons = []

@@ -231,11 +231,12 @@ class Session(NetconfServerSession):
         except Exception:  # a bug must not take the session down
             log.exception("%s: operation failed unexpectedly", self)
             errors = [RpcError("operation-failed", "internal error")]
+        # counted before the reply leaves, so a client that has its reply sees it counted
+        self.nc_server.counters.rpc_answered(operation, errors[0].tag if errors else None)
         if errors:
             self._send_errors(root, errors)
         else:
             self._send_reply(root, children)
-            self.nc_server.counters.rpc_answered(operation, None)
             self.last_activity = time.monotonic()
             self.nc_server.services.rpc_done(self, ok=True)
             callbacks, self._after_reply = self._after_reply, []
@@ -246,7 +247,6 @@ class Session(NetconfServerSession):
                 self.close()
             return
         self._after_reply = []
-        self.nc_server.counters.rpc_answered(operation, errors[0].tag)
         self.nc_server.services.rpc_done(self, ok=False)
         self.last_activity = time.monotonic()
 
