@@ -22,11 +22,11 @@ from nf.roles.mag_forwarding import RouterAdvertisement
 from nf.settings import MagSettings
 
 from . import ra as advertising
-from .errors import AccessLinkError
+from .errors import AccessLinkError, NdpDecodeError
 from .icmp_socket import IcmpSocket
 from .interface import AccessInterfaceSetup
 from .link_events import CarrierMonitor
-from .ndp import decode_solicitation
+from .ndp import RouterAdvertisementMessage, decode_solicitation
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ class AccessLink:
         `link_layer_address` is the mobile node's when known: its advertisements then go
         unicast to the link-local address it solicited from."""
         advertising.check(ra, self.interface)
+        if self._socket is None:
+            raise AccessLinkError(f"access link {self.interface} is not started")
         self._source(ra)  # refuse now, not at the first transmission, when there is none
         old = self._advertised.pop(ra.key, None)
         if old is not None:
@@ -125,11 +127,11 @@ class AccessLink:
         if entry is None:
             return False
         entry.cancel()
-        unicast = self._unicast_destination(entry) is not None
-        last_on_link = not self._advertised
-        lifetime = 0 if last_on_link or unicast else entry.ra.router_lifetime
+        unicast = self._unicast_destination(entry)
+        # Router lifetime 0 only where it cannot take the default router from another node.
+        lifetime = 0 if unicast is not None or not self._advertised else entry.ra.router_lifetime
         self._send(entry, advertising.message(entry.ra, self._link_layer, withdrawn=True, router_lifetime=lifetime),
-                   self._unicast_destination(entry) or ALL_NODES)
+                   unicast or ALL_NODES)
         self.counters["withdrawn"] += 1
         return True
 
@@ -144,9 +146,8 @@ class AccessLink:
         entry.sent += 1
         entry.timer = self.loop.call_later(self.timers.next_interval(entry.sent), self._send_periodic, entry)
 
-    def _send(self, entry: _Advertised, message, destination: IPv6Address) -> None:
-        if self._socket is None:
-            raise AccessLinkError(f"access link {self.interface} is not started")
+    def _send(self, entry: _Advertised, message: RouterAdvertisementMessage, destination: IPv6Address) -> None:
+        assert self._socket is not None  # advertise() refuses before start(); close() withdraws first
         try:
             self._socket.send(message.encode(), self._source(entry.ra), destination)
             self.counters["sent"] += 1
@@ -172,8 +173,8 @@ class AccessLink:
         while (received := self._socket.receive()) is not None:
             try:
                 solicitation = decode_solicitation(received.data, received.source, received.hop_limit)
-            except AccessLinkError as e:
-                self.counters[f"rs-invalid/{getattr(e, 'reason', 'unknown')}"] += 1
+            except NdpDecodeError as e:
+                self.counters[f"rs-invalid/{e.reason}"] += 1
                 continue
             self.counters["rs-received"] += 1
             self._on_solicitation(received.source, solicitation.source_link_layer_address)
@@ -181,7 +182,8 @@ class AccessLink:
     def _on_solicitation(self, source: IPv6Address, link_layer: bytes | None) -> None:
         if link_layer is not None and not source.is_unspecified:
             self.neighbors[link_layer] = source
-        answering = [e for e in self._advertised.values() if link_layer is not None and e.link_layer_address == link_layer]
+        answering = [e for e in self._advertised.values()
+                     if link_layer is not None and e.link_layer_address == link_layer]
         if not answering and self.point_to_point:  # the one node of the link is the one we advertise to
             answering = [e for e in self._advertised.values() if e.link_layer_address is None]
         if not answering:

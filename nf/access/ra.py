@@ -53,7 +53,8 @@ def check(ra: RouterAdvertisement, interface: str) -> None:
     if not ra.key:
         raise BadAdvertisement("a Router Advertisement needs a key")
     if ra.interface != interface:
-        raise BadAdvertisement(f"advertisement {ra.key!r} is for interface {ra.interface!r}, this link is {interface!r}")
+        raise BadAdvertisement(f"advertisement {ra.key!r} is for interface {ra.interface!r}, "
+                               f"this link is {interface!r}")
     if not ra.prefixes:
         raise BadAdvertisement(f"advertisement {ra.key!r} carries no home network prefix")
     if ra.source is not None and not ra.source.is_link_local:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr
 
-from nf.access import AccessLink, BadAdvertisement, InterfaceUnavailable, MobileNodeIdentities, NdpDecodeError
+from nf.access import (AccessLink, AccessLinkError, BadAdvertisement, InterfaceUnavailable, MobileNodeIdentities,
+                       NdpDecodeError)
 from nf.access.ndp import PrefixInformation, RouterAdvertisementMessage, decode_solicitation
 from nf.access.ra import AdvertisingTimers, message
 from nf.roles.mag_forwarding import AdvertisedPrefix, RouterAdvertisement
@@ -120,3 +121,10 @@ def test_mobile_node_identity_from_configuration_or_derived_from_the_mac():
     assert identities.identify(bytes.fromhex("020000000007")) == "02-00-00-00-00-07@example.net"
     assert MobileNodeIdentities().identify(MAC) is None
     assert identities.identify(None) is None
+
+
+def test_advertising_before_start_is_refused_and_leaves_nothing():
+    link = AccessLink("acc0", mag_settings(), asyncio.new_event_loop())
+    with pytest.raises(AccessLinkError, match="not started"):
+        link.advertise(ra_request())
+    assert link.advertised() == {}
