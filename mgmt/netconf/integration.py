@@ -18,7 +18,7 @@ from lxml import etree
 
 from mgmt.netconf import notifications as notif
 from mgmt.netconf.errors import NC_NS, RpcError
-from mgmt.netconf.filters import Filter, RequestError
+from mgmt.netconf.filters import Filter, FilterPlan, RequestError
 from mgmt.netconf.monitoring import MonitoringState, get_schema, yang_library
 from mgmt.netconf.nacm import DEFAULT_NACM_XML, Nacm
 
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 NACM_PATH = "/ietf-netconf-acm:nacm"
+NCM_PATH = "/ietf-netconf-monitoring:netconf-state"
+YANG_LIBRARY_PATH = "/ietf-yang-library:yang-library"
+MODULES_STATE_PATH = "/ietf-yang-library:modules-state"
+STREAMS_PATH = "/ietf-subscribed-notifications:streams"
 CAP = "urn:ietf:params:netconf:capability:"
 
 
@@ -178,16 +182,18 @@ class Services:
                 self.ctx, event, session.username if session else None,
                 session.session_id if session else None, timeout))
 
-    def state(self, capabilities: list[str], locks: dict[str, tuple[int, datetime]]) -> list[libyang.DNode]:
-        """State trees these services own (each a fresh tree the caller frees)."""
+    def state(self, capabilities: list[str], locks: dict[str, tuple[int, datetime]],
+              plan: FilterPlan = FilterPlan.everything()) -> list[libyang.DNode]:
+        """State trees these services own that ``plan`` can select (each a fresh tree the
+        caller frees); a read of the binding cache builds none of them."""
         trees = []
-        if self.monitoring:
+        if self.monitoring and plan.selects(NCM_PATH):
             trees.append(self.monitoring.to_data(self.ctx, capabilities, locks))
-        if self.yang_library:
+        if self.yang_library and (plan.selects(YANG_LIBRARY_PATH) or plan.selects(MODULES_STATE_PATH)):
             trees.append(yang_library(self.ctx, self.content_id()))
-        if self.nacm is not None:
+        if self.nacm is not None and plan.selects(NACM_PATH):
             trees.append(self.nacm.counters.to_data(self.ctx))
-        if _implemented(self.ctx, "ietf-subscribed-notifications"):
+        if _implemented(self.ctx, "ietf-subscribed-notifications") and plan.selects(STREAMS_PATH):
             trees.append(self.hub.streams_data())
         return trees
 

@@ -302,14 +302,22 @@ class Nacm:
         if tree is None or self._bypass(recovery):
             return tree
         rules = [r for r in self._rules_for(user, external_groups) if r.data_rule() and r.allows_operation("read")]
+        if rules and rules[0].module == "*" and rules[0].path is None:
+            # the first rule decides every node alike (an operator's permit-all): no walk
+            if rules[0].permit:
+                return tree
+            for top in list(tree.first_sibling().siblings()):
+                lib.lyd_free_tree(top.cdata)
+            return None
+        with_paths = any(r.path is not None for r in rules)
         kept = []
         for top in list(tree.first_sibling().siblings()):
-            if self._prune_node(rules, top):
+            if self._prune_node(rules, top, with_paths):
                 kept.append(top)
         return kept[0] if kept else None
 
-    def _prune_node(self, rules: list[Rule], node: libyang.DNode) -> bool:
-        steps = _path_steps(node.path())
+    def _prune_node(self, rules: list[Rule], node: libyang.DNode, with_paths: bool) -> bool:
+        steps = _path_steps(node.path()) if with_paths else ()  # only path rules need it
         decision = self._data_decision(rules, node.module().name(), steps, "read")
         if decision is None:
             decision = False if _default_deny(node, "default-deny-all") else self.read_default
@@ -319,7 +327,7 @@ class Nacm:
         if isinstance(node, libyang.DContainer):
             for child in list(node.children()):
                 if not (child.cdata.schema.flags & lib.LYS_KEY):
-                    self._prune_node(rules, child)
+                    self._prune_node(rules, child, with_paths)
         return True
 
     def _count(self, permitted: bool, counter: str) -> bool:

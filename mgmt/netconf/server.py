@@ -413,7 +413,7 @@ class NetconfServer:
         if not state:
             return tree
         locks = self.locks.snapshot()
-        for part in [self._state(flt), *self.services.state(self.capabilities(), locks)]:
+        for part in [self._state(flt), *self.services.state(self.capabilities(), locks, flt.plan)]:
             if part is None:
                 continue
             if tree is None:
