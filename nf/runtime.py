@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import time
 from ipaddress import IPv6Address
@@ -135,7 +136,7 @@ class Runtime:
         else:
             return
         if peer:
-            address = peer if isinstance(peer, IPv6Address) else IPv6Address(peer)
+            address = peer if isinstance(peer, IPv6Address) else _peer_address(peer)
             if not monitor.add_peer(address):
                 monitor.check_now(address)
 
@@ -269,6 +270,11 @@ class Runtime:
         for step in steps:
             step()
         log.info("configuration applied")
+
+
+# The text of a registering peer, parsed once: a node has a bounded set of peers and each of
+# them registers again and again.
+_peer_address = functools.lru_cache(maxsize=1024)(IPv6Address)
 
 
 def _role_classes(settings: Settings) -> list[type]:

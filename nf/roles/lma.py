@@ -139,6 +139,7 @@ class LmaRole:
         self.policies = PolicyStore()
         self._authorized_mags: set[IPv6Address] = set()
         self._tunnels: dict[IPv6Address, Tunnel] = {}  # by MAG; only authorised MAGs get one
+        self._delete_binding = self._delete  # one bound method for every lifetime timer, not one each
         self.prepare_reconfigure(ctx.settings)()
         self.revocations = RevocationTracker(ctx, self._on_revocation_done)
 
@@ -535,7 +536,7 @@ class LmaRole:
     def _arm_expiry(self, entry: BindingCacheEntry) -> None:
         session = self._session(entry)
         self.ctx.timers.cancel(session.timer)
-        session.timer = self.ctx.timers.schedule(entry.expires_at, self._delete, entry, "expired")
+        session.timer = self.ctx.timers.schedule(entry.expires_at, self._delete_binding, entry, "expired")
 
     def _delete(self, entry: BindingCacheEntry, reason: str, trigger: int | None = None) -> None:
         """Remove a binding: data plane, cache, dynamic prefixes, then one event."""
@@ -588,7 +589,8 @@ class LmaRole:
             self.ctx.events.publish("pool-exhausted", pool=pool.name, size=pool.size,
                                     **{"mn-identifier": request.mn_identifier})
             raise _Rejected(Status.INSUFFICIENT_RESOURCES) from None
-        return tuple(taken), tuple(taken)
+        prefixes = tuple(taken)
+        return prefixes, prefixes
 
     def _pool_of_policy(self, policy: MobileNodePolicy) -> PrefixPool | None:
         lma = self.ctx.settings.lma

@@ -6,18 +6,18 @@ Header. The same value is used when the Mobility Header travels as a UDP payload
 
 The one's-complement sum of 16-bit words is congruent to the big-endian integer of the
 same octets modulo 0xFFFF (2**16 = 1 mod 0xFFFF), which lets one ``int.from_bytes``
-replace a Python loop over words.
+replace a Python loop over words. For the same reason an even-length run of octets adds
+its own integer wherever it stands, so the pseudo-header is the sum of its fields' values:
+no octets of it are built.
 """
 from ipaddress import IPv6Address
 
 from .constants import IPPROTO_MH
 
-_NEXT_HEADER = bytes((0, 0, 0, IPPROTO_MH))
-
 
 def _sum(src: IPv6Address, dst: IPv6Address, mobility_header: bytes) -> int:
-    pseudo = src.packed + dst.packed + len(mobility_header).to_bytes(4, "big") + _NEXT_HEADER
-    return int.from_bytes(pseudo + mobility_header, "big") % 0xFFFF
+    pseudo = int(src) + int(dst) + len(mobility_header) + IPPROTO_MH
+    return (pseudo + int.from_bytes(mobility_header, "big")) % 0xFFFF
 
 
 def compute(src: IPv6Address, dst: IPv6Address, mobility_header: bytes) -> int:

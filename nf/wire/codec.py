@@ -93,7 +93,8 @@ def _append_options(data: bytearray, options: tuple[Option, ...]) -> None:
         if len(body) > 255:
             raise EncodeError(f"{cls.__name__} body of {len(body)} octets exceeds 255")
         modulus, offset = cls.ALIGN
-        _append_padding(data, (offset - len(data)) % modulus)
+        if modulus > 1:
+            _append_padding(data, (offset - len(data)) % modulus)
         data.append(option.type if cls is UnknownOption else option.TYPE)
         data.append(len(body))
         data += body
