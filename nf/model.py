@@ -12,14 +12,16 @@ DMM_MODULES: tuple[str, ...] = ("dmm-nf-types", "dmm-nf")
 # Vendored IETF/IANA modules the product implements, with the features it implements.
 # The NETCONF server relies on these; ietf-inet-types and ietf-yang-types come in as imports.
 IETF_MODULES: dict[str, tuple[str, ...]] = {
-    "ietf-netconf": ("writable-running", "candidate", "validate", "startup", "xpath"),
+    "ietf-netconf": ("writable-running", "candidate", "confirmed-commit", "rollback-on-error", "validate",
+                     "startup", "xpath"),
     "ietf-netconf-with-defaults": (),
     "ietf-netconf-monitoring": (),
     "ietf-netconf-notifications": (),
     "ietf-netconf-acm": (),
     "ietf-datastores": (),
     "ietf-origin": (),
-    "ietf-netconf-nmda": ("origin", "with-defaults"),
+    # no "origin": <get-data> answers with-origin with operation-not-supported
+    "ietf-netconf-nmda": ("with-defaults",),
     "iana-crypt-hash": ("crypt-hash-md5", "crypt-hash-sha-256", "crypt-hash-sha-512"),
 }
 
