@@ -139,6 +139,7 @@ class LmaRole:
         self.policies = PolicyStore()
         self._authorized_mags: set[IPv6Address] = set()
         self._tunnels: dict[IPv6Address, Tunnel] = {}  # by MAG; only authorised MAGs get one
+        self._mag_texts: dict[IPv6Address, str] = {}  # the text events carry, by MAG; bounded likewise
         self._delete_binding = self._delete  # one bound method for every lifetime timer, not one each
         self.prepare_reconfigure(ctx.settings)()
         self.revocations = RevocationTracker(ctx, self._on_revocation_done)
@@ -176,6 +177,8 @@ class LmaRole:
         def apply() -> None:
             self.pools, self.policies, self._authorized_mags = pools, policies, authorized
             self._tunnels = {mag: t for mag, t in self._tunnels.items() if mag in authorized}
+            self._mag_texts = {mag: t for mag, t in self._mag_texts.items() if mag in authorized}
+            self._anchor_text = address_text(settings.node.address)
             for prefix, pool in static:  # a pool never hands out a static prefix
                 if pool is not None and not pool.is_allocated(prefix):
                     pool.reserve(prefix)
@@ -389,8 +392,8 @@ class LmaRole:
         self.ctx.stats.bindings_created += 1
         self.ctx.events.publish(
             "binding-created", **_binding_key(entry), **{
-                "home-network-prefix": _prefixes_text(prefixes), "proxy-coa": address_text(src),
-                "lma-address": address_text(self.ctx.settings.node.address),
+                "home-network-prefix": _prefixes_text(prefixes), "proxy-coa": self._mag_text(src),
+                "lma-address": self._anchor_text,
                 "access-technology-type": entry.access_technology_type,
                 "handoff-indicator": entry.handoff_indicator, "lifetime": lifetime, "tunnel": tunnel})
         self._accept(pbu, request, entry, src, port)
@@ -427,7 +430,7 @@ class LmaRole:
 
     def _publish_updated(self, entry: BindingCacheEntry, previous: IPv6Address | None) -> None:
         data = {**_binding_key(entry), "home-network-prefix": _prefixes_text(entry.home_network_prefixes),
-                "proxy-coa": address_text(entry.proxy_coa), "handoff": previous is not None,
+                "proxy-coa": self._mag_text(entry.proxy_coa), "handoff": previous is not None,
                 "handoff-indicator": entry.handoff_indicator, "lifetime": entry.lifetime}
         if previous is not None:
             data["previous-proxy-coa"] = address_text(previous)
@@ -639,6 +642,12 @@ class LmaRole:
         self._tunnels[mag] = tunnel
         return tunnel
 
+    def _mag_text(self, mag: IPv6Address) -> str:
+        text = self._mag_texts.get(mag)
+        if text is None:
+            text = self._mag_texts[mag] = address_text(mag)
+        return text
+
     # ----- revocation (RFC 5846) ----------------------------------------------------------
     def revoke(self, mn_identifier: str, trigger: int = RevocationTrigger.ADMINISTRATIVE_REASON,
                link_layer_id: bytes | None = None) -> int:
@@ -731,7 +740,7 @@ def _ll_text(link_layer_id: bytes | None) -> str:
 def address_text(address: IPv6Address) -> str:
     """`str(address)`, several times faster: the C library's RFC 5952 text, except where it
     writes an embedded IPv4 address in dotted form and `ipaddress` does not."""
-    text = inet_ntop(AF_INET6, address.packed)
+    text = inet_ntop(AF_INET6, int(address).to_bytes(16, "big"))
     return str(address) if "." in text or address.scope_id else text
 
 

@@ -111,7 +111,8 @@ class _PrefixOption:
     prefix: IPv6Network
 
     def body(self) -> bytes:
-        return _PREFIX.pack(self.prefix.prefixlen, self.prefix.network_address.packed)
+        prefix = self.prefix
+        return _PREFIX.pack(prefix.prefixlen, int(prefix.network_address).to_bytes(16, "big"))
 
     @classmethod
     def parse(cls, body: bytes) -> _PrefixOption:
