@@ -297,11 +297,12 @@ class LmaRole:
         entry = self.cache.get(request.mn_identifier, request.link_layer_id)
         if entry is not None:
             return entry
-        others = self.cache.by_mn(request.mn_identifier)
         if request.handoff_indicator == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES:
+            others = self.cache.by_mn(request.mn_identifier)
             return others[0] if others else None
         if request.handoff_indicator == HandoffIndicator.HANDOFF_STATE_UNKNOWN:
             # Perhaps the session of another MAG moving here: _register waits to find out.
+            others = self.cache.by_mn(request.mn_identifier)
             return next((e for e in others if e.proxy_coa != src and e.state is BindingState.ACTIVE), None)
         return None
 
@@ -390,12 +391,11 @@ class LmaRole:
         self._arm_expiry(entry)
         self.counters.initial_registrations += 1
         self.ctx.stats.bindings_created += 1
-        self.ctx.events.publish(
-            "binding-created", **_binding_key(entry), **{
-                "home-network-prefix": _prefixes_text(prefixes), "proxy-coa": self._mag_text(src),
-                "lma-address": self._anchor_text,
-                "access-technology-type": entry.access_technology_type,
-                "handoff-indicator": entry.handoff_indicator, "lifetime": lifetime, "tunnel": tunnel})
+        self.ctx.events.publish("binding-created", **{
+            "mn-identifier": entry.mn_identifier, "link-layer-id": _ll_text(entry.link_layer_id),
+            "home-network-prefix": _prefixes_text(prefixes), "proxy-coa": self._mag_text(src),
+            "lma-address": self._anchor_text, "access-technology-type": entry.access_technology_type,
+            "handoff-indicator": entry.handoff_indicator, "lifetime": lifetime, "tunnel": tunnel})
         self._accept(pbu, request, entry, src, port)
 
     def _refresh(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry,
