@@ -571,15 +571,16 @@ class LmaRole:
     def _assign_prefixes(self, request: PbuRequest, policy: MobileNodePolicy,
                          ) -> tuple[tuple[IPv6Network, ...], tuple[IPv6Network, ...]]:
         """(all prefixes, those taken from a pool) for a new session (RFC 5213 section 5.3.2)."""
-        named = [p for p in dict.fromkeys(request.prefixes) if p in request.explicit_prefixes]
-        if named:
+        if request.explicit_prefixes:
+            named = [p for p in dict.fromkeys(request.prefixes) if p in request.explicit_prefixes]
             dynamic = tuple(p for p in named if p not in policy.static_prefixes)
             for prefix in dynamic:  # checked free by _check_prefixes
                 self._pool_of_policy(policy).reserve(prefix)
             return tuple(named), dynamic
-        static = tuple(p for p in policy.static_prefixes if self.cache.by_prefix(p) is None)
-        if static:
-            return static, ()
+        if policy.static_prefixes:
+            static = tuple(p for p in policy.static_prefixes if self.cache.by_prefix(p) is None)
+            if static:
+                return static, ()
         pool = self._pool_of_policy(policy)
         if pool is None:
             raise _Rejected(Status.INSUFFICIENT_RESOURCES)
