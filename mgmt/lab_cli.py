@@ -1,9 +1,10 @@
 """`dmm-nf lab up|down|status|handover`: the namespace lab with its dmm-nf processes.
 
 `up` builds the namespaces (nf/lab), joins the function namespaces to a management bridge
-in the host namespace, starts `dmm-nf run` in the LMA and both MAGs, and attaches each
-mobile node at its serving MAG through the MAG's mn-attach RPC (the lab's stand-in for a
-link-layer attach event). Every step skips what is already there, so `up` is idempotent.
+in the host namespace, starts `dmm-nf run` in the LMA and both MAGs, and brings each mobile
+node's link to its serving MAG up: the node solicits a router, the MAG attaches it, and the
+node configures its address by SLAAC from the MAG's Router Advertisement. A handover is the
+link change alone. Every step skips what is already there, so `up` is idempotent.
 `down` ends the processes, then removes the namespaces, the bridge and the run directory.
 """
 from __future__ import annotations
@@ -22,8 +23,8 @@ from mgmt.cli_errors import EXIT_USAGE, CliError
 from mgmt.dmmctl_client import Client, Target
 from nf.lab.configs import METRICS_PORT, NETCONF_PORT, PASSWORD, USER, mn_identifier
 from nf.lab.functions import Functions
-from nf.lab.topology import (CN_ADDRESS, DEFAULT_PREFIX, FUNCTION_HOSTS, HOME_PREFIX, MAGS, MN_LINK_LAYER,
-                             LabError, Topology, mn_address)
+from nf.lab.topology import (CN_ADDRESS, DEFAULT_PREFIX, FUNCTION_HOSTS, HOME_PREFIX, MAGS,
+                             LabError, Topology, slaac_address)
 
 REGISTRATION_TIMEOUT = 10.0  # seconds for a PBU / PBA exchange, retransmissions included
 RPC_TIMEOUT = 10.0
@@ -35,6 +36,7 @@ class HandoverResult:
     old_mag: str | None
     new_mag: str
     seconds: float  # from the link change to the new MAG's registration
+    old_detached: bool  # the old MAG saw the carrier go and de-registered the node
 
 
 class Lab:
@@ -42,7 +44,7 @@ class Lab:
 
     def __init__(self, prefix: str = DEFAULT_PREFIX, run_dir: Path | None = None) -> None:
         try:
-            self.topology = Topology(prefix, management=True)
+            self.topology = Topology(prefix, management=True, slaac=True)
         except ValueError as e:
             raise CliError(str(e), EXIT_USAGE) from None
         self.functions = Functions(self.topology, run_dir)
@@ -55,7 +57,7 @@ class Lab:
             mag = self.topology.serving_mag(mn)
             if mag is not None and self.registration(mag, mn) is None:
                 with self.client(mag) as client:
-                    self._attach(client, mn)
+                    self.topology.attach(mn, mag)  # again: its first solicitation found no MAG running
                     self._wait_registered(client, mag, mn)
 
     def down(self) -> list[str]:
@@ -72,16 +74,17 @@ class Lab:
         return removed
 
     def handover(self, mn: str, mag: str) -> HandoverResult:
-        """Move `mn` to `mag`: its link to the old MAG goes down and the one to `mag` up; the
-        new MAG is told of the attach and, once it has registered the node, the old one of
-        the detach."""
+        """Move `mn` to `mag` by the link change alone: its link to the old MAG goes down (the
+        old MAG sees the carrier go and de-registers it) and the one to `mag` comes up (the
+        node solicits, the new MAG registers it). Returns once the new MAG has registered the
+        node and the old one has let it go."""
         if mn not in HOME_PREFIX:
             raise CliError(f"no mobile node {mn!r}; the lab has {', '.join(HOME_PREFIX)}", EXIT_USAGE)
         if mag not in MAGS:
             raise CliError(f"no MAG {mag!r}; the lab has {', '.join(MAGS)}", EXIT_USAGE)
         old = self.topology.serving_mag(mn)
         if old == mag:
-            return HandoverResult(mn, old, mag, 0.0)
+            return HandoverResult(mn, old, mag, 0.0, False)
         with ExitStack() as stack:  # sessions open before the link changes: only signalling is timed
             new_client = stack.enter_context(self.client(mag))
             old_running = old is not None and self.functions.pid(old) is not None
@@ -91,12 +94,10 @@ class Lab:
                     _entry(client, mn)
             start = time.monotonic()
             self.topology.attach(mn, mag)
-            self._attach(new_client, mn)
             self._wait_registered(new_client, mag, mn)
             seconds = time.monotonic() - start
-            if old_client is not None:
-                old_client.rpc("mn-detach", {"mn-identifier": mn_identifier(mn), "link-layer-id": MN_LINK_LAYER[mn]})
-            return HandoverResult(mn, old, mag, seconds)
+            detached = old_client is not None and self._wait_released(old_client, old, mn)
+            return HandoverResult(mn, old, mag, seconds, detached)
 
     # -- NETCONF ---------------------------------------------------------------------------
     def client(self, host: str) -> Client:
@@ -107,10 +108,6 @@ class Lab:
         """`mn`'s entry in `mag`'s binding update list, or None."""
         with self.client(mag) as client:
             return _entry(client, mn)
-
-    def _attach(self, client: Client, mn: str) -> None:
-        client.rpc("mn-attach", {"mn-identifier": mn_identifier(mn), "link-layer-id": MN_LINK_LAYER[mn],
-                                 "interface": f"acc-{mn}"})
 
     def _wait_registered(self, client: Client, mag: str, mn: str) -> None:
         deadline = time.monotonic() + REGISTRATION_TIMEOUT
@@ -123,6 +120,15 @@ class Lab:
                 raise CliError(f"{mn} is not registered at {mag} after {REGISTRATION_TIMEOUT:g} s ({state}); "
                                f"see {self.functions.log_path(mag)}")
             time.sleep(0.02)  # polling interval: each get also runs on the MAG's signalling loop
+
+    def _wait_released(self, client: Client, mag: str, mn: str) -> bool:
+        """Wait until `mag` holds no entry for `mn` (its de-registration is done)."""
+        deadline = time.monotonic() + REGISTRATION_TIMEOUT
+        while _entry(client, mn) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     # -- inspection ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -191,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
             if result.old_mag == result.new_mag:
                 print(f"{result.mn} is already on {result.new_mag}")
                 return 0
+            released = "" if result.old_mag is None or result.old_detached else \
+                f"; {result.old_mag} still holds it"
             print(f"{result.mn}: {result.old_mag or 'no MAG'} -> {result.new_mag}, registered in "
-                  f"{result.seconds * 1000:.0f} ms; address {mn_address(result.mn)} kept")
+                  f"{result.seconds * 1000:.0f} ms; address {slaac_address(result.mn)} kept{released}")
     except LabError as e:
         raise CliError(str(e)) from None
     return 0
@@ -220,7 +228,7 @@ def summary(state: dict[str, Any], try_this: bool = True) -> str:
             f"  ip netns exec {by_name['mn1']['namespace']} ping -c 3 {CN_ADDRESS}   # mn1 -> cn through the tunnel",
             f"  {_command('dmmctl')}{by_name['mag1']['dmmctl'].removeprefix('dmmctl')} bindings",
             f"  curl -s {by_name['lma']['metrics-url']} | grep ^dmm_bindings",
-            f"  {lab} handover mn1 mag2   # mn1 keeps {mn_address('mn1')}",
+            f"  {lab} handover mn1 mag2   # mn1 keeps {slaac_address('mn1')}",
             f"  {lab} status --json",
             f"  {lab} down",
         ]

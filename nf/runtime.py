@@ -67,6 +67,7 @@ class Runtime:
         self.roles: dict[str, Role] = {}
         self._handlers: dict[type, Role] = {}
         self._bind_address = bind_address
+        self.access_links = None  # nf.access.attachments.AccessLinks of a MAG on the Linux data plane
         self._transport = None
         self._timers = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,10 +98,39 @@ class Runtime:
         self._reconcile_dataplane()
         for role in self.roles.values():
             await role.start()
+        self._start_access_links()
         self.ready = True
         log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
                  ",".join(sorted(self.roles)), self.restart_counter, self._transport.local_address,
                  self._transport.local_port)
+
+    # ----- the MAG's access links ------------------------------------------------------
+    def _start_access_links(self) -> None:
+        """A MAG on the Linux data plane runs its access links itself: Router Solicitations
+        attach mobile nodes, carrier loss detaches them, advertisements carry their prefixes
+        (nf/access/attachments.py). The data plane, which the MAG role calls, sends through them."""
+        mag = self.roles.get("mag")
+        use = getattr(self.dataplane, "use_access_links", None)
+        if mag is None or use is None:
+            return
+        from nf.access.attachments import AccessLinks
+        from nf.access.identity import MobileNodeIdentities
+
+        interfaces = [a.name for a in self.settings.mag.access_interfaces] or \
+            [name for name in (self.settings.dataplane.access_interface,) if name]
+        identities = MobileNodeIdentities.from_policy_store(self.settings.policies)
+        links = AccessLinks(interfaces, self.settings.mag, mag, identities, self._loop)
+        links.start()
+        self.access_links = links
+        use(links)
+        log.info("access links %s: %d mobile node(s) known by link-layer address", ",".join(interfaces) or "none",
+                 len(identities.configured))
+
+    def _stop_access_links(self) -> None:
+        if self.access_links is not None:
+            self.dataplane.use_access_links(None)
+            self.access_links.close()
+            self.access_links = None
 
     def _reconcile_dataplane(self) -> None:
         """Bindings live in memory only, so a starting node has none: whatever forwarding it
@@ -144,6 +174,7 @@ class Runtime:
         self.ready = False
         for role in self.roles.values():
             await role.stop()
+        self._stop_access_links()
         if self._timers is not None:
             self._timers.close()
         if self._transport is not None:

@@ -8,6 +8,9 @@ What one binding spec installs (see docs/dataplane.md):
 * ACCESS (MAG): `HNP dev <access>` in the main table;
 * the tunnel's own SID, when it is not simply the node's address: `seg6local End.DT6`.
 
+A MAG's Router Advertisements go out through the access links the runtime lends with
+`use_access_links` (nf/access/attachments.py); without them `advertise` does nothing.
+
 Kernel objects shared by several bindings (a tunnel's default route, its SID) are counted
 and go with their last user. A spec is installed all-or-nothing: on a failure the objects
 already changed are put back and `DataPlaneError` is raised.
@@ -18,6 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from ipaddress import IPv6Network
+from typing import TYPE_CHECKING, Protocol
 
 from .base import (
     BindingSpec,
@@ -32,9 +36,18 @@ from .base import (
 )
 from .netlink import MAIN_TABLE, KernelObject, KernelRoute, KernelRule, KernelTunnelLink, Netlink, describe
 
+if TYPE_CHECKING:
+    from nf.roles.mag_forwarding import RouterAdvertisement
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ROUTE = IPv6Network("::/0")
+
+
+class AccessLinksLike(Protocol):
+    def advertise(self, ra: RouterAdvertisement) -> None: ...
+
+    def withdraw(self, key: str) -> bool: ...
 
 
 class EncapsulationUnavailable(DataPlaneError):
@@ -51,6 +64,7 @@ class LinuxDataPlane(DataPlane):
         self._specs: dict[str, BindingSpec] = {}
         self._objects: dict[tuple, KernelObject] = {}
         self._users: Counter[tuple] = Counter()
+        self._access_links: AccessLinksLike | None = None
         try:
             check_encapsulation(self._netlink, encapsulation)
         except DataPlaneError:
@@ -138,6 +152,18 @@ class LinuxDataPlane(DataPlane):
 
     def close(self) -> None:
         self._netlink.close()
+
+    # -- the MAG's access links ---------------------------------------------------------------
+    def use_access_links(self, links: AccessLinksLike | None) -> None:
+        """Send the MAG role's advertisements through `links` (owned by the runtime); None stops."""
+        self._access_links = links
+
+    def advertise(self, ra: RouterAdvertisement) -> None:
+        if self._access_links is not None:
+            self._access_links.advertise(ra)
+
+    def withdraw_advertisement(self, key: str) -> bool:
+        return self._access_links.withdraw(key) if self._access_links is not None else False
 
     # -- internals -------------------------------------------------------------------------
     def _transaction(self, objects: list[KernelObject]) -> None:

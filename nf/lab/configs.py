@@ -3,14 +3,15 @@
 Every function runs the Linux data plane with SRv6, signals over raw IPv6 between the node
 addresses, and serves NETCONF (port 830) and metrics (port 9430) on its address on the
 management bridge. The LMA's policy store pins each mobile node's home network prefix, so a
-mobile node keeps its address across MAGs. The NETCONF login admin/admin is lab-only.
+mobile node keeps its address across MAGs; the MAGs' policy store lists the same nodes under
+identifiers derived from their MACs, which is how a Router Solicitation names its node. The NETCONF login admin/admin is lab-only.
 """
 from __future__ import annotations
 
 from ipaddress import IPv6Address
 from xml.sax.saxutils import escape
 
-from .topology import FUNCTION_HOSTS, HOME_PREFIX, MAGS, NODE_ADDRESS, Topology
+from .topology import FUNCTION_HOSTS, HOME_PREFIX, MAGS, MN_LINK_LAYER, NODE_ADDRESS, Topology
 
 NETCONF_PORT = 830
 METRICS_PORT = 9430
@@ -19,8 +20,14 @@ PASSWORD = "admin"  # lab-only
 ACCESS_LINK_LOCAL = IPv6Address("fe80::1")
 
 
+REALM = "example.net"
+ACCESS_LINK_LAYER = "02:00:00:00:00:01"  # every MAG's on every access link (RFC 5213 section 6.8)
+
+
 def mn_identifier(mn: str) -> str:
-    return f"{mn}@example.net"
+    """The identifier derived from the node's MAC ("02-00-00-00-01-01@example.net"): the MAGs
+    list it in their policy store, so a Router Solicitation from that MAC attaches the node."""
+    return f"{MN_LINK_LAYER[mn].replace(':', '-')}@{REALM}"
 
 
 def function_config(topology: Topology, host: str) -> str:
@@ -105,6 +112,7 @@ def _mag(host: str) -> str:
     return f"""  <mag>
     <lma-address>{NODE_ADDRESS["lma"]}</lma-address>{access}
     <fixed-link-local-address>{ACCESS_LINK_LOCAL}</fixed-link-local-address>
+    <fixed-link-layer-address>{ACCESS_LINK_LAYER}</fixed-link-layer-address>
   </mag>
   <policy-store>{policies}
   </policy-store>

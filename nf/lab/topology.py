@@ -66,7 +66,16 @@ MN_LINK_LAYER = {"mn1": "02:00:00:00:01:01", "mn2": "02:00:00:00:02:01"}  # on b
 
 
 def mn_address(mn: str) -> IPv6Address:
+    """The address a static lab (`Topology(slaac=False)`) sets on the mobile node itself."""
     return HOME_PREFIX[mn][0x100]
+
+
+def slaac_address(mn: str) -> IPv6Address:
+    """The address the mobile node's kernel forms by SLAAC from its home network prefix and
+    its MAC (modified EUI-64, RFC 4291 appendix A: universal/local bit inverted, ff:fe inserted)."""
+    mac = bytes.fromhex(MN_LINK_LAYER[mn].replace(":", ""))
+    iid = bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+    return HOME_PREFIX[mn][int.from_bytes(iid, "big")]
 
 
 def management_network(prefix: str) -> IPv6Network:
@@ -80,13 +89,17 @@ MANAGEMENT_HOST_ID = {"host": 1, "lma": 2, "mag1": 0x11, "mag2": 0x12}  # interf
 
 
 class Topology:
-    def __init__(self, prefix: str = DEFAULT_PREFIX, management: bool = False) -> None:
+    def __init__(self, prefix: str = DEFAULT_PREFIX, management: bool = False, slaac: bool = False) -> None:
         """`management`: also join the function namespaces to a bridge in the host
-        namespace, so NETCONF and metrics are reachable from the host."""
+        namespace, so NETCONF and metrics are reachable from the host. `slaac`: mobile nodes
+        take address and default route from their MAG's Router Advertisements (the running
+        lab); otherwise both are set on the node at each attach (data-plane tests, no MAG
+        process)."""
         if not prefix or "/" in prefix or len(prefix) > 20:
             raise ValueError(f"bad namespace prefix {prefix!r}")
         self.prefix = prefix
         self.management = management
+        self.slaac = slaac
         self.management_network = management_network(prefix)
         tag = f"dm{zlib.crc32(prefix.encode()) & 0xFFFFF:05x}"  # host-side names: at most 15 octets
         self.bridge = f"{tag}-br"
@@ -178,19 +191,27 @@ class Topology:
             self._ip(host, "link", "set", "mgmt", "up")
 
     def attach(self, mn: str, mag: str) -> None:
-        """Make `mag` serve `mn`: its link to the other MAG goes down, this one comes up,
-        with the same home address and default route through the new MAG."""
+        """Make `mag` serve `mn`: its link to the other MAG goes down, this one comes up.
+        A static lab also sets the home address and the default route through the new MAG;
+        in a SLAAC lab the new MAG's Router Advertisement gives both."""
         if mn not in HOME_PREFIX or mag not in MAGS:
             raise LabError(f"no such mobile node or MAG: {mn}, {mag}")
         commands = []
         for other in MAGS:
             if other != mag:
-                commands += [f"link set to-{other} down", f"addr flush dev to-{other} scope global"]
+                commands.append(f"link set to-{other} down")
+                if not self.slaac:  # a SLAAC address stays until its lifetimes end, as on any host
+                    commands.append(f"addr flush dev to-{other} scope global")
         ifname = f"to-{mag}"
-        # Address first: at link up the node then announces it (ndisc_notify), as a host
-        # does after DAD, and the new MAG learns it before its first downlink packet.
-        commands += [f"addr replace {mn_address(mn)}/64 dev {ifname} nodad", f"link set {ifname} up",
-                     f"route replace default via {GATEWAY_LINK_LOCAL} dev {ifname}"]
+        if self.slaac:
+            # Down first when it is up: a host solicits a router when its link comes up
+            # (RFC 4861 section 6.3.7), and the MAG attaches the node on that solicitation.
+            commands += [f"link set {ifname} down", f"link set {ifname} up"]
+        else:
+            # Address first: at link up the node then announces it (ndisc_notify), as a host
+            # does after DAD, and the new MAG learns it before its first downlink packet.
+            commands += [f"addr replace {mn_address(mn)}/64 dev {ifname} nodad", f"link set {ifname} up",
+                         f"route replace default via {GATEWAY_LINK_LOCAL} dev {ifname}"]
         self._batch(mn, commands)  # one process: the link change is what a handover measures
 
     def serving_mag(self, mn: str) -> str | None:

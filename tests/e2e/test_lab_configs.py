@@ -6,6 +6,7 @@ from ipaddress import IPv6Network
 
 import pytest
 
+from nf.access.identity import MobileNodeIdentities
 from nf.config import load_config
 from nf.lab.configs import function_config
 from nf.lab.topology import Topology, management_network
@@ -31,9 +32,24 @@ def test_the_lma_pins_each_mobile_node_home_prefix(tmp_path):
     tree = load_config(path)
     policies = settings_from_tree(tree, tree.context).policies
     assert {p.mn_identifier: p.home_network_prefixes for p in policies.values()} == {
-        "mn1@example.net": (IPv6Network("2001:db8:100:1::/64"),),
-        "mn2@example.net": (IPv6Network("2001:db8:100:2::/64"),),
+        "02-00-00-00-01-01@example.net": (IPv6Network("2001:db8:100:1::/64"),),
+        "02-00-00-00-02-01@example.net": (IPv6Network("2001:db8:100:2::/64"),),
     }
+
+
+@pytest.mark.parametrize("mag", ["mag1", "mag2"])
+def test_each_mag_knows_the_mobile_nodes_by_their_mac_and_uses_the_fixed_router_addresses(tmp_path, mag):
+    path = tmp_path / f"{mag}.xml"
+    path.write_text(function_config(Topology(), mag))
+    tree = load_config(path)
+    settings = settings_from_tree(tree, tree.context)
+    identities = MobileNodeIdentities.from_policy_store(settings.policies)
+    assert identities.identify(bytes.fromhex("020000000101")) == "02-00-00-00-01-01@example.net"
+    assert identities.identify(bytes.fromhex("020000000201")) == "02-00-00-00-02-01@example.net"
+    assert identities.identify(bytes.fromhex("020000000301")) is None  # not in the policy store
+    assert [a.name for a in settings.mag.access_interfaces] == ["acc-mn1", "acc-mn2"]
+    assert str(settings.mag.fixed_link_local_address) == "fe80::1"
+    assert settings.mag.fixed_link_layer_address == bytes.fromhex("020000000001")
 
 
 def test_labs_with_other_prefixes_get_their_own_management_network():
