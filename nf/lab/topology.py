@@ -14,6 +14,7 @@ from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 
 DEFAULT_PREFIX = "dmm-"
 GATEWAY_LINK_LOCAL = IPv6Address("fe80::1")  # the MAG's address on every access link
+ACCESS_INDEX_BASE = 100  # interface indices of the access veths (see Topology.up)
 CORE_MTU = 1600  # room for SRv6's 64 octets (outer header + one-segment SRH) over 1500-octet access links
 
 SYSCTLS = (  # before links exist, so "default" reaches every new interface
@@ -29,6 +30,9 @@ MN_SYSCTLS = (  # a mobile node is a host: it takes Router Advertisements (SLAAC
     "net.ipv6.conf.default.accept_ra=1",
     "net.ipv6.conf.default.autoconf=1",
     "net.ipv6.conf.default.ndisc_notify=1",
+    # Solicit at once when a link comes up (RFC 4861 6.3.7 lets a host skip the random
+    # delay it has already had): the MAG attaches the node on that solicitation.
+    "net.ipv6.conf.default.router_solicitation_delay=0",
 )
 
 
@@ -137,12 +141,15 @@ class Topology:
             self._ip("lma", "-6", "route", "replace", str(NODE_ADDRESS[mag]), "via",
                      link.replace("::1", "::2"))
         self._ip("cn", "-6", "route", "replace", "default", "via", "2001:db8:20::1")
-        for mn in HOME_PREFIX:
-            for mag in MAGS:
-                self._veth(mn, f"to-{mag}", mag, f"acc-{mn}", up=False)
-                self._ip(mn, "link", "set", f"to-{mag}", "address", MN_LINK_LAYER[mn])
-                self._ip(mag, "addr", "replace", f"{GATEWAY_LINK_LOCAL}/64", "dev", f"acc-{mn}")
-                self._ip(mag, "link", "set", f"acc-{mn}", "up")
+        for n, (mn, mag) in enumerate((mn, mag) for mn in HOME_PREFIX for mag in MAGS):
+            # Distinct interface indices on the two ends: the kernel takes a veth whose index
+            # equals its peer's for a device without a lower link and delays its carrier-up
+            # event by up to a second (linkwatch), which would hold back the node's solicitation.
+            self._veth(mn, f"to-{mag}", mag, f"acc-{mn}", up=False,
+                       indices=(ACCESS_INDEX_BASE + n, ACCESS_INDEX_BASE + 20 + n))
+            self._ip(mn, "link", "set", f"to-{mag}", "address", MN_LINK_LAYER[mn])
+            self._ip(mag, "addr", "replace", f"{GATEWAY_LINK_LOCAL}/64", "dev", f"acc-{mn}")
+            self._ip(mag, "link", "set", f"acc-{mn}", "up")
         if self.management:
             self._management_up()
         for mn, mag in {"mn1": "mag1", "mn2": "mag2"}.items():  # a node already served stays where it is
@@ -243,10 +250,12 @@ class Topology:
         out = _run("ip", "netns", "list").stdout
         return [line.split()[0] for line in out.splitlines() if line.startswith(self.prefix)]
 
-    def _veth(self, host: str, ifname: str, peer: str, peer_ifname: str, up: bool = True) -> None:
+    def _veth(self, host: str, ifname: str, peer: str, peer_ifname: str, up: bool = True,
+              indices: tuple[int, int] | None = None) -> None:
         if _run("ip", "-n", self.ns(host), "link", "show", ifname, check=False).returncode != 0:
-            _run("ip", "-n", self.ns(host), "link", "add", ifname, "type", "veth",
-                 "peer", "name", peer_ifname, "netns", self.ns(peer))
+            index, peer_index = (("index", str(i)) for i in indices) if indices else ((), ())
+            _run("ip", "-n", self.ns(host), "link", "add", ifname, *index, "type", "veth",
+                 "peer", "name", peer_ifname, "netns", self.ns(peer), *peer_index)
             if up:
                 self._ip(host, "link", "set", ifname, "up")
                 self._ip(peer, "link", "set", peer_ifname, "up")
