@@ -55,10 +55,12 @@ class Lab:
         self.functions.start_all()
         for mn in HOME_PREFIX:
             mag = self.topology.serving_mag(mn)
-            if mag is not None and self.registration(mag, mn) is None:
-                with self.client(mag) as client:
+            if mag is None:
+                continue
+            with self.client(mag) as client:
+                if _entry(client, mn) is None:
                     self.topology.attach(mn, mag)  # again: its first solicitation found no MAG running
-                    self._wait_registered(client, mag, mn)
+                self._wait_registered(client, mag, mn)
 
     def down(self) -> list[str]:
         """Every process, namespace and host link of the lab goes; returns what was removed."""

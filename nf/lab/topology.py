@@ -33,6 +33,7 @@ MN_SYSCTLS = (  # a mobile node is a host: it takes Router Advertisements (SLAAC
     # Solicit at once when a link comes up (RFC 4861 6.3.7 lets a host skip the random
     # delay it has already had): the MAG attaches the node on that solicitation.
     "net.ipv6.conf.default.router_solicitation_delay=0",
+    "net.ipv6.conf.all.keep_addr_on_down=0",  # as on any host: a link that goes down loses its addresses
 )
 
 
@@ -206,9 +207,7 @@ class Topology:
         commands = []
         for other in MAGS:
             if other != mag:
-                commands.append(f"link set to-{other} down")
-                if not self.slaac:  # a SLAAC address stays until its lifetimes end, as on any host
-                    commands.append(f"addr flush dev to-{other} scope global")
+                commands += [f"link set to-{other} down", f"addr flush dev to-{other} scope global"]
         ifname = f"to-{mag}"
         if self.slaac:
             # Down first when it is up: a host solicits a router when its link comes up

@@ -19,7 +19,7 @@ import pytest
 
 from mgmt.lab_cli import Lab
 from nf.lab.configs import mn_identifier
-from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, MN_LINK_LAYER, mn_address
+from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, slaac_address
 from nf.lab.traffic import udp_stream
 
 from .conftest import reachable, udp_round_trip
@@ -78,7 +78,7 @@ def test_status_json_lists_every_host_and_the_function_endpoints_answer_from_the
     assert {name: h["role"] for name, h in hosts.items()} == {
         "lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mn", "mn2": "mn", "cn": "cn"}
     assert hosts["mn1"]["namespace"] == lab.topology.ns("mn1")
-    assert hosts["mn1"]["addresses"] == {"to-mag1": [f"{mn_address('mn1')}/64"]}
+    assert hosts["mn1"]["addresses"] == {"to-mag1": [f"{slaac_address('mn1')}/64"]}
     for name in ("lma", "mag1", "mag2"):
         assert hosts[name]["running"] and hosts[name]["netconf-port"] == 830 and hosts[name]["metrics-port"] == 9430
     with urllib.request.urlopen(hosts["lma"]["metrics-url"], timeout=5) as response:  # from the host namespace
@@ -87,24 +87,49 @@ def test_status_json_lists_every_host_and_the_function_endpoints_answer_from_the
         assert client.get("<node><name/></node>")["node"]["name"] == "lma"
 
 
+def global_addresses(lab: Lab, mn: str, ifname: str) -> list[str]:
+    """`ip -6 addr` lines of the node's global addresses on `ifname`, flags and lifetimes joined."""
+    out = lab.topology.exec(mn, "ip", "-6", "-o", "addr", "show", "dev", ifname, "scope", "global").stdout
+    return [" ".join(line.split()[3:]).replace("\\", "") for line in out.splitlines()]
+
+
+def assert_configured_by_slaac(lab: Lab, mn: str, ifname: str) -> None:
+    """One address in the home network prefix, formed by the kernel from the RA's prefix and
+    the MAC (modified EUI-64), with finite lifetimes; the default route learnt from the RA."""
+    (line,) = global_addresses(lab, mn, ifname)
+    assert line.startswith(f"{slaac_address(mn)}/64 ")
+    assert slaac_address(mn) in HOME_PREFIX[mn]
+    assert "dynamic" in line.split() and "valid_lft forever" not in line  # not set by hand
+    routes = lab.topology.exec(mn, "ip", "-6", "route", "show", "default").stdout
+    assert f"default via fe80::1 dev {ifname} proto ra" in routes
+
+
+def test_mobile_nodes_get_their_address_and_default_route_by_slaac(lab):
+    assert_configured_by_slaac(lab, "mn1", "to-mag1")
+    assert_configured_by_slaac(lab, "mn2", "to-mag2")
+    neighbours = lab.topology.exec("mn1", "ip", "-6", "neigh", "show", "fe80::1", "dev", "to-mag1").stdout
+    assert "02:00:00:00:00:01" in neighbours and "router" in neighbours  # the fixed MAG addresses
+
+
 def test_mobile_node_reaches_the_cn_through_the_tunnel_both_ways(lab):
     lma_routes = lab.topology.exec("lma", "ip", "-6", "route", "show", str(HOME_PREFIX["mn1"])).stdout
     assert "encap seg6 mode encap segs 1 [ 2001:db8:ff::11 ]" in lma_routes  # installed by the LMA process
     assert reachable(lab.topology, "mn1", str(CN_ADDRESS))
-    assert reachable(lab.topology, "cn", str(mn_address("mn1")))
+    assert reachable(lab.topology, "cn", str(slaac_address("mn1")))
     assert udp_round_trip(lab.topology, "mn1", "cn", str(CN_ADDRESS), "uplink") == "uplink"
-    assert udp_round_trip(lab.topology, "cn", "mn2", str(mn_address("mn2")), "downlink") == "downlink"
+    assert udp_round_trip(lab.topology, "cn", "mn2", str(slaac_address("mn2")), "downlink") == "downlink"
 
 
 def test_handover_keeps_the_address_and_the_flow_continues(lab):
     moved = []
-    stream = udp_stream(lab.topology, "cn", "mn1", str(mn_address("mn1")), rate=500, seconds=1.5,
+    stream = udp_stream(lab.topology, "cn", "mn1", str(slaac_address("mn1")), rate=500, seconds=1.5,
                         during=lambda: moved.append(lab.handover("mn1", "mag2")))
     try:
-        assert moved[0].old_mag == "mag1" and moved[0].new_mag == "mag2"
+        assert moved[0].old_mag == "mag1" and moved[0].new_mag == "mag2" and moved[0].old_detached
         assert stream.received > 0.8 * stream.sent  # the stream went on after the move
         mn1 = next(h for h in lab.status()["hosts"] if h["name"] == "mn1")
-        assert mn1["addresses"] == {"to-mag2": [f"{mn_address('mn1')}/64"]} and mn1["serving-mag"] == "mag2"
+        assert mn1["addresses"] == {"to-mag2": [f"{slaac_address('mn1')}/64"]} and mn1["serving-mag"] == "mag2"
+        assert_configured_by_slaac(lab, "mn1", "to-mag2")  # the same address, from mag2's RA
         assert lab.registration("mag2", "mn1")["state"] == "registered"
         assert lab.registration("mag1", "mn1") is None
         assert wait_for(lambda: owned(lab, "mag1") == [], what="mag1's routes for mn1 to go")
@@ -113,18 +138,27 @@ def test_handover_keeps_the_address_and_the_flow_continues(lab):
         lab.handover("mn1", "mag1")
 
 
-def test_after_detach_the_routes_are_gone(lab):
+def lma_binding(lab: Lab, mn: str) -> dict | None:
+    key = f"<mn-identifier>{mn_identifier(mn)}</mn-identifier>"
+    with lab.client("lma") as client:
+        found = client.get(f"<binding-cache><binding>{key}</binding></binding-cache>")
+    bindings = found.get("binding-cache", {}).get("binding", [])
+    return bindings[0] if bindings else None
+
+
+def test_when_the_link_goes_down_the_mag_detaches_and_the_routes_and_binding_go(lab):
     hnp = str(HOME_PREFIX["mn2"])
     assert any(hnp in line for line in owned(lab, "mag2"))
-    with lab.client("mag2") as client:
-        client.rpc("mn-detach", {"mn-identifier": mn_identifier("mn2"), "link-layer-id": MN_LINK_LAYER["mn2"]})
+    assert lma_binding(lab, "mn2")["home-network-prefix"] == [hnp]
+    lab.topology.exec("mn2", "ip", "link", "set", "to-mag2", "down")  # the node leaves: carrier down at mag2
     try:
+        wait_for(lambda: lab.registration("mag2", "mn2") is None, what="mag2 to de-register mn2")
+        wait_for(lambda: lma_binding(lab, "mn2") is None, what="the LMA's binding for mn2 to go")
         wait_for(lambda: not any(hnp in line for line in owned(lab, "mag2")), what="mag2's routes for mn2 to go")
         assert not any("lookup" in line for line in owned(lab, "mag2"))
         wait_for(lambda: not any(hnp in line for line in owned(lab, "lma")), what="the LMA's downlink to go")
-        assert not reachable(lab.topology, "mn2", str(CN_ADDRESS), timeout=0)
     finally:
-        lab.up()  # attaches mn2 again
+        lab.up()  # the link comes up again: mn2 solicits and mag2 attaches it
     assert reachable(lab.topology, "mn2", str(CN_ADDRESS))
 
 
