@@ -2,8 +2,9 @@
 
 Needs root. `dmm-nf lab`'s LMA and MAG processes run in their namespaces; a 1,000
 datagrams/s UDP stream goes from the CN to mn1 while mn1 moves between the MAGs (link down at
-the old MAG, up at the new one, mn-attach / mn-detach over NETCONF, PBU / PBA over raw IPv6,
-routes over netlink). Each handover reports the datagrams lost and the longest silence at the
+the old MAG, up at the new one; the old MAG sees the carrier go and de-registers, the new one
+attaches on the node's Router Solicitation and its Router Advertisement keeps the node's SLAAC
+address; PBU / PBA over raw IPv6, routes over netlink). Each handover reports the datagrams lost and the longest silence at the
 receiver. Baseline: the same stream without a handover, in the same lab and run.
 Run directly with ``.venv/bin/python -m tests.bench.bench_handover``.
 """
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mgmt.lab_cli import Lab
-from nf.lab.topology import mn_address
+from nf.lab.topology import slaac_address
 from nf.lab.traffic import udp_stream
 
 from .harness import baseline, result
@@ -30,7 +31,7 @@ def run(quick: bool = False) -> list[dict]:
         lab = Lab(f"dmmho{os.getpid() % 10000}-", Path(run_dir))
         try:
             lab.up()
-            address = str(mn_address("mn1"))
+            address = str(slaac_address("mn1"))
             still = udp_stream(lab.topology, "cn", "mn1", address, rate=RATE, seconds=1.0)
             gaps, losses, signalling = [], [], []
             for i in range(handovers):
@@ -51,7 +52,8 @@ def run(quick: bool = False) -> list[dict]:
                goal=f"< {GOAL_GAP_MS} ms", met=gap < GOAL_GAP_MS,
                notes=f"median of {handovers} handovers mn1 mag1 <-> mag2 under a {RATE}/s UDP stream CN -> MN "
                      f"through the dmm-nf processes; each: {per_run} ms; worst {max(gaps):.0f} ms. Includes the "
-                     f"lab's link change (one ip -batch, ~4 ms) and the mn-attach RPC; link change to registration "
+                     f"lab's link change (one ip -batch, ~4 ms), the node's Router Solicitation and the attach it "
+                     f"triggers; link change to registration "
                      f"at the new MAG: median {statistics.median(signalling):.0f} ms"),
         result("handover_packets_lost", statistics.median(losses), "packets",
                baseline=baseline("lost by the same stream without a handover", still.lost, "packets"),
