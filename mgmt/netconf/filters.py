@@ -434,7 +434,7 @@ def xpath_to_module_prefixes(expr: str, nsmap: Mapping[Optional[str], str], ctx:
     return _TOKEN.sub(rewrite, expr)
 
 
-def _split_outside(text: str, sep: str) -> list[str]:
+def split_outside(text: str, sep: str) -> list[str]:
     """Split on ``sep`` where it is outside quotes and brackets."""
     parts, depth, quote, start = [], 0, "", 0
     i = 0
@@ -487,7 +487,7 @@ def _predicate_equalities(predicates: str) -> dict[str, str]:
     (which only widens the plan)."""
     found: dict[str, str] = {}
     for predicate in _bracket_groups(predicates):
-        for term in _split_outside(predicate, " and "):
+        for term in split_outside(predicate, " and "):
             match = _EQUALITY.match(term)
             if match:
                 found[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
@@ -498,7 +498,7 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
     """Plan for one absolute location path (module-name prefixes); None: everything."""
     if not path.startswith("/") or path.startswith("//"):
         return None
-    steps = _split_outside(path[1:], "/")
+    steps = split_outside(path[1:], "/")
     parsed: list[tuple[str, str, dict[str, str]]] = []
     module = ""
     for step in steps:
@@ -561,7 +561,7 @@ class XPathFilter:
 
     def plan(self) -> FilterPlan:
         roots = []
-        for path in _split_outside(self.expr, "|"):
+        for path in split_outside(self.expr, "|"):
             node = _xpath_plan_path(path.strip(), self.ctx)
             if node is None:
                 return FilterPlan.everything()

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping, Optional, Union
 import libyang
 from _libyang import lib
 
+from mgmt.netconf.filters import split_outside
+
 DEFAULT_NACM_XML = Path(__file__).with_name("default-nacm.xml")
 
 # RFC 8341 makes <kill-session> and <delete-config> default-deny-all; the 2011
@@ -87,21 +89,7 @@ def _path_steps(path: str) -> tuple[tuple[str, str, str], ...]:
     """``/m:a/b[k='v']`` -> ((m, a, ""), (m, b, "[k='v']")); module names as prefixes."""
     steps = []
     module = ""
-    depth, quote, start, parts = 0, "", 1, []
-    for i, ch in enumerate(path):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "/" and depth == 0 and i > 0:
-            parts.append(path[start:i])
-            start = i + 1
-    parts.append(path[start:])
-    for part in parts:
+    for part in split_outside(path[1:] if path.startswith("/") else path, "/"):
         match = _STEP.fullmatch(part.strip())
         if not match:
             raise ValueError(f"unsupported NACM path step {part!r}")
