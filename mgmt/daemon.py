@@ -95,10 +95,17 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tree = _load(args.config)
     from mgmt.service import Service, ServiceOptions
+    from nf.dataplane.base import DataPlaneError
+    from nf.hostcheck import HostCheckError
 
     options = ServiceOptions(config_path=args.config, netconf_port=args.netconf_port,
                              metrics_port=args.metrics_port, state_dir=args.state_dir)
-    service = Service(tree, options, default_state_dir=default_state_dir)
+    try:
+        service = Service(tree, options, default_state_dir=default_state_dir)
+    except HostCheckError as e:
+        raise CliError(f"{args.config}: {e}", EXIT_USAGE) from None
+    except DataPlaneError as e:  # e.g. an encapsulation this kernel cannot carry
+        raise CliError(f"{args.config}: /dmm-nf:dmm-nf/dataplane: {e}", EXIT_USAGE) from None
     try:
         asyncio.run(_serve(service))
     except CliError:

@@ -13,6 +13,7 @@ from typing import Callable
 
 import libyang
 
+from nf.hostcheck import check_host
 from nf.runtime import Runtime
 from nf.settings import Settings, settings_from_tree
 
@@ -36,6 +37,7 @@ class Service:
         self.options = options
         self.state_dir = options.state_dir or default_state_dir(self.settings.node.name)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        check_host(self.settings)
         self.runtime = Runtime(self.settings, self.state_dir)
         self.metrics = None
         self.netconf = None

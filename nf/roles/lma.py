@@ -162,7 +162,10 @@ class LmaRole:
         for p in settings.pools:
             current = self.pools.get(p.name) if p.name in self.pools else None
             same = current is not None and (current.prefix, current.assign_length) == (p.prefix, p.assign_length)
-            pools.add(current if same else PrefixPool(p.name, p.prefix, p.assign_length))
+            try:
+                pools.add(current if same else PrefixPool(p.name, p.prefix, p.assign_length))
+            except PrefixPoolError as e:  # overlapping pools: refuse the commit, change nothing
+                raise ValueError(str(e)) from None
         policies = PolicyStore.of(_core_policy(p) for p in settings.policies.values())
         static = [(prefix, pools.pool_of(prefix)) for policy in policies for prefix in policy.static_prefixes]
         for prefix, pool in static:

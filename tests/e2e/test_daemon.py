@@ -140,3 +140,35 @@ def test_help_lists_the_commands():
     proc = dmm_nf("--help")
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "run" in out and "check-config" in out
+
+
+def _variant(tmp_path, replacements: dict[str, str]) -> Path:
+    text = (EXAMPLES / "lma.xml").read_text()
+    for old, new in replacements.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "lma-variant.xml"
+    path.write_text(text)
+    return path
+
+
+def test_a_missing_data_plane_interface_stops_the_start_with_its_path(tmp_path):
+    config = _variant(tmp_path, {"<dataplane>\n    <backend>dmmt:memory</backend>":
+                                 "<dataplane><backend>dmmt:linux</backend><core-interface>nosuch0</core-interface>"})
+    proc = dmm_nf("run", "--config", str(config), "--state-dir", str(tmp_path / "state"))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [f"dmm-nf: error: {config}: /dmm-nf:dmm-nf/dataplane/core-interface: "
+                                        "no interface named nosuch0 on this host"]
+
+
+@pytest.mark.root
+def test_an_encapsulation_the_kernel_lacks_stops_the_start_with_a_clear_line(tmp_path):
+    config = _variant(tmp_path, {"<dataplane>\n    <backend>dmmt:memory</backend>":
+                                 "<dataplane><backend>dmmt:linux</backend>",
+                                 "<encapsulation>dmmt:srv6</encapsulation>": "<encapsulation>dmmt:ip6ip6</encapsulation>"})
+    proc = dmm_nf("run", "--config", str(config), "--state-dir", str(tmp_path / "state"))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    [line] = err.strip().splitlines()
+    assert "/dmm-nf:dmm-nf/dataplane" in line and "ip6ip6 unavailable" in line
