@@ -82,3 +82,11 @@ def test_event_history_retention_follows_the_commit(runtime):
     history = dataclasses.replace(runtime.settings.event_history, max_entries=2)
     runtime.reconfigure(dataclasses.replace(runtime.settings, event_history=history))
     assert [e.data["mn-identifier"] for e in runtime.events.history()] == ["m3@example.net", "m4@example.net"]
+
+
+def test_an_overlapping_pool_is_refused_and_changes_nothing(runtime):
+    before = runtime.settings
+    inner = PoolSettings("inner", IPv6Network("2001:db8:1000:ff00::/56"), 64)
+    with pytest.raises(ReconfigureError, match="overlaps"):
+        runtime.reconfigure(dataclasses.replace(before, pools=(*before.pools, inner)))
+    assert "inner" not in runtime.roles["lma"].pools and runtime.settings is before
