@@ -25,8 +25,15 @@ class HostCheckError(Exception):
         self.problems = problems
 
 
+# Roles this release can run; the model already describes the MAAR of distributed mobility
+# management, whose state machine is not part of this release.
+RUNNABLE_ROLES = frozenset({"lma", "mag"})
+
+
 def check_host(settings: Settings) -> None:
-    problems = _overlapping_pools(settings)
+    problems = [f"{TOP}/node/role: the {role} role is not available in this release of dmm-nf"
+                for role in sorted(settings.node.roles - RUNNABLE_ROLES)]
+    problems += _overlapping_pools(settings)
     if settings.dataplane.backend == "linux":
         problems += _missing_interfaces(settings)
     if problems:

@@ -318,10 +318,6 @@ def _role_classes(settings: Settings) -> list[type]:
         from nf.roles.mag import MagRole
 
         classes.append(MagRole)
-    if settings.has_role("maar"):
-        from nf.roles.maar import MaarRole
-
-        classes.append(MaarRole)
     return classes
 
 

@@ -172,3 +172,11 @@ def test_an_encapsulation_the_kernel_lacks_stops_the_start_with_a_clear_line(tmp
     assert proc.returncode == 2
     [line] = err.strip().splitlines()
     assert "/dmm-nf:dmm-nf/dataplane" in line and "ip6ip6 unavailable" in line
+
+
+def test_a_role_this_release_cannot_run_is_refused_with_one_line(tmp_path):
+    proc = dmm_nf("run", "--config", str(EXAMPLES / "maar.xml"), "--state-dir", str(tmp_path))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [f"dmm-nf: error: {EXAMPLES / 'maar.xml'}: /dmm-nf:dmm-nf/node/role: "
+                                        "the maar role is not available in this release of dmm-nf"]
