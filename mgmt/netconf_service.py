@@ -15,6 +15,7 @@ from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
 from mgmt.notify import EventNotifier
 from mgmt.operational import OperationalState
 from mgmt.rpcs import ProductRpcs
+from mgmt.yang_values import pin_utc
 from nf.runtime import ReconfigureError
 from nf.settings import NetconfUser, settings_from_tree
 
@@ -48,6 +49,7 @@ def netconf_credentials(users: Iterable[NetconfUser]) -> tuple[dict[str, str], d
 
 
 def start_netconf(service: "Service") -> NetconfServer:
+    pin_utc()  # state times in UTC, as the spliced binding list prints them
     runtime = service.runtime
     state = OperationalState(service.ctx, runtime)
 
@@ -64,7 +66,7 @@ def start_netconf(service: "Service") -> NetconfServer:
         service.settings = settings
 
     hooks = ServerHooks(commit_hook=commit, rpc_hook=ProductRpcs(service.ctx, runtime),
-                        state_provider=lambda flt: state.build(flt.plan))
+                        state_provider=state.build)
     mgmt = service.settings.management
     passwords, keys = netconf_credentials(mgmt.netconf_users)
     port = service.options.netconf_port if service.options.netconf_port is not None else mgmt.netconf_port

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import libyang
 
-from mgmt.operational import date_and_time
+from mgmt.yang_values import date_and_time
 from nf.core.events import Event
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class EventNotifier:
             converted = _convert(snode, value)
             if converted is not None:
                 body[name] = converted
-        text = json.dumps({f"{MODULE}:{event.kind}": body})
+        text = json.dumps({f"{MODULE}:{event.kind}": body}, ensure_ascii=False)
         return self.ctx.parse_op_mem("json", text, libyang.DataType.NOTIF_YANG)
 
     def _leaves(self, kind: str) -> dict[str, Any] | None:

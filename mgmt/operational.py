@@ -5,35 +5,25 @@ filter's plan names the containers it reaches and, for the binding cache and the
 update list, the key values it requires, which go straight to the runtime's indexes. The
 values are collected on the runtime's loop (one `Runtime.call`, a consistent snapshot) as
 plain JSON-shaped data; turning that into a libyang tree happens in the NETCONF session's
-thread, off the signalling loop.
+thread, off the signalling loop. The binding cache, which can hold a million entries, is
+only copied on the loop (`binding_xml.snapshot`); when the server allows it, its entries
+are printed straight to XML text and spliced into the reply (`mgmt.netconf.splice`).
 """
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
 import libyang
 
+from mgmt.binding_xml import BindingPrinter, snapshot
+from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
+from mgmt.yang_values import date_and_time, link_layer_bytes
 from nf.runtime import VERSION, Runtime
 
 TOP = "/dmm-nf:dmm-nf"
-
-
-def date_and_time(epoch: float | None) -> str | None:
-    """RFC 6991 yang:date-and-time in UTC, e.g. 2026-11-23T21:00:00.125Z."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def link_layer_text(link_layer_id: bytes | None) -> str:
-    return ":".join(f"{b:02x}" for b in link_layer_id) if link_layer_id else ""
-
-
-def link_layer_bytes(text: str) -> bytes | None:
-    return bytes.fromhex(text.replace(":", "")) if text else None
+BINDINGS = f"{TOP}/binding-cache/binding"
 
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:
@@ -66,24 +56,37 @@ class OperationalState:
         self.extra = extra  # callable(plan) -> dict merged into the top container (management data)
 
     # ----- entry point (NETCONF thread) -----------------------------------------------
-    def build(self, plan) -> libyang.DNode | None:
+    def build(self, request: ReadRequest) -> Optional[State]:
+        plan = request.plan
         if not plan.selects(TOP):
             return None
-        data = self.runtime.call(self.collect, plan)
+        print_bindings = request.printable(BINDINGS)
+        data, bindings = self.runtime.call(self.collect, plan)
         if self.extra is not None:
             data.update(self.extra(plan))
+        splices = []
+        if bindings is not None and bindings[1]:
+            printer, rows = bindings
+            if print_bindings:
+                token = new_token()
+                data["binding-cache"] = {"binding": [{"mn-identifier": token, "link-layer-id": ""}]}
+                splices.append(Splice(token, "binding", lambda: printer.xml(rows)))
+            else:
+                data["binding-cache"] = {"binding": [printer.json(row) for row in rows]}
         data = _compact(data)
         if not data:
             return None
-        text = json.dumps({"dmm-nf:dmm-nf": data})
-        return self.ctx.parse_data_mem(text, "json", parse_only=True, strict=True)
+        # UTF-8 as it is: libyang's JSON parser does not join \u surrogate pairs
+        text = json.dumps({"dmm-nf:dmm-nf": data}, ensure_ascii=False)
+        return State(self.ctx.parse_data_mem(text, "json", parse_only=True, strict=True), splices)
 
     # ----- collection (runtime loop) ----------------------------------------------------
-    def collect(self, plan) -> dict[str, Any]:
+    def collect(self, plan) -> tuple[dict[str, Any], Optional[tuple[BindingPrinter, list]]]:
+        """(every selected section but the binding cache, (printer, binding rows) or None)."""
         out: dict[str, Any] = {}
+        bindings = self._binding_cache(plan, f"{TOP}/binding-cache") if plan.selects(f"{TOP}/binding-cache") else None
         sections = {
             "node": self._node,
-            "binding-cache": self._binding_cache,
             "binding-update-list": self._binding_update_list,
             "prefix-pools": self._pools,
             "tunnels": self._tunnels,
@@ -98,7 +101,7 @@ class OperationalState:
                 value = build(plan, path)
                 if value:
                     out[name] = value
-        return out
+        return out, bindings
 
     def _node(self, plan, path) -> dict[str, Any]:
         rt = self.runtime
@@ -112,34 +115,14 @@ class OperationalState:
         }
 
     # binding cache --------------------------------------------------------------------
-    def _binding_cache(self, plan, path) -> dict[str, Any]:
+    def _binding_cache(self, plan, path) -> Optional[tuple[BindingPrinter, list]]:
         lma = self.runtime.roles.get("lma")
         if lma is None:
-            return {}
-        entries = _select(lma.cache, plan.keys(f"{path}/binding"))
-        now = self.runtime.clock.monotonic()
-        return {"binding": [self._binding(e, now) for e in entries]}
-
-    def _binding(self, e, now: float) -> dict[str, Any]:
-        base = f"{TOP}/binding-cache/binding"
-        return _compact({
-            "mn-identifier": e.mn_identifier,
-            "link-layer-id": link_layer_text(e.link_layer_id),
-            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
-            "proxy-coa": str(e.proxy_coa),
-            "lma-address": str(self.runtime.settings.node.address),
-            "mag": str(e.proxy_coa),
-            "access-technology-type": self.enums.name(f"{base}/access-technology-type", e.access_technology_type),
-            "handoff-indicator": self.enums.name(f"{base}/handoff-indicator", e.handoff_indicator),
-            "proxy-registration": True,
-            "sequence-number": e.sequence,
-            "lifetime": e.lifetime,
-            "remaining-lifetime": max(0, int(e.remaining(now))),
-            "state": e.state.value,
-            "created": date_and_time(e.created_wall),
-            "last-refresh": date_and_time(e.last_refresh_wall),
-            "tunnel": e.tunnel_id,
-        })
+            return None
+        rows = snapshot(_select(lma.cache, plan.keys(f"{path}/binding")))
+        printer = BindingPrinter(self.runtime.settings.node.address, self.runtime.clock.monotonic(),
+                                 lambda leaf, number: self.enums.name(f"{BINDINGS}/{leaf}", number))
+        return printer, rows
 
     # binding update list --------------------------------------------------------------
     def _binding_update_list(self, plan, path) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class ProductRpcs:
         output = handler(params)
         if output is None:
             return None
-        text = json.dumps({f"{MODULE}:{name}": output})
+        text = json.dumps({f"{MODULE}:{name}": output}, ensure_ascii=False)
         return self.ctx.parse_op_mem("json", text, libyang.DataType.REPLY_YANG)
 
     def _role(self, name: str, rpc: str):

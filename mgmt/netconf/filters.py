@@ -165,13 +165,17 @@ class PlanNode:
     ``module`` is None when the filter did not name a namespace (any module matches);
     ``children`` None means the whole subtree; ``key`` (lists only) holds the key
     leaves the filter's content-match nodes require — all of them, or only some (a filter on
-    the first key of a two-key list) — None when any entry may match.
+    the first key of a two-key list) — None when any entry may match. ``whole`` says the
+    filter selects this node with its whole subtree unconditionally (a subtree selection
+    node, a predicate-free XPath step), not just possibly (``children`` None is also how a
+    node with only content-match children over-approximates).
     """
 
     name: str
     module: Optional[str] = None
     children: Optional[tuple["PlanNode", ...]] = None
     key: Optional[Mapping[str, str]] = None
+    whole: bool = False
 
     def matches(self, module: str, name: str) -> bool:
         return self.name == name and (self.module is None or self.module == module)
@@ -223,6 +227,30 @@ class FilterPlan:
     def selects(self, path: str) -> bool:
         """True if anything at or under the schema node ``path`` may be selected."""
         return any(True for _ in self._reach(path))
+
+    def selects_whole(self, path: str) -> bool:
+        """True when every way the filter reaches the schema node ``path`` selects it, with all
+        of its subtree, on no condition below its ancestors: then each instance there is
+        either selected whole or left out with an ancestor. A printer may then print the
+        instances itself and let the filter decide only about their ancestors."""
+        if self.roots is None:
+            return False
+        steps = _parse_schema_path(path)
+        level: list[PlanNode] = list(self.roots)
+        reached = False
+        for depth, (module, name) in enumerate(steps):
+            below: list[PlanNode] = []
+            for plan_node in (p for p in level if p.matches(module, name)):
+                if plan_node.children is None:
+                    if not plan_node.whole:
+                        return False
+                    reached = True
+                elif depth == len(steps) - 1:
+                    return False  # the filter picks among the node's children
+                else:
+                    below.extend(plan_node.children)
+            level = below
+        return reached
 
     def keys(self, path: str) -> Optional[list[dict[str, str]]]:
         """For the list at ``path``: the key values (all key leaves, or only those the filter
@@ -382,7 +410,8 @@ class SubtreeFilter:
         path = _child_schema_path(parent_path, module, name, parent_module) if known else None
         subs = _element_children(elem)
         if not subs:
-            return PlanNode(name, module)
+            # a selection node; text makes it a content match, attributes a condition
+            return PlanNode(name, module, whole=not (elem.text or "").strip() and not elem.attrib)
         key: Optional[dict[str, str]] = None
         key_names = _list_keys(self.ctx, path)
         if key_names:
@@ -501,10 +530,13 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
     steps = split_outside(path[1:], "/")
     parsed: list[tuple[str, str, dict[str, str]]] = []
     module = ""
+    plain = True  # child steps only, no predicate: the last node is selected whole
     for step in steps:
         match = _STEP.match(step)
         if not match or (not match.group(1) and not module):
+            plain = False
             break  # wildcard, axis, function or '//' : keep the whole subtree from here
+        plain = plain and not match.group(3)
         module = match.group(1) or module
         parsed.append((module, match.group(2), _predicate_equalities(match.group(3) or "")))
     if not parsed:
@@ -522,7 +554,7 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
         key_names = _list_keys(ctx, schema_path)
         if key_names and any(k in equalities for k in key_names):
             key = {k: equalities[k] for k in key_names if k in equalities}
-        node = PlanNode(name, module, None if node is None else (node,), key)
+        node = PlanNode(name, module, None if node is None else (node,), key, whole=plain and node is None)
     return node
 
 
@@ -614,6 +646,10 @@ class Filter:
 
     def selects_all(self) -> bool:
         return self._impl is None
+
+    def selects_whole(self, path: str) -> bool:
+        """See ``FilterPlan.selects_whole``; no filter selects everything whole."""
+        return self._impl is None or self.plan.selects_whole(path)
 
     def apply(self, tree: Optional[libyang.DNode], max_depth: Optional[int] = None) -> Optional[libyang.DNode]:
         """Prune ``tree`` (a forest the caller owns) to what the filter selects, keeping at

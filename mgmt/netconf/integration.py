@@ -137,6 +137,10 @@ class Services:
             return tree
         return self.nacm.prune_read(session.username, tree)
 
+    def reads_whole(self, session: "Session", schema_path: str) -> bool:
+        """See ``Nacm.reads_whole``."""
+        return self.nacm is None or self.nacm.reads_whole(session.username, schema_path)
+
     def check_writes(self, session: "Session", diff: Optional[libyang.DNode]) -> None:
         """RFC 8341 §3.4.5 on every node a change creates, updates or deletes."""
         if self.nacm is None or diff is None:

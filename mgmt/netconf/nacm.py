@@ -304,6 +304,30 @@ class Nacm:
                 kept.append(top)
         return kept[0] if kept else None
 
+    def reads_whole(
+        self, user: str, schema_path: str, external_groups: Iterable[str] = (), recovery: bool = False,
+    ) -> bool:
+        """True when ``user`` may read every instance of the schema node ``schema_path`` and
+        everything below it, by one rule (or the default) that decides them all alike; False
+        when some or all of them would be pruned. The caller must know that the subtree is in
+        one module and carries no nacm:default-deny-* extension."""
+        if self._bypass(recovery):
+            return True
+        steps = _path_steps(schema_path)
+        module = steps[0][0]
+        for rule in self._rules_for(user, external_groups):
+            if not rule.data_rule() or rule.module not in ("*", module) or not rule.allows_operation("read"):
+                continue
+            if rule.path is None:
+                return rule.permit
+            shared = min(len(rule.path), len(steps))
+            if [s[:2] for s in rule.path[:shared]] != [s[:2] for s in steps[:shared]]:
+                continue  # another branch of the tree
+            if len(rule.path) > len(steps) or any(s[2] for s in rule.path):
+                return False  # decides only some nodes of the subtree
+            return rule.permit
+        return self.read_default
+
     def _prune_node(self, rules: list[Rule], node: libyang.DNode, with_paths: bool) -> bool:
         steps = _path_steps(node.path()) if with_paths else ()  # only path rules need it
         decision = self._data_decision(rules, node.module().name(), steps, "read")

@@ -129,7 +129,7 @@ class NmdaOperations:
         self.server.register_operation(NMDA_NS, "get-data", self.get_data)
         self.server.register_operation(NMDA_NS, "edit-data", self.edit_data)
 
-    def get_data(self, session: "Session", op: etree._Element) -> list[etree._Element]:
+    def get_data(self, session: "Session", op: etree._Element) -> list[str]:
         p = _params(op, _GET_PARAMS)
         name = datastore_name(_one(p, "datastore"))
         if "with-origin" in p or "origin-filter" in p or "negated-origin-filter" in p:
@@ -146,9 +146,12 @@ class NmdaOperations:
             raise invalid_value("with-defaults does not apply to ds:operational here "
                                 "(:with-operational-defaults is not supported)", error_type="protocol")
         mode = self.server._with_defaults(wd)
+        splices = []
         if name == OPERATIONAL:
-            tree = self.server.operational_tree(flt, config=config_filter is not False,
-                                                state=config_filter is not True)
+            state = self.server.operational_tree(self.server.read_request(session, flt, max_depth),
+                                                 config=config_filter is not False,
+                                                 state=config_filter is not True)
+            tree, splices = state.tree, state.splices
         elif config_filter is False:
             tree = None  # a conventional datastore holds configuration only
         else:
@@ -158,7 +161,7 @@ class NmdaOperations:
         def finish(tree: libyang.DNode) -> Optional[libyang.DNode]:
             return keep_config(tree, config_filter) if config_filter is not None else tree
 
-        return self.server._data_reply(session, tree, flt, mode, max_depth, NMDA_NS, finish)
+        return self.server._data_reply(session, tree, flt, mode, max_depth, NMDA_NS, finish, splices)
 
     def _filter(self, subtree: Optional[etree._Element], xpath: Optional[etree._Element]) -> Filter:
         if subtree is not None and xpath is not None:

@@ -48,6 +48,7 @@ from mgmt.netconf.integration import NCM_NS, Services, request_error
 from mgmt.netconf.nmda import NmdaOperations
 from mgmt.netconf.notifications import NOTIFICATION_NS
 from mgmt.netconf.session import PasswordAndKeyAuth, Session
+from mgmt.netconf.splice import PrintableSchema, ReadRequest, Splice, State, splice
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ DEFAULT_CONFIRM_TIMEOUT = 600  # seconds, RFC 6241 §8.4.5.1
 
 CommitHook = Callable[[Optional[libyang.DNode], Optional[libyang.DNode], Optional[libyang.DNode]], None]
 RpcHook = Callable[[str, libyang.DNode], Optional[libyang.DNode]]
-StateProvider = Callable[[Filter], Union[libyang.DNode, str, None]]
-Operation = Callable[[Session, etree._Element], list[etree._Element]]
+StateProvider = Callable[[ReadRequest], Union[State, libyang.DNode, str, None]]
+# an operation's reply content: elements, or XML text (a read's <data>)
+Operation = Callable[[Session, etree._Element], list[Union[etree._Element, str]]]
 
 
 class CommitRejected(Exception):
@@ -75,8 +77,9 @@ class ServerHooks:
 
     ``commit_hook(old, new, diff)`` sees every change of running (the trees are the
     server's: read, do not keep); ``rpc_hook(name, input)`` runs product RPCs and returns
-    their output tree (or None for ``<ok/>``) and may raise RpcError; ``state_provider(filter)`` returns the state
-    data for ``<get>`` as a libyang tree the server then owns, or XML.
+    their output tree (or None for ``<ok/>``) and may raise RpcError; ``state_provider(request)`` returns the state
+    data for a read (``request.plan`` says what it can select) as a libyang tree the server then owns, or XML,
+    or a ``splice.State`` holding such a tree and the lists the provider prints itself.
     """
     commit_hook: Optional[CommitHook] = None
     rpc_hook: Optional[RpcHook] = None
@@ -213,6 +216,7 @@ class NetconfServer:
         self.extra_capabilities = list(extra_capabilities)
         self.lock = threading.RLock()
         self.services = Services(ctx)
+        self._printable = PrintableSchema(ctx)
         self.counters = RpcCounters()
         self.datastores = Datastores(ctx, self.state_dir, initial_config)
         self.services.running_changed(self.datastores.peek("running"), None, None)
@@ -345,7 +349,7 @@ class NetconfServer:
         if self._implemented("ietf-netconf-nmda"):
             NmdaOperations(self).register()
 
-    def dispatch(self, session: Session, op: etree._Element) -> list[etree._Element]:
+    def dispatch(self, session: Session, op: etree._Element) -> list[Union[etree._Element, str]]:
         qname = etree.QName(op)
         module = "ietf-netconf" if qname.namespace == NC_NS else module_by_namespace(self.ctx, qname.namespace or "")
         if module is not None:
@@ -373,13 +377,22 @@ class NetconfServer:
             raise invalid_value(f"unknown with-defaults mode {mode!r}", error_type="protocol")
         return mode  # type: ignore[return-value]
 
+    def read_request(self, session: Session, flt: Filter, max_depth: Optional[int] = None) -> ReadRequest:
+        """The state provider's question for one read, with which lists it may print itself."""
+        def printable(schema_path: str) -> bool:
+            return (max_depth is None and flt.selects_whole(schema_path)
+                    and self._printable.allows(schema_path) and self.services.reads_whole(session, schema_path))
+        return ReadRequest(flt, printable)
+
     def _data_reply(self, session: Session, tree: Optional[libyang.DNode], flt: Filter,
                     mode: ds.WithDefaults, max_depth: Optional[int] = None,
                     namespace: str = NC_NS,
                     finish: Optional[Callable[[libyang.DNode], Optional[libyang.DNode]]] = None,
-                    ) -> list[etree._Element]:
-        """The ``<data>`` reply: NACM read rules, then the filter, then ``finish`` (a last
-        in-place change of the tree, returning its new first node)."""
+                    splices: Sequence[Splice] = (),
+                    ) -> list[str]:
+        """The ``<data>`` reply as XML text: NACM read rules, then the filter, then ``finish``
+        (a last in-place change of the tree, returning its new first node), then the lists
+        the state provider printed itself."""
         tree = flt.apply(self.services.prune_read(session, tree), max_depth)
         try:
             if finish is not None and tree is not None:
@@ -387,10 +400,9 @@ class NetconfServer:
             xml = ds.to_xml(tree, mode)
         finally:
             ds.free(tree)
-        data = etree.fromstring(f'<data xmlns="{namespace}">{xml}</data>')
-        return [data]
+        return [f'<data xmlns="{namespace}">{splice(xml, splices)}</data>']
 
-    def _get_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
+    def _get_config(self, session: Session, op: etree._Element) -> list[str]:
         p = _params(op, ("source", "filter", "with-defaults"))
         source = _datastore(p.get("source"), "source", ds.DATASTORES)
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
@@ -398,22 +410,25 @@ class NetconfServer:
             tree = self.datastores.get(source)
         return self._data_reply(session, tree, flt, mode)
 
-    def _get(self, session: Session, op: etree._Element) -> list[etree._Element]:
+    def _get(self, session: Session, op: etree._Element) -> list[str]:
         p = _params(op, ("filter", "with-defaults"))
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
-        return self._data_reply(session, self.operational_tree(flt), flt, mode)
+        state = self.operational_tree(self.read_request(session, flt))
+        return self._data_reply(session, state.tree, flt, mode, splices=state.splices)
 
-    def operational_tree(self, flt: Filter, config: bool = True, state: bool = True) -> Optional[libyang.DNode]:
+    def operational_tree(self, request: ReadRequest, config: bool = True, state: bool = True) -> State:
         """Running merged with the state data (what ``<get>`` and ``<operational>`` show), a
-        fresh tree the caller owns; ``config``/``state`` False leave that part out."""
+        fresh tree the caller owns, and the lists to splice into its XML; ``config``/``state``
+        False leave that part out."""
         tree = None
         if config:
             with self.lock:
                 tree = self.datastores.get("running")
         if not state:
-            return tree
+            return State(tree)
         locks = self.locks.snapshot()
-        for part in [self._state(flt), *self.services.state(self.capabilities(), locks, flt.plan)]:
+        provided = self._state(request)
+        for part in [provided.tree, *self.services.state(self.capabilities(), locks, request.plan)]:
             if part is None:
                 continue
             if tree is None:
@@ -421,15 +436,17 @@ class NetconfServer:
             else:
                 tree.merge(ds.first(part), with_siblings=True, destruct=True)
                 tree = ds.first(tree)
-        return tree
+        return State(tree, provided.splices)
 
-    def _state(self, flt: Filter) -> Optional[libyang.DNode]:
+    def _state(self, request: ReadRequest) -> State:
         if self.hooks.state_provider is None:
-            return None
-        state = self.hooks.state_provider(flt)
+            return State(None)
+        state = self.hooks.state_provider(request)
+        if isinstance(state, State):
+            return state
         if isinstance(state, str):
-            return self.ctx.parse_data_mem(state, "xml", parse_only=True, strict=True) if state.strip() else None
-        return state
+            return State(self.ctx.parse_data_mem(state, "xml", parse_only=True, strict=True) if state.strip() else None)
+        return State(state)
 
     # ------------------------------------------------------------------ writes
     def _check_writable(self, session: Session, name: str) -> None:

@@ -34,6 +34,10 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_
                           huge_tree=False)
 
 
+_ONE_WRITE = 1 << 20  # bytes; larger messages are sent without copying
+_CONTENT_MARK = "dmm-nf-reply-content"  # where a reply's printed content goes in its text
+
+
 class MessageTooBig(SessionError):
     """A message longer than the server's limit; the session is closed."""
 
@@ -84,6 +88,22 @@ class _LimitedFraming(base.NetconfFramingTransport):
                 raise MessageTooBig(f"message exceeds {self.limit} bytes")
             parts.append(chunk)
         return b"".join(parts).decode("utf-8", errors="replace")
+
+    def send_pdu(self, msg: str, new_framing: bool) -> None:
+        # One write for a small message; a large one (a full <get> is tens of MB) goes out
+        # as a view of its bytes, never copied into the library's 16 KB pieces.
+        body = msg.encode("utf-8")
+        if new_framing:
+            head, tail = b"\n#%d\n" % len(body), b"\n##\n"
+        else:
+            head, tail = b"", b"]]>]]>"
+        if len(body) <= _ONE_WRITE:
+            self.stream.sendall(head + body + tail)
+            return
+        if head:
+            self.stream.sendall(head)
+        self.stream.sendall(memoryview(body))
+        self.stream.sendall(tail)
 
 
 class PasswordAndKeyAuth(paramiko.ServerInterface):
@@ -188,11 +208,19 @@ class Session(NetconfServerSession):
         self._after_reply.append(callback)
 
     # ------------------------------------------------------------------ messages
-    def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[etree._Element]) -> None:
+    def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[etree._Element | str]) -> None:
+        """``children`` are elements, or XML text (a read's printed ``<data>``), which goes in
+        as it is: re-parsing tens of megabytes to serialise them again would cost seconds."""
         attrib = dict(rpc.attrib) if rpc is not None else {}
         reply = etree.Element(_nc("rpc-reply"), attrib=attrib, nsmap={None: NC_NS})
-        reply.extend(children)
-        self.send_message(etree.tostring(reply).decode())
+        texts = [c for c in children if isinstance(c, str)]
+        reply.extend(c for c in children if not isinstance(c, str))
+        if not texts:
+            self.send_message(etree.tostring(reply).decode())
+            return
+        reply.text = _CONTENT_MARK
+        head, _, tail = etree.tostring(reply).decode().rpartition(_CONTENT_MARK)
+        self.send_message(f"{head}{''.join(texts)}{tail}")
 
     def _send_errors(self, rpc: Optional[etree._Element], errors: Sequence[RpcError]) -> None:
         self._send_reply(rpc, [e.to_element() for e in errors])

@@ -91,6 +91,7 @@ async def _serve(bindings: int, conn, stop_event) -> None:
         conn.send(service.netconf.port)
         while not stop_event.is_set():
             await asyncio.sleep(0.1)
+        service.runtime.roles["lma"].cache.clear()  # the entries were added behind the role's back
         await service.stop()
 
 
@@ -139,19 +140,22 @@ class RawSession:
         return time.perf_counter() - started, reply
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        # bytearrays: appending each SSH read to an immutable 70 MB reply would copy it
+        # thousands of times and time the client, not the server
+        buf, reply = bytearray(self.buf), bytearray()
         while True:
-            while b"\n" not in self.buf[1:] or len(self.buf) < 4:
-                self.buf += self._recv()
-            header, _, rest = self.buf[1:].partition(b"\n")
+            while len(buf) < 4 or b"\n" not in buf[1:16]:
+                buf += self._recv()
+            end = buf.index(b"\n", 1)
+            header = bytes(buf[1:end])
             if header == b"##":
-                self.buf = rest
-                return b"".join(parts)
+                self.buf = bytes(buf[end + 1:])
+                return bytes(reply)
             size = int(header[1:])
-            while len(rest) < size:
-                rest += self._recv()
-            parts.append(rest[:size])
-            self.buf = rest[size:]
+            while len(buf) - (end + 1) < size:
+                buf += self._recv()
+            reply += buf[end + 1:end + 1 + size]
+            del buf[:end + 1 + size]
 
     def _recv(self) -> bytes:
         data = self.chan.recv(1 << 20)

@@ -36,6 +36,12 @@ def bindings_at(m) -> list[etree._Element]:
     return reply.data_ele.findall(f".//{{{NS}}}binding")
 
 
+def leaves(binding: etree._Element) -> list[tuple[str, str]]:
+    """(name, text) of a binding's leaves but remaining-lifetime, which counts down between reads."""
+    return [(etree.QName(leaf).localname, leaf.text) for leaf in binding
+            if etree.QName(leaf).localname != "remaining-lifetime"]
+
+
 def metric(port: int, name: str) -> str:
     with urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=5) as r:
         return "\n".join(line for line in r.read().decode().splitlines() if line.startswith(name))
@@ -69,6 +75,10 @@ def test_attach_at_the_mag_creates_a_binding_at_the_lma_and_detach_removes_it(la
         assert len(prefixes) == 1 and prefixes[0].startswith("2001:db8:1000:") and prefixes[0].endswith("/64")
         assert binding.findtext(f"{{{NS}}}state") == "active"
         assert binding.findtext(f"{{{NS}}}proxy-coa") == "::1"
+        # the whole list is printed by the daemon itself and spliced in; one MN's entry
+        # comes through libyang: the two agree leaf for leaf
+        spliced = lma.get().data_ele.findall(f".//{{{NS}}}binding")
+        assert len(spliced) == 1 and leaves(spliced[0]) == leaves(bindings_at(lma)[0])
 
         entry = wait_for(lambda: mag.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><binding-update-list/></dmm-nf>'))
                          .data_ele.find(f".//{{{NS}}}entry[{{{NS}}}state='registered']"), what="MAG registered")

@@ -233,3 +233,42 @@ def test_keyed_plan_on_a_large_list_builds_one_entry(ctx):
         f"{B}[mn-identifier='mn999@example.net']/mn-identifier=mn999@example.net",
         f"{B}[mn-identifier='mn999@example.net']/lifetime=999",
     }
+
+
+ALL_BINDING_LEAVES = {
+    f"{B}[mn-identifier='mn1@example.net']/mn-identifier=mn1@example.net",
+    f"{B}[mn-identifier='mn1@example.net']/lifetime=3600",
+    f"{B}[mn-identifier='mn2@example.net']/mn-identifier=mn2@example.net",
+    f"{B}[mn-identifier='mn2@example.net']/lifetime=60",
+}
+# filter -> does it select every binding whole (so a provider may print the list itself)?
+WHOLE_CASES = [
+    (lambda ctx: Filter.none(), True),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"/>'), True),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"><binding/></bindings>'), True),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns=""/>'), True),
+    (lambda ctx: Filter.from_xpath("/d:bindings", {"d": T}, ctx), True),
+    (lambda ctx: Filter.from_xpath("/d:bindings/d:binding | /d:top", {"d": T}, ctx), True),
+    # picks among entries or their leaves
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"><binding><lifetime>60</lifetime></binding></bindings>'), False),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"><binding><lifetime/></binding></bindings>'), False),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"><binding><mn-identifier>mn1@example.net</mn-identifier>'
+                              f'</binding></bindings>'), False),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"/><bindings xmlns="{T}"><binding><lifetime>60</lifetime>'
+                              f'</binding></bindings>'), False),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}"><binding xmlns:x="urn:x" x:a="1"/></bindings>'), False),
+    (lambda ctx: subtree(ctx, f'<bindings xmlns="{T}">text</bindings>'), False),
+    (lambda ctx: Filter.from_xpath("/d:bindings/d:binding[d:lifetime > 100]", {"d": T}, ctx), False),
+    (lambda ctx: Filter.from_xpath("//d:binding", {"d": T}, ctx), False),
+    (lambda ctx: Filter.from_xpath("/d:bindings/*", {"d": T}, ctx), False),
+    # does not reach the list at all
+    (lambda ctx: subtree(ctx, f'<top xmlns="{T}"/>'), False),
+]
+
+
+@pytest.mark.parametrize("make, whole", WHOLE_CASES)
+def test_selects_whole_says_when_every_entry_is_selected_whole(ctx, make, whole):
+    flt = make(ctx)
+    assert flt.selects_whole(B) is whole
+    if whole:  # what it promises, on real data: all the entries, complete
+        assert ALL_BINDING_LEAVES <= run(ctx, flt)

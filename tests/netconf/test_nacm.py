@@ -179,3 +179,36 @@ def test_default_configuration_groups(ctx):
     assert not nacm.check_write("viewer", "/example-top:top", "update", external_groups=["monitoring"])
     tree = ctx.parse_data_mem(DATA, "xml", parse_only=True, strict=True)
     assert nacm.prune_read("viewer", tree, external_groups=["monitoring"]) is not None
+
+
+BINDING = "/example-top:bindings/binding"
+USER = "/example-top:top/users/user"
+
+
+def _rules(*rules, read_default="permit"):
+    return Nacm.from_config({"nacm": {"read-default": read_default, "rule-list": [
+        {"name": "l", "group": ["*"], "rule": [dict(r, **{"access-operations": "read"}) for r in rules]}]}})
+
+
+@pytest.mark.parametrize("nacm_of, user, path, whole", [
+    (lambda n: n, "admin", USER, True),            # permit-all
+    (lambda n: n, "wilma", USER, False),           # permit-fred: only one entry
+    (lambda n: n, "wilma", BINDING, True),         # no rule names it: read-default permit
+    (lambda n: n, "guest", USER, False),           # deny-top covers it: nothing is readable
+    (lambda n: n, "guest", BINDING, True),
+    (lambda n: _rules({"name": "r", "module-name": "*", "path": f"{BINDING}/lifetime", "action": "deny"}),
+     "anyone", BINDING, False),                   # a rule below the list
+    (lambda n: _rules({"name": "r", "module-name": "*", "path": "/example-top:bindings", "action": "permit"},
+                      read_default="deny"), "anyone", BINDING, True),
+    (lambda n: _rules(read_default="deny"), "anyone", BINDING, False),
+    (lambda n: _rules({"name": "r", "module-name": "ietf-netconf-monitoring", "action": "deny"}),
+     "anyone", BINDING, True),                    # another module's rule
+])
+def test_reads_whole_when_one_decision_permits_the_whole_subtree(ctx, nacm, nacm_of, user, path, whole):
+    rules = nacm_of(nacm)
+    assert rules.reads_whole(user, path) is whole
+    if whole:  # what it promises, on real data: nothing under the list is pruned
+        listed = path.rsplit("/", 1)[0]
+        every = {p for p in readable(ctx, Nacm.from_config({"nacm": {"enable-nacm": False}}), user)
+                 if p.startswith(listed)}
+        assert every and every <= readable(ctx, rules, user)
