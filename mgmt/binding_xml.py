@@ -11,7 +11,7 @@ times in UTC with milliseconds (see mgmt.yang_values).
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable, Iterable, NamedTuple, Optional
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional
 
 from mgmt.yang_values import date_and_time, link_layer_text, xml_escape
 
@@ -98,10 +98,17 @@ class BindingPrinter:
     def xml(self, rows: Iterable[BindingRow]) -> str:
         """The entries as the `<binding>` elements libyang would print (no pretty-printing,
         namespace inherited from the enclosing `<dmm-nf>`)."""
+        return "".join(self.xml_pieces(rows))
+
+    def xml_pieces(self, rows: Iterable[BindingRow], batch: int = 2000) -> Iterator[str]:
+        """`xml(rows)` in pieces of `batch` entries, printed as they are asked for."""
         parts: list[str] = []
         add = parts.append
         prefix, enum, address = self._prefix, self._enum, self._address
-        for row in rows:
+        for count, row in enumerate(rows, start=1):
+            if count % batch == 0:
+                yield "".join(parts)
+                parts.clear()
             lli = row.link_layer_id
             add(f"<binding><mn-identifier>{xml_escape(row.mn_identifier)}</mn-identifier>"
                 + (f"<link-layer-id>{lli.hex(':')}</link-layer-id>" if lli else "<link-layer-id/>"))
@@ -120,4 +127,4 @@ class BindingPrinter:
                 f"<state>{row.state}</state><created>{date_and_time(row.created_wall)}</created>"
                 f"<last-refresh>{date_and_time(row.last_refresh_wall)}</last-refresh>")
             add(f"<tunnel>{xml_escape(row.tunnel_id)}</tunnel></binding>" if row.tunnel_id else "</binding>")
-        return "".join(parts)
+        yield "".join(parts)

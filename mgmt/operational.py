@@ -70,7 +70,7 @@ class OperationalState:
             if print_bindings:
                 token = new_token()
                 data["binding-cache"] = {"binding": [{"mn-identifier": token, "link-layer-id": ""}]}
-                splices.append(Splice(token, "binding", lambda: printer.xml(rows)))
+                splices.append(Splice(token, "binding", lambda: printer.xml_pieces(rows)))
             else:
                 data["binding-cache"] = {"binding": [printer.json(row) for row in rows]}
         data = _compact(data)

@@ -22,6 +22,7 @@ from mgmt.netconf.errors import (
 )
 from mgmt.netconf.filters import Filter, RequestError, children, free_node, is_config, is_list_key, top_level
 from mgmt.netconf.integration import request_error
+from mgmt.netconf.splice import Text
 
 if TYPE_CHECKING:
     from mgmt.netconf.server import NetconfServer
@@ -129,7 +130,7 @@ class NmdaOperations:
         self.server.register_operation(NMDA_NS, "get-data", self.get_data)
         self.server.register_operation(NMDA_NS, "edit-data", self.edit_data)
 
-    def get_data(self, session: "Session", op: etree._Element) -> list[str]:
+    def get_data(self, session: "Session", op: etree._Element) -> list[Text]:
         p = _params(op, _GET_PARAMS)
         name = datastore_name(_one(p, "datastore"))
         if "with-origin" in p or "origin-filter" in p or "negated-origin-filter" in p:

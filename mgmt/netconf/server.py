@@ -48,7 +48,7 @@ from mgmt.netconf.integration import NCM_NS, Services, request_error
 from mgmt.netconf.nmda import NmdaOperations
 from mgmt.netconf.notifications import NOTIFICATION_NS
 from mgmt.netconf.session import PasswordAndKeyAuth, Session
-from mgmt.netconf.splice import PrintableSchema, ReadRequest, Splice, State, splice
+from mgmt.netconf.splice import PrintableSchema, ReadRequest, Splice, State, Text, splice
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ DEFAULT_CONFIRM_TIMEOUT = 600  # seconds, RFC 6241 §8.4.5.1
 CommitHook = Callable[[Optional[libyang.DNode], Optional[libyang.DNode], Optional[libyang.DNode]], None]
 RpcHook = Callable[[str, libyang.DNode], Optional[libyang.DNode]]
 StateProvider = Callable[[ReadRequest], Union[State, libyang.DNode, str, None]]
-# an operation's reply content: elements, or XML text (a read's <data>)
-Operation = Callable[[Session, etree._Element], list[Union[etree._Element, str]]]
+# an operation's reply content: elements, or XML text (a read's <data>, maybe in pieces)
+Operation = Callable[[Session, etree._Element], list[Union[etree._Element, Text]]]
 
 
 class CommitRejected(Exception):
@@ -349,7 +349,7 @@ class NetconfServer:
         if self._implemented("ietf-netconf-nmda"):
             NmdaOperations(self).register()
 
-    def dispatch(self, session: Session, op: etree._Element) -> list[Union[etree._Element, str]]:
+    def dispatch(self, session: Session, op: etree._Element) -> list[Union[etree._Element, Text]]:
         qname = etree.QName(op)
         module = "ietf-netconf" if qname.namespace == NC_NS else module_by_namespace(self.ctx, qname.namespace or "")
         if module is not None:
@@ -389,7 +389,7 @@ class NetconfServer:
                     namespace: str = NC_NS,
                     finish: Optional[Callable[[libyang.DNode], Optional[libyang.DNode]]] = None,
                     splices: Sequence[Splice] = (),
-                    ) -> list[str]:
+                    ) -> list[Text]:
         """The ``<data>`` reply as XML text: NACM read rules, then the filter, then ``finish``
         (a last in-place change of the tree, returning its new first node), then the lists
         the state provider printed itself."""
@@ -400,9 +400,9 @@ class NetconfServer:
             xml = ds.to_xml(tree, mode)
         finally:
             ds.free(tree)
-        return [f'<data xmlns="{namespace}">{splice(xml, splices)}</data>']
+        return [f'<data xmlns="{namespace}">', *splice(xml, splices), "</data>"]
 
-    def _get_config(self, session: Session, op: etree._Element) -> list[str]:
+    def _get_config(self, session: Session, op: etree._Element) -> list[Text]:
         p = _params(op, ("source", "filter", "with-defaults"))
         source = _datastore(p.get("source"), "source", ds.DATASTORES)
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
@@ -410,7 +410,7 @@ class NetconfServer:
             tree = self.datastores.get(source)
         return self._data_reply(session, tree, flt, mode)
 
-    def _get(self, session: Session, op: etree._Element) -> list[str]:
+    def _get(self, session: Session, op: etree._Element) -> list[Text]:
         p = _params(op, ("filter", "with-defaults"))
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
         state = self.operational_tree(self.read_request(session, flt))

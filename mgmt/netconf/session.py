@@ -12,7 +12,7 @@ import hmac
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence, Union
 
 import paramiko
 from lxml import etree
@@ -23,6 +23,7 @@ from netconf.server import NetconfServerSession
 from mgmt.netconf.counters import MALFORMED
 from mgmt.netconf.credentials import verify_password
 from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
+from mgmt.netconf.splice import Text, pieces_of
 
 if TYPE_CHECKING:
     from mgmt.netconf.server import NetconfServer
@@ -34,7 +35,7 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_
                           huge_tree=False)
 
 
-_ONE_WRITE = 1 << 20  # bytes; larger messages are sent without copying
+_CHUNK = 1 << 20  # bytes of a reply written at once (RFC 6242 chunk, or base:1.0 piece)
 _CONTENT_MARK = "dmm-nf-reply-content"  # where a reply's printed content goes in its text
 
 
@@ -90,20 +91,29 @@ class _LimitedFraming(base.NetconfFramingTransport):
         return b"".join(parts).decode("utf-8", errors="replace")
 
     def send_pdu(self, msg: str, new_framing: bool) -> None:
-        # One write for a small message; a large one (a full <get> is tens of MB) goes out
-        # as a view of its bytes, never copied into the library's 16 KB pieces.
-        body = msg.encode("utf-8")
+        self.send_pieces((msg,), new_framing)
+
+    def send_pieces(self, pieces: Iterable[str], new_framing: bool) -> None:
+        """One message given in pieces, written as they come in chunks of about 1 MiB: a
+        full <get> of a large node is never held whole, nor copied into the library's
+        16 KB writes."""
+        batch: list[bytes] = []
+        size = 0
+        for piece in pieces:
+            data = piece.encode("utf-8")
+            batch.append(data)
+            size += len(data)
+            if size >= _CHUNK:
+                self._write(b"".join(batch), new_framing, last=False)
+                batch, size = [], 0
+        self._write(b"".join(batch), new_framing, last=True)
+
+    def _write(self, data: bytes, new_framing: bool, last: bool) -> None:
         if new_framing:
-            head, tail = b"\n#%d\n" % len(body), b"\n##\n"
+            out = (b"\n#%d\n%s" % (len(data), data) if data else b"") + (b"\n##\n" if last else b"")
         else:
-            head, tail = b"", b"]]>]]>"
-        if len(body) <= _ONE_WRITE:
-            self.stream.sendall(head + body + tail)
-            return
-        if head:
-            self.stream.sendall(head)
-        self.stream.sendall(memoryview(body))
-        self.stream.sendall(tail)
+            out = data + (b"]]>]]>" if last else b"")
+        self.stream.sendall(out)
 
 
 class PasswordAndKeyAuth(paramiko.ServerInterface):
@@ -208,19 +218,35 @@ class Session(NetconfServerSession):
         self._after_reply.append(callback)
 
     # ------------------------------------------------------------------ messages
-    def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[etree._Element | str]) -> None:
+    def _send_texts(self, texts: Sequence[Text]) -> None:
+        """Send one message given in pieces. If producing a piece fails half way, the
+        message cannot be completed and the session is closed."""
+        with self.slock:
+            stream = self.pkt_stream
+        if stream is None:
+            return
+        try:
+            with self._send_lock:
+                stream.send_pieces(pieces_of([base.XML_HEADER, *texts]), self.new_framing)
+        except (EOFError, OSError, ChannelClosed):
+            raise
+        except Exception:
+            log.exception("%s: a reply could not be completed; closing the session", self)
+            self.close()
+
+    def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[Union[etree._Element, Text]]) -> None:
         """``children`` are elements, or XML text (a read's printed ``<data>``), which goes in
         as it is: re-parsing tens of megabytes to serialise them again would cost seconds."""
         attrib = dict(rpc.attrib) if rpc is not None else {}
         reply = etree.Element(_nc("rpc-reply"), attrib=attrib, nsmap={None: NC_NS})
-        texts = [c for c in children if isinstance(c, str)]
-        reply.extend(c for c in children if not isinstance(c, str))
+        texts = [c for c in children if not isinstance(c, etree._Element)]
+        reply.extend(c for c in children if isinstance(c, etree._Element))
         if not texts:
             self.send_message(etree.tostring(reply).decode())
             return
         reply.text = _CONTENT_MARK
         head, _, tail = etree.tostring(reply).decode().rpartition(_CONTENT_MARK)
-        self.send_message(f"{head}{''.join(texts)}{tail}")
+        self._send_texts([head, *texts, tail])
 
     def _send_errors(self, rpc: Optional[etree._Element], errors: Sequence[RpcError]) -> None:
         self._send_reply(rpc, [e.to_element() for e in errors])

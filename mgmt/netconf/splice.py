@@ -7,7 +7,9 @@ key holds a random token, where the entries belong, and returns the entries' tex
 its tree (``State``). The server applies NACM and the filter and prints the tree as for any
 read, then replaces the placeholder's element by that text (``splice``). A placeholder that
 did not survive means the list is not part of the reply (an ancestor was filtered out or
-not readable), and then neither are its entries.
+not readable), and then neither are its entries. The entries' text comes in pieces that
+the session sends as they are printed, so a reply of a million bindings is never held
+whole in memory.
 
 This is exact only when nothing between building and printing could pick among the entries
 or change them; ``printable`` holds when the filter selects the list's instances whole (or
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import libyang
 
@@ -29,13 +31,16 @@ from mgmt.netconf.filters import Filter, FilterPlan
 NACM_MODULE = "ietf-netconf-acm"
 
 
+Text = Union[str, Iterable[str]]  # XML text, whole or in pieces
+
+
 @dataclass(frozen=True)
 class Splice:
     """The placeholder entry holding ``token`` (in element ``element``) becomes ``render()``."""
 
     token: str
     element: str
-    render: Callable[[], str]
+    render: Callable[[], Text]
 
 
 @dataclass
@@ -63,16 +68,27 @@ def new_token() -> str:
     return f"splice-{secrets.token_hex(16)}"
 
 
-def splice(xml: str, splices: Sequence[Splice]) -> str:
-    for s in splices:
-        at = xml.find(f">{s.token}<")
-        if at < 0:
-            continue
+def splice(xml: str, splices: Sequence[Splice]) -> list[Text]:
+    """``xml`` in pieces, each surviving placeholder element replaced by its list's text."""
+    found = sorted(((at, s) for s in splices if (at := xml.find(f">{s.token}<")) >= 0), key=lambda f: f[0])
+    pieces: list[Text] = []
+    done = 0
+    for at, s in found:
         start = max(xml.rfind(f"<{s.element}>", 0, at), xml.rfind(f"<{s.element} ", 0, at))
         close = f"</{s.element}>"
-        end = xml.index(close, at) + len(close)
-        xml = f"{xml[:start]}{s.render()}{xml[end:]}"
-    return xml
+        pieces += [xml[done:start], s.render()]
+        done = xml.index(close, at) + len(close)
+    pieces.append(xml[done:])
+    return pieces
+
+
+def pieces_of(texts: Iterable[Text]) -> Iterable[str]:
+    """Every piece of ``texts`` in order."""
+    for text in texts:
+        if isinstance(text, str):
+            yield text
+        else:
+            yield from text
 
 
 class PrintableSchema:

@@ -9,6 +9,7 @@ server's (plus SSH), not a client library's XML parsing.
 - `<get>` filtered to one mobile node among 1,000,000 bindings (goal < 10 ms), beside an
   empty `<get>` (a filter that selects nothing) in the same run;
 - an unfiltered `<get>` of a node with 100,000 bindings (goal < 3 s), beside the empty get;
+- an unfiltered `<get>` of all 1,000,000 bindings, with the server's peak memory growth;
 - 50 sessions each polling the one-MN get: replies per second and p99 latency.
 
 Run: `.venv/bin/python -m tests.bench.bench_netconf [--quick]`
@@ -104,6 +105,16 @@ class ServerProcess:
         if not parent.poll(300):
             raise RuntimeError("the NETCONF server process did not start")
         self.port = parent.recv()
+
+    def memory_mb(self, field: str) -> float:
+        """VmRSS (now) or VmHWM (peak) of the server process, in MB."""
+        for line in Path(f"/proc/{self._process.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def reset_peak_memory(self) -> None:
+        Path(f"/proc/{self._process.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,6 +226,23 @@ def _concurrent(port: int, sessions: int, seconds: float, population: int) -> tu
     return len(every) / took, p99, errors[0]
 
 
+def _huge_get(server: ServerProcess, bindings: int) -> dict:
+    """One unfiltered <get> of every binding, with the server's peak memory growth: the
+    reply is streamed, so it should not need memory of the reply's size."""
+    session = RawSession(server.port)
+    try:
+        rss = server.memory_mb("VmRSS")
+        server.reset_peak_memory()
+        elapsed, reply = session.request(FULL_GET)
+        growth = server.memory_mb("VmHWM") - rss
+    finally:
+        session.close()
+    assert reply.count(b"<binding>") == bindings
+    return result(f"unfiltered <get>, {bindings:,} bindings", elapsed, "s",
+                  notes=f"one request; reply {len(reply) / 1e6:.0f} MB; the server's peak memory grew by "
+                        f"{growth:.0f} MB over its {rss:.0f} MB")
+
+
 def run(quick: bool = False) -> list[dict]:
     big = 100_000 if quick else 1_000_000
     full = 10_000 if quick else 100_000
@@ -240,6 +268,7 @@ def run(quick: bool = False) -> list[dict]:
             notes=f"{big:,} bindings; p99 {p99 * 1e3:.1f} ms; {errors} rpc-errors"))
         records.append(result("50 sessions polling a one-MN <get>: p99 latency", p99 * 1e3, "ms",
                               notes=f"{big:,} bindings"))
+        records.append(_huge_get(server, big))
     finally:
         server.stop()
 

@@ -9,8 +9,8 @@ from lxml import etree
 
 from mgmt.netconf.datastore import parse_config
 from mgmt.netconf.server import ServerHooks
-from mgmt.netconf.splice import Splice, State, new_token, splice
-from tests.netconf.conftest import connect
+from mgmt.netconf.splice import Splice, State, new_token, pieces_of, splice
+from tests.netconf.conftest import RawClient, connect
 from tests.netconf.yang.testctx import make_context
 
 T = "http://example.com/schema/1.2/config"
@@ -153,6 +153,37 @@ def test_splice_replaces_only_the_placeholder_element():
     token = new_token()
     xml = (f'<x><binding-list/><binding xmlns="urn:a"><k>{token}</k></binding>'
            f"<binding><k>other</k></binding></x>")
-    assert splice(xml, [Splice(token, "binding", lambda: "<binding>NEW</binding>")]) == \
-        "<x><binding-list/><binding>NEW</binding><binding><k>other</k></binding></x>"
-    assert splice("<x/>", [Splice(token, "binding", lambda: "unused")]) == "<x/>"  # pruned: nothing to do
+    pieces = splice(xml, [Splice(token, "binding", lambda: iter(["<binding>NEW</binding>", "<binding>2</binding>"]))])
+    assert "".join(pieces_of(pieces)) == \
+        "<x><binding-list/><binding>NEW</binding><binding>2</binding><binding><k>other</k></binding></x>"
+    assert "".join(pieces_of(splice("<x/>", [Splice(token, "binding", lambda: "unused")]))) == "<x/>"  # pruned
+
+
+class ManyBindings(Provider):
+    """A list of 20,000 entries (about 2 MB of XML): the reply leaves in several chunks."""
+
+    COUNT = 20_000
+
+    def __call__(self, request):
+        assert request.printable(B)
+        token = new_token()
+        entries = (f"<binding><mn-identifier>mn{i}@example.net</mn-identifier><lifetime>{i}</lifetime>"
+                   f"<state>{'x' * 40}</state></binding>" for i in range(self.COUNT))
+        return State(self._parse([{"mn-identifier": token}]), [Splice(token, "binding", lambda: entries)])
+
+
+@pytest.mark.parametrize("base11", [True, False])
+def test_a_large_spliced_reply_arrives_whole_in_either_framing(servers, base11):
+    ctx = make_context()
+    server = servers.start(ctx=ctx, hooks=ServerHooks(state_provider=ManyBindings(ctx)))
+    raw = RawClient(server, base11=base11)
+    try:
+        reply = etree.fromstring(raw.rpc(f'<get><filter type="subtree"><bindings xmlns="{T}"/></filter></get>', "7")
+                                 .encode(), parser=etree.XMLParser(huge_tree=True))
+        lifetimes = [int(b.findtext(f"{{{T}}}lifetime")) for b in reply.iter(f"{{{T}}}binding")]
+        assert lifetimes == list(range(ManyBindings.COUNT))
+        assert reply.get("message-id") == "7"
+        # the session is still in step: the next reply is read correctly
+        assert 'message-id="8"' in raw.rpc("<get-config><source><running/></source></get-config>", "8")
+    finally:
+        raw.close()
