@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from ipaddress import IPv6Address
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from nf.model import new_context
 from nf.roles.base import RoleContext
 from nf.runtime import Runtime
 from nf.settings import EnumValues, Settings, settings_from_dict
+from tests.waiting import wait_until
 
 LOOPBACK = IPv6Address("::1")
 FAST_PROBE_MS = 20
@@ -56,14 +56,6 @@ async def start_node(settings: Settings, state_dir: Path) -> tuple[Runtime, Hear
     return runtime, monitor
 
 
-async def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.005)
-
-
 def peer_state(monitor: HeartbeatMonitor) -> dict:
     return monitor.peer_state(LOOPBACK)
 
@@ -78,7 +70,7 @@ def test_heartbeats_over_udp_detect_path_down_and_a_peer_restart(tmp_path):
         runtime_a, monitor_a = await start_node(settings_a, tmp_path / "a")
         runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
         try:
-            await wait_for(lambda: peer_state(monitor_a)["liveness-state"] == "up"
+            await wait_until(lambda: peer_state(monitor_a)["liveness-state"] == "up"
                            and peer_state(monitor_b)["liveness-state"] == "up")
             state = peer_state(monitor_a)
             assert state["restart-counter"] == runtime_b.restart_counter == 0
@@ -86,12 +78,12 @@ def test_heartbeats_over_udp_detect_path_down_and_a_peer_restart(tmp_path):
             assert state["heartbeats-received"] >= 1
 
             await runtime_b.stop()
-            await wait_for(lambda: peer_state(monitor_a)["liveness-state"] == "down")
+            await wait_until(lambda: peer_state(monitor_a)["liveness-state"] == "down")
             assert [e.data["peer"] for e in runtime_a.events.history() if e.kind == "peer-path-down"] == ["::1"]
 
             runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
             assert (tmp_path / "b" / FILE_NAME).read_text().strip() == "1"
-            await wait_for(lambda: peer_state(monitor_a)["restart-count"] == 1
+            await wait_until(lambda: peer_state(monitor_a)["restart-count"] == 1
                            and peer_state(monitor_a)["liveness-state"] == "up")
             [restart] = [e for e in runtime_a.events.history() if e.kind == "peer-restart"]
             assert (restart.data["previous-restart-counter"], restart.data["restart-counter"]) == (0, 1)

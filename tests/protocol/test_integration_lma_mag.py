@@ -13,9 +13,9 @@ import copy
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from functools import cache
+from functools import cache, partial
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -32,6 +32,7 @@ from nf.roles.mag import MagRole
 from nf.runtime import Runtime
 from nf.settings import EnumValues, Settings, settings_from_dict
 from tests.protocol.wire_oracle import scapy_checksum, scapy_decode
+from tests.waiting import wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "yang" / "examples"
 LOOPBACK = IPv6Address("::1")
@@ -100,12 +101,7 @@ def free_udp_port(address: str = "::1") -> int:
 
 
 # ----- running and waiting ----------------------------------------------------------------
-async def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.005)
+wait_for = partial(wait_until, timeout=DEADLINE)  # wait_for(condition, what[, timeout=])
 
 
 @asynccontextmanager

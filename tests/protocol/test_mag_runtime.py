@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-import time
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
@@ -19,6 +18,7 @@ from nf.model import new_context
 from nf.runtime import Runtime
 from nf.settings import EnumValues, settings_from_dict
 from tests.protocol.wire_oracle import expert_problems, scapy_packet, tshark_decode
+from tests.waiting import wait_until
 
 LOOPBACK = IPv6Address("::1")
 MN = "mn1@example.net"
@@ -29,14 +29,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
         sock.bind(("::1", 0))
         return sock.getsockname()[1]
-
-
-async def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.005)
 
 
 async def receive_pbu(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, int]:
@@ -86,7 +78,7 @@ def test_attach_registers_through_the_runtime_over_udp(tmp_path, lma_socket):
                 wire.MobileNodeIdentifierOption(MN), wire.HomeNetworkPrefixOption(HNP),
                 wire.MobileNodeLinkLayerIdentifierOption(bytes.fromhex("020000aabbcc"))))
             lma_socket.sendto(wire.encode(pba, LOOPBACK, LOOPBACK), ("::1", mag_port))
-            await wait_for(lambda: (mag.entry(MN, "02:00:00:aa:bb:cc") or {}).get("state") == "registered")
+            await wait_until(lambda: (mag.entry(MN, "02:00:00:aa:bb:cc") or {}).get("state") == "registered")
             assert runtime.dataplane.route(RouteKind.UPLINK, HNP) is not None
             assert runtime.stats.pba_received_by_status == {0: 1}
             assert [e.kind for e in runtime.events.history()] == ["binding-created"]

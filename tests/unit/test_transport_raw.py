@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from scapy.layers.inet6 import IPv6, MIP6MH_BRR, in6_chksum
 from scapy.packet import raw
 
 from nf.transport import MH_PROTOCOL, RawMhTransport, open_transport
+from tests import waiting
 
 pytestmark = pytest.mark.root
 
@@ -35,13 +37,7 @@ def checksum_ok(mh: bytes, src: str, dst: str) -> bool:
     return in6_chksum(MH_PROTOCOL, IPv6(src=src, dst=dst), zeroed) == int.from_bytes(mh[4:6], "big")
 
 
-async def wait_until(condition, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.001)
+wait_until = functools.partial(waiting.wait_until, timeout=2.0)
 
 
 def plain_mh_socket(verify_checksum: bool) -> socket.socket:

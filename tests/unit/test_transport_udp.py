@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 from ipaddress import IPv6Address
@@ -16,6 +17,7 @@ from nf.transport import (
     UdpTransport,
     open_transport,
 )
+from tests import waiting
 
 LOOPBACK = IPv6Address("::1")
 
@@ -25,12 +27,7 @@ def mh_bytes() -> bytes:
     return raw(IPv6(src="::1", dst="::1") / MIP6MH_BRR())[40:]
 
 
-async def wait_until(condition, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.001)
+wait_until = functools.partial(waiting.wait_until, timeout=2.0)
 
 
 class Inbox:
