@@ -279,14 +279,15 @@ class OperationalState:
 
 
 def _select(index, keys: Optional[list[dict[str, str]]]) -> Iterable:
-    """Entries of a binding cache / update list matching the plan's keys, via the index."""
+    """Entries of a binding cache matching the plan's keys, via its index; all of them (the
+    cache itself, which the caller copies at once on the loop) when any entry may match."""
     if keys is None:
-        return list(index)
+        return index
     found = []
     for key in keys:
         mn = key.get("mn-identifier")
         if mn is None:
-            return list(index)
+            return index
         if "link-layer-id" in key:
             entry = index.get(mn, link_layer_bytes(key["link-layer-id"]))
             if entry is not None and entry not in found:
