@@ -38,13 +38,13 @@ class RuntimeSource:
 
     def bindings_by_state(self) -> Mapping[str, int]:
         def read() -> dict[str, int]:
-            lma = self.runtime.roles.get("lma")
+            lma = self.runtime.lma
             return lma.count_by_state() if lma is not None else {}
         return self._call(read)
 
     def pools(self) -> Sequence[PoolUsage]:
         def read() -> list[PoolUsage]:
-            lma = self.runtime.roles.get("lma")
+            lma = self.runtime.lma
             return [PoolUsage(p.name, p.used, p.free) for p in lma.pool_usage()] if lma is not None else []
         return self._call(read)
 
@@ -61,7 +61,7 @@ class RuntimeSource:
 
     def pba_rtt_histogram(self) -> HistogramSnapshot | None:
         def read() -> HistogramSnapshot | None:
-            mag = self.runtime.roles.get("mag")
+            mag = self.runtime.mag
             return rtt_histogram(mag.rtt_samples()) if mag is not None else None
         return self._call(read)
 
@@ -73,7 +73,7 @@ class RuntimeSource:
 
     def peers(self) -> Sequence[PeerLiveness]:
         def read() -> list[PeerLiveness]:
-            monitor = self.runtime.roles.get("liveness")
+            monitor = self.runtime.liveness
             if monitor is None:
                 return []
             timeouts = self.runtime.stats.heartbeat_timeouts

@@ -111,12 +111,12 @@ class OperationalState:
             "start-time": date_and_time(rt.start_wall),
             "uptime": str(int(now - rt.start_wall)),
             "software-version": VERSION,
-            "active-role": [f"dmm-nf-types:{r}" for r in sorted(rt.roles) if r in ("lma", "mag", "maar")],
+            "active-role": [f"dmm-nf-types:{r}" for r in sorted(rt.roles)],
         }
 
     # binding cache --------------------------------------------------------------------
     def _binding_cache(self, plan, path) -> Optional[tuple[BindingPrinter, list]]:
-        lma = self.runtime.roles.get("lma")
+        lma = self.runtime.lma
         if lma is None:
             return None
         rows = snapshot(_select(lma.cache, plan.keys(f"{path}/binding")))
@@ -126,7 +126,7 @@ class OperationalState:
 
     # binding update list --------------------------------------------------------------
     def _binding_update_list(self, plan, path) -> dict[str, Any]:
-        mag = self.runtime.roles.get("mag")
+        mag = self.runtime.mag
         if mag is None:
             return {}
         keys = plan.keys(f"{path}/entry")
@@ -150,7 +150,7 @@ class OperationalState:
 
     # pools, tunnels, peers ------------------------------------------------------------
     def _pools(self, plan, path) -> dict[str, Any]:
-        lma = self.runtime.roles.get("lma")
+        lma = self.runtime.lma
         if lma is None:
             return {}
         pools = lma.pool_usage()
@@ -175,7 +175,7 @@ class OperationalState:
         return {"tunnel": tunnels} if tunnels else {}
 
     def _peers(self, plan, path) -> dict[str, Any]:
-        monitor = self.runtime.roles.get("liveness")
+        monitor = self.runtime.liveness
         if monitor is None:
             return {}
         keys = plan.keys(f"{path}/peer")
@@ -191,8 +191,8 @@ class OperationalState:
         status_path = f"{path}/pba-sent-by-status/status"
         trigger_path = f"{path}/revocation/by-trigger/trigger"
         bra_path = f"{path}/revocation/by-bra-status/status"
-        lma = self.runtime.roles.get("lma")
-        mag = self.runtime.roles.get("mag")
+        lma = self.runtime.lma
+        mag = self.runtime.mag
         cache = lma.cache if lma is not None else None
         lc = lma.counters if lma is not None else None
         triggers = set(s.bri_sent_by_trigger) | set(s.bri_received_by_trigger)

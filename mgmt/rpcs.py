@@ -8,7 +8,7 @@ kernel data plane) answers `operation-not-supported` — never a fake success.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import libyang
 
@@ -17,6 +17,7 @@ from mgmt.operational import link_layer_bytes
 from nf.runtime import Runtime
 
 MODULE = "dmm-nf"
+T = TypeVar("T")
 Handler = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
 
 
@@ -42,10 +43,11 @@ class ProductRpcs:
         text = json.dumps({f"{MODULE}:{name}": output}, ensure_ascii=False)
         return self.ctx.parse_op_mem("json", text, libyang.DataType.REPLY_YANG)
 
-    def _role(self, name: str, rpc: str):
-        role = self.runtime.roles.get(name)
+    @staticmethod
+    def _needs(role: T | None, name: str, rpc: str) -> T:
+        """`role` (a runtime accessor's value), or operation-not-supported when the node lacks it."""
         if role is None:
-            raise operation_not_supported(f"{rpc}: this node has no {name.upper()} role")
+            raise operation_not_supported(f"{rpc}: this node has no {name}")
         return role
 
     def _run(self, fn: Callable, *args: Any, timeout: float = 10.0) -> Any:
@@ -59,7 +61,7 @@ class ProductRpcs:
             raise operation_failed(f"{type(e).__name__}: {e}") from None
 
     def mn_attach(self, p: dict[str, Any]) -> None:
-        mag = self._role("mag", "mn-attach")
+        mag = self._needs(self.runtime.mag, "MAG role", "mn-attach")
         att = p.get("access-technology-type")
         kwargs = {
             "link_layer_id": link_layer_bytes(p.get("link-layer-id", "")),
@@ -69,12 +71,12 @@ class ProductRpcs:
         self._run(lambda: mag.attach(p["mn-identifier"], **kwargs))
 
     def mn_detach(self, p: dict[str, Any]) -> None:
-        mag = self._role("mag", "mn-detach")
+        mag = self._needs(self.runtime.mag, "MAG role", "mn-detach")
         self._run(lambda: mag.detach(p["mn-identifier"], link_layer_bytes(p.get("link-layer-id", ""))))
 
     def revoke_binding(self, p: dict[str, Any]) -> dict[str, Any]:
         """RFC 5846: BRI to the serving MAG; the reply waits for its BRA (or the retries' end)."""
-        lma = self._role("lma", "revoke-binding")
+        lma = self._needs(self.runtime.lma, "LMA role", "revoke-binding")
         trigger = self._enum_value("revoke-binding/input/trigger", p.get("trigger", "administrative-reason"))
         link_layer_id = link_layer_bytes(p.get("link-layer-id", ""))
         status, revoked = self._run(lambda: lma.revoke_and_wait(p["mn-identifier"], trigger,
@@ -88,7 +90,7 @@ class ProductRpcs:
 
     def probe_path(self, p: dict[str, Any]) -> dict[str, Any]:
         """RFC 5847 Heartbeat requests to a peer, or to the peer serving a mobile node."""
-        monitor = self._role("liveness", "probe-path")
+        monitor = self._needs(self.runtime.liveness, "heartbeat monitor", "probe-path")
         count = int(p.get("count", 3))
         timeout = int(p.get("timeout", 1000)) / 1000.0
         peer = p.get("peer") or self._run(lambda: self._peer_of(p.get("mn-identifier", "")))
@@ -108,12 +110,12 @@ class ProductRpcs:
 
     def _peer_of(self, mn_identifier: str):
         """The peer a mobile node's traffic depends on: its MAG at an LMA, its LMA at a MAG."""
-        lma = self.runtime.roles.get("lma")
+        lma = self.runtime.lma
         if lma is not None:
             bindings = lma.bindings_of(mn_identifier)
             if bindings:
                 return bindings[0].proxy_coa
-        mag = self.runtime.roles.get("mag")
+        mag = self.runtime.mag
         if mag is not None and any(e["mn-identifier"] == mn_identifier for e in mag.entries()):
             return self.runtime.settings.mag.lma_address
         return None

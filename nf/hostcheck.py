@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from itertools import combinations
 
+from nf.roles.registry import RUNNABLE_ROLES
 from nf.settings import Settings
 
 TOP = "/dmm-nf:dmm-nf"
@@ -23,11 +24,6 @@ class HostCheckError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-# Roles this release can run; the model already describes the MAAR of distributed mobility
-# management, whose state machine is not part of this release.
-RUNNABLE_ROLES = frozenset({"lma", "mag"})
 
 
 def check_host(settings: Settings) -> None:

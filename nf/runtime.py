@@ -18,14 +18,19 @@ from typing import Any, Callable, TypeVar
 
 from nf import wire
 from nf.core.alarms import AlarmTable
+from nf.liveness.heartbeat import HeartbeatMonitor
 from nf.liveness.restart_counter import next_restart_counter
 from nf.roles.base import Clock, Role, RoleContext, SystemClock
+from nf.roles.lma import LmaRole
+from nf.roles.mag import MagRole
+from nf.roles.registry import role_classes
 from nf.settings import Settings
 from nf.transport import open_transport
 from nf.transport.base import PMIP6_CNTL_PORT, ThrottledLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 VERSION = "0.1.0"
 
@@ -64,8 +69,9 @@ class Runtime:
         self.dataplane = dataplane if dataplane is not None else _make_dataplane(settings)
         self.restart_counter = next_restart_counter(state_dir)
         self.start_wall = time.time()
-        self.roles: dict[str, Role] = {}
-        self._handlers: dict[type, Role] = {}
+        self.roles: dict[str, Role] = {}  # the configured roles by name (nf.roles.registry), built at start
+        self.liveness: HeartbeatMonitor | None = None  # RFC 5847 heartbeats, a service of every node
+        self._handlers: dict[type, Role] = {}  # message class -> the role it is dispatched to
         self._bind_address = bind_address
         self.access_links = None  # nf.access.attachments.AccessLinks of a MAG on the Linux data plane
         self._transport = None
@@ -89,7 +95,7 @@ class Runtime:
                           dataplane=self.dataplane, clock=self.clock, restart_counter=self.restart_counter,
                           send=self.send)
         self._role_context = ctx
-        for role_cls in _role_classes(self.settings):
+        for role_cls in role_classes(self.settings.node.roles):
             role = role_cls(ctx)
             self.roles[role.name] = role
             for message_type in role.handles:
@@ -98,18 +104,34 @@ class Runtime:
         self._reconcile_dataplane()
         for role in self.roles.values():
             await role.start()
+        await self.liveness.start()
         self._start_access_links()
         self.ready = True
         log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
                  ",".join(sorted(self.roles)), self.restart_counter, self._transport.local_address,
                  self._transport.local_port)
 
+    # ----- typed accessors ---------------------------------------------------------------
+    @property
+    def lma(self) -> LmaRole | None:
+        """The anchor role, when this node is configured as an LMA."""
+        return self._role(LmaRole)
+
+    @property
+    def mag(self) -> MagRole | None:
+        """The access gateway role, when this node is configured as a MAG."""
+        return self._role(MagRole)
+
+    def _role(self, cls: type[R]) -> R | None:
+        role = self.roles.get(cls.name)
+        return role if isinstance(role, cls) else None
+
     # ----- the MAG's access links ------------------------------------------------------
     def _start_access_links(self) -> None:
         """A MAG on the Linux data plane runs its access links itself: Router Solicitations
         attach mobile nodes, carrier loss detaches them, advertisements carry their prefixes
         (nf/access/attachments.py). The data plane, which the MAG role calls, sends through them."""
-        mag = self.roles.get("mag")
+        mag = self.mag
         use = getattr(self.dataplane, "use_access_links", None)
         if mag is None or use is None:
             return
@@ -142,14 +164,11 @@ class Runtime:
             log.info("removed %d stale forwarding entries left by an earlier process", len(report.removed))
 
     def _start_liveness(self, ctx: RoleContext) -> None:
-        """The RFC 5847 monitor answers and sends Heartbeats; a peer's restart reaches the roles."""
-        from nf.liveness.heartbeat import HeartbeatMonitor
-
+        """The RFC 5847 monitor answers and sends Heartbeats whatever the roles; a peer's
+        restart reaches the roles that react to one."""
         monitor = HeartbeatMonitor(ctx)
-        self.roles[monitor.name] = monitor
-        for message_type in monitor.handles:
-            self._handlers[message_type] = monitor
-        for role in list(self.roles.values()):
+        self.liveness = monitor
+        for role in self.roles.values():
             hook = getattr(role, "on_peer_restart", None)
             if hook is not None:
                 monitor.restart_listeners.append(lambda address, _old, _new, hook=hook: hook(address))
@@ -159,7 +178,7 @@ class Runtime:
         """A registration proves a peer is there: monitor it (an LMA learns its MAGs this way)
         and learn its path state now rather than at the next Heartbeat interval. A new peer is
         asked at once by add_peer itself; a known one of unknown state by check_now."""
-        if "lma" in self.roles:
+        if self.lma is not None:
             peer = event.data.get("proxy-coa")
         elif self.settings.mag is not None:
             peer = self.settings.mag.lma_address
@@ -174,6 +193,8 @@ class Runtime:
         self.ready = False
         for role in self.roles.values():
             await role.stop()
+        if self.liveness is not None:
+            await self.liveness.stop()
         self._stop_access_links()
         if self._timers is not None:
             self._timers.close()
@@ -225,7 +246,7 @@ class Runtime:
         if src_port:
             self._peer_ports[src] = src_port
         if isinstance(message, wire.Heartbeat):
-            self._on_heartbeat(message, src, src_port)
+            self.liveness.on_message(message, src, src_port, dst)
             return
         role = self._handlers.get(type(message))
         if role is None:
@@ -241,19 +262,6 @@ class Runtime:
     def _count_and_log_drop(self, error: wire.WireError, src: IPv6Address) -> None:
         self.stats.drops_by_reason[error.reason] += 1
         self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
-
-    def _on_heartbeat(self, message: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
-        handler = self._handlers.get(wire.Heartbeat)
-        if handler is not None:  # the liveness monitor takes responses and requests itself
-            handler.on_message(message, src, src_port, self._transport.local_address)
-            return
-        self.stats.heartbeats_received[str(src)] += 1
-        if not message.response:
-            # RFC 5847 section 5.2: answer with the request's sequence number and our Restart Counter.
-            reply = wire.Heartbeat(sequence=message.sequence, response=True,
-                                   options=(wire.RestartCounterOption(self.restart_counter),))
-            if self.send(reply, src, src_port or None):
-                self.stats.heartbeats_sent[str(src)] += 1
 
     # ----- management plane -----------------------------------------------------------
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:
@@ -279,9 +287,6 @@ class Runtime:
             future.cancel()
             raise TimeoutError(f"runtime did not answer within {timeout} s") from None
 
-    def role(self, name: str) -> Role | None:
-        return self.roles.get(name)
-
     def reconfigure(self, new: Settings) -> None:
         """Apply a committed configuration in phases, FRR-northbound style: validate (what
         may change at run time), prepare (every part builds its new state; any refusal aborts
@@ -293,6 +298,7 @@ class Runtime:
                                        "datastore and restart it", f"/dmm-nf:dmm-nf/{yang_name}")
         try:
             steps = [role.prepare_reconfigure(new) for role in self.roles.values()]
+            steps.append(self.liveness.prepare_reconfigure(new))
         except ValueError as e:
             raise ReconfigureError(str(e)) from None
         self.settings = new
@@ -306,19 +312,6 @@ class Runtime:
 # The text of a registering peer, parsed once: a node has a bounded set of peers and each of
 # them registers again and again.
 _peer_address = functools.lru_cache(maxsize=1024)(IPv6Address)
-
-
-def _role_classes(settings: Settings) -> list[type]:
-    classes = []
-    if settings.has_role("lma"):
-        from nf.roles.lma import LmaRole
-
-        classes.append(LmaRole)
-    if settings.has_role("mag"):
-        from nf.roles.mag import MagRole
-
-        classes.append(MagRole)
-    return classes
 
 
 def _make_dataplane(settings: Settings):

@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import Any, ClassVar
+from typing import Any
 
 from nf import wire
 from nf.liveness.peer import Liveness, OutstandingRequest, PeerLiveness, Timing, rtt_microseconds
@@ -95,10 +95,8 @@ def configured_peers(settings: Any) -> dict[IPv6Address, str | None]:
 
 
 class HeartbeatMonitor:
-    """Sends, answers and tracks Heartbeat messages; registered as the handler of wire.Heartbeat."""
-
-    name: ClassVar[str] = "liveness"
-    handles: ClassVar[frozenset[type]] = frozenset({wire.Heartbeat})
+    """Sends, answers and tracks Heartbeat messages: a service of every node (`Runtime.liveness`),
+    whatever its roles; the runtime hands it every wire.Heartbeat."""
 
     def __init__(self, ctx: RoleContext, first_sequence: int | None = None) -> None:
         """`first_sequence` defaults to a random value, so responses to requests sent before a

@@ -88,11 +88,11 @@ async def _serve(bindings: int, conn, stop_event) -> None:
                                  state_dir=Path(tmp) / "state")
         service = Service(load_config(path), options, lambda name: Path(tmp) / name)
         await service.start()
-        _fill(service.runtime.roles["lma"], bindings)
+        _fill(service.runtime.lma, bindings)
         conn.send(service.netconf.port)
         while not stop_event.is_set():
             await asyncio.sleep(0.1)
-        service.runtime.roles["lma"].cache.clear()  # the entries were added behind the role's back
+        service.runtime.lma.cache.clear()  # the entries were added behind the role's back
         await service.stop()
 
 

@@ -122,7 +122,7 @@ async def _serve_lma(port: int, conn, stop_event, profile: bool) -> dict:
         await asyncio.get_running_loop().run_in_executor(None, stop_event.wait)
         if profiler is not None:
             profiler.disable()
-        outcome = {"statuses": dict(runtime.stats.pba_sent_by_status), "bindings": len(runtime.roles["lma"].cache),
+        outcome = {"statuses": dict(runtime.stats.pba_sent_by_status), "bindings": len(runtime.lma.cache),
                    "profile": _hot_spots(profiler) if profiler is not None else None}
         await runtime.stop()
     return outcome

@@ -82,7 +82,7 @@ def _runtime_scrape(bindings: int, scrapes: int) -> float:
     with tempfile.TemporaryDirectory() as state:
         runtime = Runtime(settings, __import__("pathlib").Path(state))
         asyncio.run_coroutine_threadsafe(runtime.start(), loop).result(30)
-        cache = runtime.roles["lma"].cache
+        cache = runtime.lma.cache
         mag = IPv6Address("2001:db8::1")
         base = int(IPv6Network("2001:db8:1000::/48").network_address)
         for i in range(bindings):

@@ -11,11 +11,9 @@ import socket
 from ipaddress import IPv6Address
 from pathlib import Path
 
-from nf import wire
 from nf.liveness.heartbeat import HeartbeatMonitor
 from nf.liveness.restart_counter import FILE_NAME
 from nf.model import new_context
-from nf.roles.base import RoleContext
 from nf.runtime import Runtime
 from nf.settings import EnumValues, Settings, settings_from_dict
 from tests.waiting import wait_until
@@ -43,17 +41,7 @@ def node_settings(enums: EnumValues, name: str, port: int, peer_port: int) -> Se
 async def start_node(settings: Settings, state_dir: Path) -> tuple[Runtime, HeartbeatMonitor]:
     runtime = Runtime(settings, state_dir)
     await runtime.start()
-    monitor = runtime.roles.get(HeartbeatMonitor.name)
-    if monitor is None:
-        # The runtime does not compose the liveness monitor itself yet: attach it the way it will.
-        ctx = RoleContext(settings=settings, stats=runtime.stats, events=runtime.events, timers=runtime._timers,
-                          dataplane=runtime.dataplane, clock=runtime.clock,
-                          restart_counter=runtime.restart_counter, send=runtime.send)
-        monitor = HeartbeatMonitor(ctx)
-        runtime.roles[monitor.name] = monitor
-        runtime._handlers[wire.Heartbeat] = monitor
-        await monitor.start()
-    return runtime, monitor
+    return runtime, runtime.liveness
 
 
 def peer_state(monitor: HeartbeatMonitor) -> dict:

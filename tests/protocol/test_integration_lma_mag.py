@@ -115,11 +115,11 @@ async def running(settings: Settings, state_dir: Path, **kwargs: Any) -> AsyncIt
 
 
 def lma_of(runtime: Runtime) -> LmaRole:
-    return runtime.roles["lma"]
+    return runtime.lma
 
 
 def mag_of(runtime: Runtime) -> MagRole:
-    return runtime.roles["mag"]
+    return runtime.mag
 
 
 def event_kinds(runtime: Runtime, *kinds: str) -> list:
@@ -504,7 +504,7 @@ def test_the_lma_detects_a_mag_restart_and_applies_its_fault_policy(tmp_path, po
             async with running(mag_conf, tmp_path / "mag") as mag:
                 mag_of(mag).attach(MN, MN_LL)
                 await registered(lma, mag)
-                await wait_for(lambda: lma.roles["liveness"].peer_state(LOOPBACK)["liveness-state"] == "up",
+                await wait_for(lambda: lma.liveness.peer_state(LOOPBACK)["liveness-state"] == "up",
                                "the MAG's path up at the LMA")
             async with running(mag_conf, tmp_path / "mag") as restarted:
                 assert restarted.restart_counter == mag.restart_counter + 1

@@ -95,7 +95,7 @@ def test_pbu_over_udp_creates_a_binding_and_the_pba_comes_back(tmp_path, mag_soc
     assert (pba.status, pba.sequence, pba.lifetime) == (0, 3, 400)
     [prefix] = [o.prefix for o in pba.options if isinstance(o, wire.HomeNetworkPrefixOption)]
     assert prefix.subnet_of(POOL)
-    entry = runtime.role("lma").binding(MN)
+    entry = runtime.lma.binding(MN)
     assert entry.home_network_prefixes == (prefix,)
     assert runtime.dataplane.route(RouteKind.DOWNLINK, prefix) is not None
     assert runtime.stats.pba_sent_by_status == {0: 1}

@@ -68,7 +68,7 @@ def test_attach_registers_through_the_runtime_over_udp(tmp_path, lma_socket):
         runtime = Runtime(settings, tmp_path)
         await runtime.start()
         try:
-            mag = runtime.role("mag")
+            mag = runtime.mag
             await asyncio.to_thread(runtime.call, mag.attach, MN, "02:00:00:aa:bb:cc")
             data, mag_port = await receive_pbu(lma_socket)
             captured.append(data)

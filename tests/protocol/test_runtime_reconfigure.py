@@ -38,7 +38,7 @@ def with_policy(settings, mn_identifier: str):
 
 
 def test_a_new_mobile_node_policy_is_applied(runtime):
-    lma = runtime.roles["lma"]
+    lma = runtime.lma
     assert lma.policies.lookup(MN2) is None
     runtime.reconfigure(with_policy(runtime.settings, MN2))
     assert lma.policies.lookup(MN2) is not None
@@ -52,11 +52,11 @@ def test_a_transport_change_is_refused_with_its_path_and_changes_nothing(runtime
         runtime.reconfigure(with_policy(changed, MN2))
     assert err.value.path == "/dmm-nf:dmm-nf/transport"
     assert runtime.settings is before
-    assert runtime.roles["lma"].policies.lookup(MN2) is None
+    assert runtime.lma.policies.lookup(MN2) is None
 
 
 def test_a_pool_in_use_cannot_be_reshaped(runtime):
-    lma = runtime.roles["lma"]
+    lma = runtime.lma
     lma.pools.get("home").allocate()
     before = runtime.settings
     reshaped = dataclasses.replace(before, pools=(PoolSettings("home", IPv6Network("2001:db8:2000::/48"), 64),))
@@ -67,7 +67,7 @@ def test_a_pool_in_use_cannot_be_reshaped(runtime):
 
 
 def test_a_new_pool_is_added_beside_the_one_in_use(runtime):
-    lma = runtime.roles["lma"]
+    lma = runtime.lma
     home = lma.pools.get("home")
     home.allocate()
     extra = PoolSettings("extra", IPv6Network("2001:db8:3000::/48"), 64)
@@ -89,4 +89,4 @@ def test_an_overlapping_pool_is_refused_and_changes_nothing(runtime):
     inner = PoolSettings("inner", IPv6Network("2001:db8:1000:ff00::/56"), 64)
     with pytest.raises(ReconfigureError, match="overlaps"):
         runtime.reconfigure(dataclasses.replace(before, pools=(*before.pools, inner)))
-    assert "inner" not in runtime.roles["lma"].pools and runtime.settings is before
+    assert "inner" not in runtime.lma.pools and runtime.settings is before
