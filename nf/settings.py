@@ -68,6 +68,47 @@ class HeartbeatSettings:
 
 
 @dataclass(frozen=True)
+class BfdTimers:
+    """RFC 5880 section 6.8.1 timing, in seconds; None inherits (per-peer overrides)."""
+
+    desired_min_tx: float | None
+    required_min_rx: float | None
+    detect_multiplier: int | None
+
+
+@dataclass(frozen=True)
+class BfdSettings:
+    enabled: bool
+    timers: BfdTimers
+    minimum_ttl: int
+    udp_port: int
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    interval: int  # seconds; 0: no periodic audit
+    repair: bool
+
+
+@dataclass(frozen=True)
+class DataPathSettings:
+    """/dmm-nf/data-path: BFD through the tunnels, per-mobile-node probes, the audit."""
+
+    probe_address: IPv6Address | None
+    probe_port: int
+    bfd: BfdSettings
+    audit: AuditSettings
+
+
+@dataclass(frozen=True)
+class PeerBfdSettings:
+    enabled: bool
+    mode: str  # "tunnel" | "direct"
+    probe_address: IPv6Address | None
+    timers: BfdTimers
+
+
+@dataclass(frozen=True)
 class AccessInterface:
     name: str
     access_technology_type: int
@@ -126,6 +167,7 @@ class PeerSettings:
     key: bytes | None
     heartbeat_interval: int | None
     missing_heartbeats_allowed: int | None
+    bfd: PeerBfdSettings
 
 
 @dataclass(frozen=True)
@@ -140,6 +182,7 @@ class DataplaneSettings:
     route_table: int
     rule_priority: int
     route_protocol: int
+    probe_table: int
 
 
 @dataclass(frozen=True)
@@ -195,6 +238,7 @@ class Settings:
     transport: TransportSettings
     timers: TimerSettings
     heartbeat: HeartbeatSettings
+    data_path: DataPathSettings
     lma: LmaSettings | None
     mag: MagSettings | None
     pools: tuple[PoolSettings, ...]
@@ -299,6 +343,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
     for p in d.get("peers", {}).get("peer", []):
         auth = p.get("authentication", {})
         phb = p.get("heartbeat", {})
+        pbfd = p.get("bfd", {})
         address = IPv6Address(p["address"])
         peers[address] = PeerSettings(
             address=address,
@@ -309,10 +354,15 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             key=_b64(auth.get("key")),
             heartbeat_interval=phb.get("interval"),
             missing_heartbeats_allowed=phb.get("missing-heartbeats-allowed"),
+            bfd=PeerBfdSettings(enabled=pbfd.get("enabled", True), mode=pbfd.get("mode", "tunnel"),
+                                probe_address=_opt_addr(pbfd.get("probe-address")), timers=_bfd_timers(pbfd)),
         )
 
     dp = d.get("dataplane", {})
     srv6 = dp.get("srv6", {})
+    dpath = d.get("data-path", {})
+    bfd = dpath.get("bfd", {})
+    audit = dpath.get("audit", {})
     lm = d.get("location-management", {})
     dmm = d.get("dmm", {})
     fault = d.get("fault-policy", {})
@@ -349,6 +399,18 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             fast_probe_interval=_ms(fp.get("interval", 1000)),
             fast_probe_detect_multiplier=fp.get("detect-multiplier", 3),
         ),
+        data_path=DataPathSettings(
+            probe_address=_opt_addr(dpath.get("probe-address")),
+            probe_port=dpath.get("probe-port", 61784),
+            bfd=BfdSettings(
+                enabled=bfd.get("enabled", True),
+                timers=BfdTimers(_ms(bfd.get("desired-min-tx", 300)), _ms(bfd.get("required-min-rx", 300)),
+                                 bfd.get("detect-multiplier", 3)),
+                minimum_ttl=bfd.get("minimum-ttl", 254),
+                udp_port=bfd.get("udp-port", 4784),
+            ),
+            audit=AuditSettings(interval=audit.get("interval", 60), repair=audit.get("repair", False)),
+        ),
         lma=lma,
         mag=mag,
         pools=tuple(
@@ -368,6 +430,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             route_table=dp.get("route-table", 100),
             rule_priority=dp.get("rule-priority", 1000),
             route_protocol=dp.get("route-protocol", 201),
+            probe_table=dp.get("probe-table", 4200),
         ),
         location_management=LocationManagementSettings(
             backend=_name(lm.get("backend", "sqlite")),
@@ -408,6 +471,12 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             metrics_port=met.get("port", 9430),
         ),
     )
+
+
+def _bfd_timers(d: Mapping[str, Any]) -> BfdTimers:
+    tx, rx = d.get("desired-min-tx"), d.get("required-min-rx")
+    return BfdTimers(_ms(tx) if tx is not None else None, _ms(rx) if rx is not None else None,
+                     d.get("detect-multiplier"))
 
 
 def _b64(value: str | None) -> bytes | None:

@@ -9,6 +9,13 @@ A binding installs one `BindingSpec`: the tunnel it uses and the routes through 
 * MAAR (DMM): the same UPLINK/ACCESS routes for prefixes it anchors itself, and DOWNLINK
   routes toward the serving MAAR for prefixes it keeps anchored after a move.
 
+Data-path probes (nf/liveness) install specs of their own so that BFD and per-mobile-node
+probes take the tunnels as mobile nodes' packets do (docs/liveness.md): the node's probe
+address (PROBE_LOCAL), a DOWNLINK route to the peer's probe address at the anchor end, and
+at the access end a PROBE_UPLINK rule into the tunnel's table, PROBE_DELIVERY of the
+anchor's probes, and an UNREACHABLE route so the peer's probe address has no path outside
+the tunnel.
+
 Many bindings share one tunnel per peer: a backend creates the tunnel with the first spec
 that needs it and removes it with the last. Tunnels carry SRv6 (seg6 encap toward the
 peer's SID, seg6local End.DT6 at our own SID) where the kernel has no ip6ip6.
@@ -40,6 +47,10 @@ class RouteKind(enum.Enum):
     DOWNLINK = "downlink"  # destination prefix -> tunnel
     UPLINK = "uplink"  # source prefix -> tunnel
     ACCESS = "access"  # destination prefix -> access interface
+    PROBE_LOCAL = "probe-local"  # our probe address, delivered locally
+    PROBE_UPLINK = "probe-uplink"  # from `source` (our probe address) to prefix -> tunnel
+    PROBE_DELIVERY = "probe-delivery"  # packets from prefix (the peer's probe address) delivered locally
+    UNREACHABLE = "unreachable"  # destination prefix dropped outside the tunnel
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +77,20 @@ class Route:
     tunnel: str | None = None  # DOWNLINK / UPLINK: the tunnel's name
     interface: str | None = None  # ACCESS: the access-link interface
     next_hop: IPv6Address | None = None  # ACCESS: the mobile node's link-local address, if known
+    source: IPv6Network | None = None  # PROBE_UPLINK: the source the rule matches
 
     def __post_init__(self) -> None:
-        if self.kind is RouteKind.ACCESS:
+        kind = self.kind
+        if kind is RouteKind.ACCESS:
             if self.interface is None:
                 raise ValueError(f"access route for {self.prefix} needs an interface")
-        elif self.tunnel is None:
-            raise ValueError(f"{self.kind.value} route for {self.prefix} needs a tunnel")
+        elif kind in _TUNNELLED and self.tunnel is None:
+            raise ValueError(f"{kind.value} route for {self.prefix} needs a tunnel")
+        if (kind is RouteKind.PROBE_UPLINK) != (self.source is not None):
+            raise ValueError(f"{kind.value} route for {self.prefix}: only a probe uplink has a source")
+
+
+_TUNNELLED = frozenset({RouteKind.DOWNLINK, RouteKind.UPLINK, RouteKind.PROBE_UPLINK})
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,13 @@ What one binding spec installs (see docs/dataplane.md):
 * UPLINK (MAG): `ip -6 rule from HNP iif <access> lookup <table>`, and in that table the
   tunnel's default route `::/0 encap seg6 mode encap segs <peer SID> dev <core>`;
 * ACCESS (MAG): `HNP dev <access>` in the main table;
-* the tunnel's own SID, when it is not simply the node's address: `seg6local End.DT6`.
+* the tunnel's own SID, when it is not simply the node's address: `seg6local End.DT6`;
+* data-path probes (docs/liveness.md): our probe address as `local P dev lo table local`
+  (PROBE_LOCAL); at the access end `ip -6 rule from OURS to PEER lookup <table>` into the
+  tunnel (PROBE_UPLINK), `ip -6 rule from PEER lookup <probe-table>` with
+  `local ::/0 dev lo table <probe-table>` (PROBE_DELIVERY: the anchor's per-mobile-node probes,
+  addressed into a home network prefix, are delivered here), and `unreachable PEER`
+  (UNREACHABLE: no way to the peer's probe address outside the tunnel).
 
 A MAG's Router Advertisements go out through the access links the runtime lends with
 `use_access_links` (nf/access/attachments.py); without them `advertise` does nothing.
@@ -34,7 +40,16 @@ from .base import (
     Tunnel,
     TunnelCounters,
 )
-from .netlink import MAIN_TABLE, KernelObject, KernelRoute, KernelRule, KernelTunnelLink, Netlink, describe
+from .netlink import (
+    LOCAL_TABLE,
+    MAIN_TABLE,
+    KernelObject,
+    KernelRoute,
+    KernelRule,
+    KernelTunnelLink,
+    Netlink,
+    describe,
+)
 
 if TYPE_CHECKING:
     from nf.roles.mag_forwarding import RouterAdvertisement
@@ -42,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_ROUTE = IPv6Network("::/0")
+_UPLINKS = frozenset({RouteKind.UPLINK, RouteKind.PROBE_UPLINK})
 
 
 class AccessLinksLike(Protocol):
@@ -57,8 +73,9 @@ class EncapsulationUnavailable(DataPlaneError):
 class LinuxDataPlane(DataPlane):
     def __init__(self, *, core_interface: str | None = None, route_table: int = 100, rule_priority: int = 1000,
                  route_protocol: int = 201, encapsulation: Encapsulation = Encapsulation.SRV6,
-                 netns: str | None = None) -> None:
+                 probe_table: int = 4200, netns: str | None = None) -> None:
         self.route_table = route_table
+        self.probe_table = probe_table
         self.core_interface = core_interface
         self._netlink = Netlink(route_protocol, rule_priority, netns)
         self._specs: dict[str, BindingSpec] = {}
@@ -75,7 +92,8 @@ class LinuxDataPlane(DataPlane):
     def from_settings(cls, settings) -> LinuxDataPlane:
         dp = settings.dataplane
         return cls(core_interface=dp.core_interface, route_table=dp.route_table, rule_priority=dp.rule_priority,
-                   route_protocol=dp.route_protocol, encapsulation=Encapsulation(dp.encapsulation))
+                   route_protocol=dp.route_protocol, encapsulation=Encapsulation(dp.encapsulation),
+                   probe_table=dp.probe_table)
 
     # -- DataPlane -------------------------------------------------------------------------
     def apply(self, spec: BindingSpec) -> bool:
@@ -200,14 +218,25 @@ class LinuxDataPlane(DataPlane):
         tunnel = spec.tunnel
         objects: list[KernelObject] = []
         if tunnel is not None:
-            objects += self._tunnel_objects(tunnel, any(r.kind is RouteKind.UPLINK for r in spec.routes))
+            objects += self._tunnel_objects(tunnel, any(r.kind in _UPLINKS for r in spec.routes))
         for route in spec.routes:
-            if route.kind is RouteKind.ACCESS:
+            kind = route.kind
+            if kind is RouteKind.ACCESS:
                 objects.append(KernelRoute(MAIN_TABLE, route.prefix, route.interface))
-            elif route.kind is RouteKind.DOWNLINK:
+            elif kind is RouteKind.DOWNLINK:
                 objects.append(self._into_tunnel(tunnel, MAIN_TABLE, route.prefix))
+            elif kind is RouteKind.PROBE_LOCAL:
+                objects.append(KernelRoute(LOCAL_TABLE, route.prefix, "lo", type="local"))
+            elif kind is RouteKind.PROBE_DELIVERY:
+                objects.append(KernelRoute(self.probe_table, DEFAULT_ROUTE, "lo", type="local"))
+            elif kind is RouteKind.UNREACHABLE:
+                objects.append(KernelRoute(MAIN_TABLE, route.prefix, "", type="unreachable"))
         for route in spec.routes:  # rules last: they steer traffic into routes already there
-            if route.kind is RouteKind.UPLINK:
+            if route.kind is RouteKind.PROBE_UPLINK:
+                objects.append(KernelRule(route.source, "", self._uplink_table(tunnel), route.prefix))
+            elif route.kind is RouteKind.PROBE_DELIVERY:
+                objects.append(KernelRule(route.prefix, "", self.probe_table))
+            elif route.kind is RouteKind.UPLINK:
                 access = next((r.interface for r in spec.routes
                                if r.kind is RouteKind.ACCESS and r.prefix == route.prefix), None)
                 if access is None:

@@ -17,19 +17,22 @@ from pyroute2.netlink.exceptions import NetlinkError
 from .base import DataPlaneError, SpecConflict
 
 MAIN_TABLE = 254
+LOCAL_TABLE = 255
 SCRATCH_TABLE = 4242  # a table nothing else uses, for the start-up encapsulation probe
 
 
 @dataclass(frozen=True, slots=True)
 class KernelRoute:
     """One IPv6 route we install: via SRv6 encapsulation (`segment`), an SRv6 End.DT6
-    decapsulation (`decap_table`), or straight out of `device`."""
+    decapsulation (`decap_table`), or straight out of `device`; of route type `type`
+    (`local` delivers to this node, `unreachable` drops with an ICMPv6 error)."""
 
     table: int
     prefix: IPv6Network
     device: str
     segment: IPv6Address | None = None
     decap_table: int | None = None
+    type: str = "unicast"
 
     @property
     def key(self) -> tuple[str, int, IPv6Network]:
@@ -38,15 +41,17 @@ class KernelRoute:
 
 @dataclass(frozen=True, slots=True)
 class KernelRule:
-    """`ip -6 rule from SOURCE iif DEVICE lookup TABLE` at our priority."""
+    """`ip -6 rule from SOURCE [to DESTINATION] [iif DEVICE] lookup TABLE` at our priority;
+    an empty `iif` matches every packet, the ones this node sends included."""
 
     source: IPv6Network
     iif: str
     table: int
+    destination: IPv6Network | None = None
 
     @property
-    def key(self) -> tuple[str, IPv6Network, str, int]:
-        return ("rule", self.source, self.iif, self.table)
+    def key(self) -> tuple[str, IPv6Network, IPv6Network | None, str, int]:
+        return ("rule", self.source, self.destination, self.iif, self.table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,11 @@ class Netlink:
 
     def _install_route(self, route: KernelRoute) -> None:
         request = {"family": socket.AF_INET6, "dst": str(route.prefix), "table": route.table,
-                   "proto": self.protocol, "oif": self.link_index(route.device)}
+                   "proto": self.protocol}
+        if route.type != "unicast":
+            request["type"] = route.type
+        if route.type != "unreachable":
+            request["oif"] = self.link_index(route.device)
         if route.segment is not None:
             request["encap"] = {"type": "seg6", "mode": "encap", "segs": str(route.segment)}
         elif route.decap_table is not None:
@@ -169,9 +178,15 @@ class Netlink:
         self._ip.link("set", index=self.link_index(link.name), state="up")
 
     def _rule(self, command: str, rule: KernelRule) -> None:
-        self._ip.rule(command, family=socket.AF_INET6, src=str(rule.source.network_address),
-                      src_len=rule.source.prefixlen, iifname=rule.iif, table=rule.table,
-                      priority=self.rule_priority, protocol=self.protocol)
+        request = {"family": socket.AF_INET6, "src": str(rule.source.network_address),
+                   "src_len": rule.source.prefixlen, "table": rule.table,
+                   "priority": self.rule_priority, "protocol": self.protocol}
+        if rule.iif:
+            request["iifname"] = rule.iif
+        if rule.destination is not None:
+            request["dst"] = str(rule.destination.network_address)
+            request["dst_len"] = rule.destination.prefixlen
+        self._ip.rule(command, **request)
 
     # -- what we own -----------------------------------------------------------------------
     def owned_routes(self) -> list[tuple[int, IPv6Network]]:
@@ -184,8 +199,10 @@ class Netlink:
             if rule.get_attr("FRA_PRIORITY") != self.rule_priority or rule.get_attr("FRA_PROTOCOL") != self.protocol:
                 continue
             source = IPv6Network(f"{rule.get_attr('FRA_SRC') or '::'}/{rule['src_len']}")
+            destination = (IPv6Network(f"{rule.get_attr('FRA_DST') or '::'}/{rule['dst_len']}")
+                           if rule["dst_len"] else None)
             table = rule.get_attr("FRA_TABLE") or rule["table"]
-            owned.append(KernelRule(source, rule.get_attr("FRA_IIFNAME") or "", table))
+            owned.append(KernelRule(source, rule.get_attr("FRA_IIFNAME") or "", table, destination))
         return owned
 
     def delete_owned_route(self, table: int, prefix: IPv6Network) -> None:
@@ -226,9 +243,14 @@ def _route_prefix(route) -> IPv6Network:
 
 def describe(obj: KernelObject) -> str:
     if isinstance(obj, KernelRoute):
+        if obj.type == "unreachable":
+            return f"route unreachable {obj.prefix} table {obj.table}"
         via = (f"encap seg6 segs {obj.segment}" if obj.segment else
                f"seg6local End.DT6 table {obj.decap_table}" if obj.decap_table else "")
-        return f"route {obj.prefix} {via} dev {obj.device} table {obj.table}".replace("  ", " ")
+        kind = "local " if obj.type == "local" else ""
+        return f"route {kind}{obj.prefix} {via} dev {obj.device} table {obj.table}".replace("  ", " ")
     if isinstance(obj, KernelRule):
-        return f"rule from {obj.source} iif {obj.iif} lookup {obj.table}"
+        to = f" to {obj.destination}" if obj.destination is not None else ""
+        iif = f" iif {obj.iif}" if obj.iif else ""
+        return f"rule from {obj.source}{to}{iif} lookup {obj.table}"
     return f"ip6tnl link {obj.name} {obj.local} -> {obj.remote}"

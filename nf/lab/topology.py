@@ -63,6 +63,13 @@ NODE_ADDRESS = {  # on lo; the LMA's is also its End.DT6 SID, each MAG's its own
     "mag1": IPv6Address("2001:db8:ff::11"),
     "mag2": IPv6Address("2001:db8:ff::12"),
 }
+# Data-path probe addresses (docs/liveness.md): like home network prefixes, routed only through the
+# tunnels, never on the core links.
+PROBE_ADDRESS = {
+    "lma": IPv6Address("2001:db8:fe::1"),
+    "mag1": IPv6Address("2001:db8:fe::11"),
+    "mag2": IPv6Address("2001:db8:fe::12"),
+}
 HOME_PREFIX = {"mn1": IPv6Network("2001:db8:100:1::/64"), "mn2": IPv6Network("2001:db8:100:2::/64")}
 CN_ADDRESS = IPv6Address("2001:db8:20::2")
 

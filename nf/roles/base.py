@@ -42,7 +42,14 @@ class RoleContext:
     restart_counter: int
     send: SendFn  # send(message, destination, udp port or None) -> sent?
     lm: object | None = None  # nf.lm store, where the role uses one
+    tunnels: object = None  # nf.dataplane.tunnels.TunnelBuilder; one per node, built from settings if not given
     extras: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.tunnels is None:
+            from nf.dataplane.tunnels import TunnelBuilder
+
+            self.tunnels = TunnelBuilder(self.settings)
 
 
 class Role(Protocol):

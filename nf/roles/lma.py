@@ -24,7 +24,6 @@ its Handoff Indicator says (a MAG that lost its state re-attaches the same sessi
 from __future__ import annotations
 
 import logging
-import zlib
 from socket import AF_INET6, inet_ntop
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
@@ -33,7 +32,7 @@ from typing import Callable
 from nf.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
 from nf.core.policy import MobileNodePolicy, PolicyStore
 from nf.core.prefix_pool import PoolExhausted, PrefixPool, PrefixPoolError, PrefixPools
-from nf.dataplane.base import BindingSpec, DataPlaneError, Encapsulation, Route, RouteKind, Tunnel
+from nf.dataplane.base import BindingSpec, DataPlaneError, Route, RouteKind
 from nf.roles.base import RoleContext
 from nf.roles.lma_pbu import PbuRequest, build_pba, timestamp_value
 from nf.roles.lma_revocation import Revocation, RevocationTracker
@@ -138,7 +137,6 @@ class LmaRole:
         self.pools = PrefixPools()
         self.policies = PolicyStore()
         self._authorized_mags: set[IPv6Address] = set()
-        self._tunnels: dict[IPv6Address, Tunnel] = {}  # by MAG; only authorised MAGs get one
         self._mag_texts: dict[IPv6Address, str] = {}  # the text events carry, by MAG; bounded likewise
         self._delete_binding = self._delete  # one bound method for every lifetime timer, not one each
         self.prepare_reconfigure(ctx.settings)()
@@ -179,7 +177,6 @@ class LmaRole:
 
         def apply() -> None:
             self.pools, self.policies, self._authorized_mags = pools, policies, authorized
-            self._tunnels = {mag: t for mag, t in self._tunnels.items() if mag in authorized}
             self._mag_texts = {mag: t for mag, t in self._mag_texts.items() if mag in authorized}
             self._anchor_text = address_text(settings.node.address)
             for prefix, pool in static:  # a pool never hands out a static prefix
@@ -629,22 +626,8 @@ class LmaRole:
         return spec.tunnel.name
 
     def _spec(self, key: str, prefixes: tuple[IPv6Network, ...], mag: IPv6Address) -> BindingSpec:
-        tunnel = self._tunnels.get(mag) or self._new_tunnel(mag)
+        tunnel = self.ctx.tunnels.to(mag)
         return BindingSpec(key, tunnel, tuple(Route(RouteKind.DOWNLINK, p, tunnel=tunnel.name) for p in prefixes))
-
-    def _new_tunnel(self, mag: IPv6Address) -> Tunnel:
-        """The tunnel to `mag`, built once per MAG: it depends only on the MAG and on the node
-        and data-plane settings, which change only with a restart."""
-        settings = self.ctx.settings
-        dp = settings.dataplane
-        encapsulation = Encapsulation(dp.encapsulation)
-        srv6 = encapsulation is Encapsulation.SRV6
-        tunnel = Tunnel(name=tunnel_name(mag), local=dp.srv6_source_address or settings.node.address,
-                        remote=mag, encapsulation=encapsulation,
-                        remote_sid=mag if srv6 else None,  # the MAG decapsulates at its own address
-                        local_sid=dp.srv6_decap_sid if srv6 else None)
-        self._tunnels[mag] = tunnel
-        return tunnel
 
     def _mag_text(self, mag: IPv6Address) -> str:
         text = self._mag_texts.get(mag)
@@ -726,11 +709,6 @@ class LmaRole:
     @staticmethod
     def _session(entry: BindingCacheEntry) -> LmaSession:
         return entry.role_data
-
-
-def tunnel_name(mag: IPv6Address) -> str:
-    """One tunnel per MAG; a stable name of at most 15 characters (a Linux interface name)."""
-    return f"pmip-{zlib.crc32(mag.packed):08x}"
 
 
 def _spec_key(mn_identifier: str, link_layer_id: bytes | None) -> str:

@@ -489,7 +489,7 @@ class MagRole:
     # ----- data plane and access link ----------------------------------------------------
     def _spec(self, entry: BindingUpdateListEntry):
         session = _session(entry)
-        return session_spec(self.settings, session_key(entry.mn_identifier, entry.link_layer_id),
+        return session_spec(self.ctx.tunnels, session_key(entry.mn_identifier, entry.link_layer_id),
                             entry.lma_address, session.interface, entry.home_network_prefixes)
 
     def _install(self, entry: BindingUpdateListEntry) -> None:

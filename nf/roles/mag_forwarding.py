@@ -5,12 +5,12 @@ Pure functions of the settings and the session; the MAG role decides when to ins
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
-from nf.dataplane.base import BindingSpec, Encapsulation, Route, RouteKind, Tunnel
-from nf.settings import RouterAdvertisementSettings, Settings
+from nf.dataplane.base import BindingSpec, Route, RouteKind
+from nf.dataplane.tunnels import TunnelBuilder
+from nf.settings import RouterAdvertisementSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +37,10 @@ def session_key(mn_identifier: str, link_layer_id: bytes | None) -> str:
     return f"mag/{mn_identifier}/{link_layer_id.hex() if link_layer_id else ''}"
 
 
-def tunnel_to(settings: Settings, lma: IPv6Address) -> Tunnel:
-    """The one tunnel every session anchored at `lma` shares.
-
-    For SRv6 the LMA's own address is its End.DT6 SID: the configuration names no other.
-    """
-    dp = settings.dataplane
-    encapsulation = Encapsulation(dp.encapsulation)
-    srv6 = encapsulation is Encapsulation.SRV6
-    # Interface names are at most 15 octets on Linux: name the tunnel by a digest of the peer.
-    name = "pmip-" + hashlib.sha1(lma.packed).hexdigest()[:8]
-    return Tunnel(
-        name=name,
-        local=dp.srv6_source_address or settings.node.address,
-        remote=lma,
-        encapsulation=encapsulation,
-        remote_sid=lma if srv6 else None,
-        local_sid=dp.srv6_decap_sid if srv6 else None,
-        table=dp.route_table,
-    )
-
-
-def session_spec(settings: Settings, key: str, lma: IPv6Address, interface: str,
+def session_spec(tunnels: TunnelBuilder, key: str, lma: IPv6Address, interface: str,
                  prefixes: tuple[IPv6Network, ...]) -> BindingSpec:
     """Uplink (source HNP into the tunnel) and access delivery (HNP onto the access link)."""
-    tunnel = tunnel_to(settings, lma)
+    tunnel = tunnels.to(lma, uplink=True)
     routes = [Route(RouteKind.UPLINK, prefix, tunnel=tunnel.name) for prefix in prefixes]
     routes += [Route(RouteKind.ACCESS, prefix, interface=interface) for prefix in prefixes]
     return BindingSpec(key=key, tunnel=tunnel, routes=tuple(routes))

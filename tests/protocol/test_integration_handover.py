@@ -19,7 +19,7 @@ import pytest
 
 from nf.core.binding_cache import BindingState
 from nf.dataplane.base import RouteKind
-from nf.roles.lma import tunnel_name
+from nf.dataplane.tunnels import tunnel_name
 from tests.protocol.test_integration_lma_mag import (
     MN,
     MN_LL,

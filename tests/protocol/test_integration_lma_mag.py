@@ -27,7 +27,8 @@ from nf import wire
 from nf.config import load_config
 from nf.dataplane.base import RouteKind
 from nf.model import new_context
-from nf.roles.lma import LmaRole, tunnel_name
+from nf.dataplane.tunnels import tunnel_name
+from nf.roles.lma import LmaRole
 from nf.roles.mag import MagRole
 from nf.runtime import Runtime
 from nf.settings import EnumValues, Settings, settings_from_dict

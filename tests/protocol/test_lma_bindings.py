@@ -6,7 +6,7 @@ from ipaddress import IPv6Network
 
 from nf.core.binding_cache import BindingState
 from nf.dataplane.base import RouteKind
-from nf.roles.lma import tunnel_name
+from nf.dataplane.tunnels import tunnel_name
 from nf.wire import (
     AccessTechnologyTypeOption,
     HandoffIndicatorOption,

@@ -7,7 +7,8 @@ from ipaddress import IPv6Address, IPv6Network
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nf.roles.lma import address_text, tunnel_name
+from nf.dataplane.tunnels import tunnel_name
+from nf.roles.lma import address_text
 from nf.roles.lma_pbu import PbuRequest
 from nf.wire import HomeNetworkPrefixOption, ProxyBindingUpdate
 
