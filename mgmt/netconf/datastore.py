@@ -53,6 +53,28 @@ def free(tree: Optional[libyang.DNode]) -> None:
         tree.free(with_siblings=True)
 
 
+def _is_np_container(node: libyang.DNode) -> bool:
+    schema = node.cdata.schema
+    return schema != ffi.NULL and schema.nodetype == lib.LYS_CONTAINER and not (schema.flags & lib.LYS_PRESENCE)
+
+
+def settle_default_flags(node: Optional[libyang.DNode]) -> None:
+    """Make the default flag of each non-presence container from ``node`` up say whether it
+    holds only defaults (RFC 6243 §2.3: what the client did not set is default data).
+
+    libyang keeps a container flagged default when a leaf in it merges over that leaf's
+    implicit default; the container then hides the client's value from ``lyd_diff`` and from
+    the ``explicit``-mode existence checks of an edit."""
+    while node is not None:
+        if _is_np_container(node):
+            holds_only_defaults = all(child.flags()["default"] for child in node.children())
+            if holds_only_defaults:
+                node.cdata.flags |= lib.LYD_DEFAULT
+            else:
+                node.cdata.flags &= ~lib.LYD_DEFAULT
+        node = node.parent()
+
+
 def parse_config(ctx: libyang.Context, xml: str | bytes) -> Optional[libyang.DNode]:
     """Parse configuration XML (top-level nodes, no wrapper) without validating it."""
     if isinstance(xml, str):
@@ -80,10 +102,18 @@ def validate(ctx: libyang.Context, tree: Optional[libyang.DNode]) -> Optional[li
 
 def diff(ctx: libyang.Context, old: Optional[libyang.DNode],
          new: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
-    """A libyang diff (``yang:operation`` metadata) turning ``old`` into ``new``."""
+    """A libyang diff (``yang:operation`` metadata) turning ``old`` into ``new``, None when
+    they are the same.
+
+    Default nodes are compared like the others (``LYD_DIFF_DEFAULTS``): a leaf going from
+    its implicit default to a value the client set, or back, is in the diff with
+    ``yang:orig-default``. Without it libyang skips every node flagged default, and a leaf
+    set inside a container that held only defaults (and may still be flagged so) would be
+    no change at all: no NACM check, no commit hook, no notification.
+    ``changes.changed_nodes`` reads this diff as the explicit basic mode sees it."""
     out = ffi.new("struct lyd_node **")
     ret = lib.lyd_diff_siblings(old.cdata if old else ffi.NULL, new.cdata if new else ffi.NULL,
-                                0, out)
+                                lib.LYD_DIFF_DEFAULTS, out)
     if ret != lib.LY_SUCCESS:
         raise RpcErrors(libyang_errors(ctx, "cannot compute the configuration diff"))
     return libyang.DNode.new(ctx, out[0]) if out[0] != ffi.NULL else None

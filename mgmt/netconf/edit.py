@@ -15,7 +15,7 @@ import libyang
 from _libyang import ffi, lib
 from lxml import etree
 
-from mgmt.netconf.datastore import first
+from mgmt.netconf.datastore import first, settle_default_flags
 from mgmt.netconf.errors import (
     NC_NS, RpcError, RpcErrors, bad_attribute, missing_element, unknown_element,
     unknown_namespace,
@@ -146,8 +146,14 @@ class _Edit:
         else:
             self.tree.merge(created, with_siblings=True, destruct=True)
             self.tree = first(self.tree)
+            settle_default_flags(self._find(path))
 
     def _remove(self, node: libyang.DNode) -> None:
+        parent = node.parent()
+        self._free(node)
+        settle_default_flags(parent)
+
+    def _free(self, node: libyang.DNode) -> None:
         if node.parent() is None and self.tree is not None and node.cdata == self.tree.cdata:
             following = node.next()
             node.free(with_siblings=False)

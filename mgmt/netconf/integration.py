@@ -11,12 +11,13 @@ import hashlib
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import libyang
 from lxml import etree
 
 from mgmt.netconf import notifications as notif
+from mgmt.netconf.changes import changed_nodes, changed_subtrees
 from mgmt.netconf.errors import NC_NS, RpcError
 from mgmt.netconf.filters import Filter, FilterPlan, RequestError
 from mgmt.netconf.monitoring import MonitoringState, get_schema, yang_library
@@ -142,13 +143,15 @@ class Services:
         return self.nacm is None or self.nacm.reads_whole(session.username, schema_path)
 
     def check_writes(self, session: "Session", diff: Optional[libyang.DNode]) -> None:
-        """RFC 8341 §3.4.5 on every node a change creates, updates or deletes."""
+        """RFC 8341 §3.4.5 on every node a change creates, updates or deletes (each node of a
+        created or deleted subtree too; implicit defaults are side effects, §3.2.5)."""
         if self.nacm is None or diff is None:
             return
-        for node, operation in _diff_operations(diff):
-            if not self.nacm.check_write(session.username, node, operation):
-                raise RpcError("access-denied", f"{session.username} may not {operation} {node.path()}",
-                               path=node.path())
+        user = session.username
+        for change in changed_nodes(diff):
+            if not self.nacm.check_write(user, change.node, change.operation):
+                raise RpcError("access-denied", f"{user} may not {change.operation} {change.path}",
+                               path=change.path)
 
     def _nacm_from(self, running: Optional[libyang.DNode]) -> Nacm:
         """Rules from running's /nacm; while running has none, the shipped default policy
@@ -173,12 +176,20 @@ class Services:
                         session: Optional["Session"]) -> None:
         if self.nacm is not None:
             self.nacm = self._nacm_from(running)
-        if self.base_notifications and diff is not None:
-            edits = [(node.path(), {"update": "replace"}.get(op, op)) for node, op in _diff_operations(diff)]
-            self._publish(notif.netconf_config_change(
-                self.ctx, session.username if session else None,
-                session.session_id if session else None,
-                session.source_host if session else None, edits=edits))
+        self.datastore_changed("running", diff, session)
+
+    def datastore_changed(self, datastore: str, diff: Optional[libyang.DNode],
+                          session: Optional["Session"]) -> None:
+        """RFC 6470 netconf-config-change for a change of running or startup, with one edit
+        record per changed subtree (an update is reported as replace)."""
+        if not self.base_notifications or diff is None:
+            return
+        edits = [(c.path, "replace" if c.operation == "update" else c.operation)
+                 for c in changed_subtrees(diff)]
+        self._publish(notif.netconf_config_change(
+            self.ctx, session.username if session else None,
+            session.session_id if session else None,
+            session.source_host if session else None, datastore=datastore, edits=edits))
 
     def confirmed_commit_event(self, event: str, session: Optional["Session"], timeout: Optional[int]) -> None:
         if self.base_notifications:
@@ -254,20 +265,3 @@ class Services:
             self.hub.publish(tree)
         finally:
             tree.free()
-
-
-def _diff_operations(diff: libyang.DNode) -> Iterable[tuple[libyang.DNode, str]]:
-    """(node, create | update | delete) for each node a libyang diff changes."""
-    def walk(node: libyang.DNode, inherited: str) -> Iterable[tuple[libyang.DNode, str]]:
-        op = node.get_meta("operation") or inherited
-        if op in ("create", "delete"):
-            yield node, op
-            return
-        if op == "replace":
-            yield node, "update"
-        if isinstance(node, libyang.DContainer):
-            for child in node.children():
-                yield from walk(child, "none")
-
-    for top in diff.first_sibling().siblings():
-        yield from walk(top, "none")

@@ -267,11 +267,11 @@ class Nacm:
             return True
         if isinstance(path, libyang.DNode):
             node_path, module = path.path(), path.module().name()
-            deny_all = _default_deny(path, "default-deny-all")
-            deny_write = deny_all or _default_deny(path, "default-deny-write")
+            # §3.4.5 step 10: the extension denies the node and all its descendants
+            deny_write = _default_deny_at_or_above(path, ("default-deny-all", "default-deny-write"))
         else:
             node_path, module = path, ""
-            deny_all = deny_write = False
+            deny_write = False
         steps = _path_steps(node_path)
         module = module or steps[-1][0]
         decision = self._data_decision(self._rules_for(user, external_groups), module, steps, operation)
@@ -346,6 +346,17 @@ class Nacm:
         if not permitted:
             self.counters.bump(counter)
         return permitted
+
+
+def _default_deny_at_or_above(node: libyang.DNode, extensions: tuple[str, ...]) -> bool:
+    """Does the schema of ``node`` or of one of its ancestors carry one of the nacm
+    ``extensions``?"""
+    snode: Optional[libyang.SNode] = node.schema()
+    while snode is not None:
+        if any(e.name() in extensions and e.module().name() == "ietf-netconf-acm" for e in snode.extensions()):
+            return True
+        snode = snode.parent()
+    return False
 
 
 def _default_deny(node: libyang.DNode, extension: str) -> bool:

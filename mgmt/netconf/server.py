@@ -471,14 +471,12 @@ class NetconfServer:
             tree, errors = apply_edit(self.ctx, self.datastores.get(target), p["config"],
                                       default_op, error_option)
             try:
+                # what the edit itself changes; validation's side effects need no rights
+                # (RFC 8341 §3.2.5), and a denied edit learns nothing from validation
+                self._authorize(session, target, tree)
                 if test_option != "set" or target == "running":
                     tree = ds.validate(self.ctx, tree)
             except (RpcError, RpcErrors):
-                ds.free(tree)
-                raise
-            try:
-                self._authorize(session, target, tree)
-            except RpcError:
                 ds.free(tree)
                 raise
             if test_option == "test-only":
@@ -501,7 +499,8 @@ class NetconfServer:
         return ds.parse_config(self.ctx, xml) if xml else None
 
     def _copy_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
-        p = _params(op, ("target", "source"))
+        # RFC 6243 §4.5.1: with-defaults has no effect when the target is a datastore
+        p = _params(op, ("target", "source", "with-defaults"))
         target = _datastore(p.get("target"), "target", ds.DATASTORES)
         with self.lock:
             tree = self._source_tree(p.get("source"))
@@ -511,15 +510,20 @@ class NetconfServer:
                 raise invalid_value("source and target are the same datastore", error_type="protocol")
             try:
                 self._check_writable(session, target)
+                if (source, target) != ("running", "startup"):
+                    # RFC 8341 §3.2.6: saving running to startup needs only exec on copy-config;
+                    # otherwise what the user cannot read is not copied, and the change checked
+                    if source != "config":
+                        tree = self.services.prune_read(session, tree)
+                    self._authorize(session, target, tree)
                 tree = ds.validate(self.ctx, tree) if target != "candidate" else tree
-                self._authorize(session, target, tree)
             except (RpcError, RpcErrors):
                 ds.free(tree)
                 raise
             if target == "running":
                 self._install_running(tree, session)
             else:
-                self.datastores.replace(target, tree, session.session_id)
+                self._replace(target, tree, session)
         return _ok()
 
     def _delete_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -535,11 +539,21 @@ class NetconfServer:
             except RpcError:
                 ds.free(empty)
                 raise
-            self.datastores.replace(target, empty, session.session_id)
+            self._replace(target, empty, session)
         return _ok()
 
+    def _replace(self, target: str, tree: Optional[libyang.DNode], session: Session) -> None:
+        """candidate or startup takes ``tree``; a change of startup is notified (RFC 6470)."""
+        change = ds.diff(self.ctx, self.datastores.peek(target), tree) if target == "startup" else None
+        try:
+            self.datastores.replace(target, tree, session.session_id)
+            self.services.datastore_changed(target, change, session)
+        finally:
+            ds.free(change)
+
     def _authorize(self, session: Session, target: str, tree: Optional[libyang.DNode]) -> None:
-        """NACM write rules (RFC 8341 §3.4.5) on what the change to ``target`` touches."""
+        """NACM write rules (RFC 8341 §3.4.5) on exactly the nodes that ``tree`` changes in
+        ``target``: created, updated and deleted ones, explicit or not (``changes``)."""
         if self.services.nacm is None:
             return
         change = ds.diff(self.ctx, self.datastores.peek(target), tree)
@@ -629,7 +643,15 @@ class NetconfServer:
                 self.confirmed.check_follow_up(session.session_id, persist_id)
             elif persist_id is not None:
                 raise invalid_value("no confirmed commit is pending for this persist-id", error_type="protocol")
-            tree = ds.validate(self.ctx, self.datastores.get("candidate"))
+            tree = self.datastores.get("candidate")
+            try:
+                tree = ds.validate(self.ctx, tree)
+                # RFC 8341 §3.2.8, RFC 6241 §9: the committing user needs the rights for every
+                # node of running the commit changes, whoever edited the candidate
+                self._authorize(session, "running", tree)
+            except (RpcError, RpcErrors):
+                ds.free(tree)
+                raise
             was_pending = self.confirmed.pending
             backup = None if was_pending else self.datastores.get("running")
             try:

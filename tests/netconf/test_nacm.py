@@ -212,3 +212,17 @@ def test_reads_whole_when_one_decision_permits_the_whole_subtree(ctx, nacm, nacm
         every = {p for p in readable(ctx, Nacm.from_config({"nacm": {"enable-nacm": False}}), user)
                  if p.startswith(listed)}
         assert every and every <= readable(ctx, rules, user)
+
+
+def test_default_deny_all_on_a_container_denies_writes_below_it():
+    from nf.model import new_context
+
+    product = new_context()
+    nacm = Nacm.from_config({"nacm": {"write-default": "permit"}})
+    tree = product.parse_data_mem(
+        '<dmm-nf xmlns="urn:dmm-nf:yang:dmm-nf"><peers><peer><address>2001:db8::1</address><name>p</name>'
+        "<authentication><key-id>300</key-id><key>MDEyMzQ1Njc4OWFiY2RlZg==</key></authentication>"
+        "</peer></peers></dmm-nf>", "xml", parse_only=True, strict=True)
+    peer = "/dmm-nf:dmm-nf/peers/peer[address='2001:db8::1']"
+    assert not nacm.check_write("joe", tree.find_path(f"{peer}/authentication/key"), "update")  # §3.4.5 step 10
+    assert nacm.check_write("joe", tree.find_path(f"{peer}/name"), "update")

@@ -1,0 +1,97 @@
+"""A real dmm-nf service (runtime, NETCONF server, the dmm-nf model) in this process, so a
+test can edit it over NETCONF and look at what the runtime then holds.
+
+The service runs on its own asyncio loop in a thread, as `dmm-nf run` does in its main
+thread; the test speaks NETCONF to it over SSH with ncclient.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from lxml import etree
+from ncclient import manager
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "urn:dmm-nf:yang:dmm-nf"
+GUEST = ("guest", "guest")  # a NETCONF user the shipped NACM policy puts in no group
+
+
+def _free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET6, kind) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def lma_config(out: Path) -> Path:
+    """lma.xml on free ports, with the user ``guest`` beside ``admin``."""
+    tree = etree.parse(str(ROOT / "yang" / "examples" / "lma.xml"))
+    tree.find(f"{{{NS}}}transport/{{{NS}}}udp-port").text = str(_free_port(socket.SOCK_DGRAM))
+    netconf = tree.find(f"{{{NS}}}management/{{{NS}}}netconf")
+    user = etree.SubElement(netconf, f"{{{NS}}}user")
+    etree.SubElement(user, f"{{{NS}}}name").text = GUEST[0]
+    etree.SubElement(user, f"{{{NS}}}password").text = f"$0${GUEST[1]}"
+    tree.write(str(out))
+    return out
+
+
+class ServiceThread:
+    """``dmm-nf run`` with lma.xml, its loop in a thread; ``stop()`` ends it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.config = lma_config(tmp / "lma.xml")
+        self.service: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dmm-nf-service", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the service did not start")
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to the test thread by __init__
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        from mgmt.service import Service, ServiceOptions
+        from nf.config import load_config
+
+        options = ServiceOptions(config_path=self.config, netconf_port=_free_port(), metrics_port=_free_port(),
+                                 state_dir=self.tmp / "state")
+        self.service = Service(load_config(self.config), options, lambda name: self.tmp / name)
+        await self.service.start()
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._ready.set()
+        await self._stopping.wait()
+        await self.service.stop()
+
+    @property
+    def port(self) -> int:
+        return self.service.netconf.port
+
+    def on_loop(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` run on the service's loop, where the runtime's state lives."""
+        async def call() -> Any:
+            return fn()
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+
+    def connect(self, user: tuple[str, str] = ("admin", "admin")) -> manager.Manager:
+        return manager.connect(host="::1", port=self.port, username=user[0], password=user[1],
+                               hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(30)

@@ -1,0 +1,98 @@
+"""NACM write checks on exactly what a change changes (RFC 8341 §3.2.5-§3.2.8, §3.4.5),
+through ncclient on a server with the IETF modules and the example-server model."""
+from __future__ import annotations
+
+import pytest
+from ncclient.operations import RPCError
+
+from mgmt.netconf.datastore import parse_config
+from tests.netconf.conftest import connect
+from tests.netconf.test_server_edit import SRV, cfg, hostname, peer, peers
+from tests.netconf.test_server_integration import HOST, full_context
+
+ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+NN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+# admin may do everything; oper may create, change and delete peers but not their weight.
+POLICY = f"""
+<nacm xmlns="{ACM}" xmlns:srv="{SRV}">
+  <write-default>deny</write-default>
+  <groups>
+    <group><name>operator</name><user-name>admin</user-name></group>
+    <group><name>peering</name><user-name>oper</user-name></group>
+  </groups>
+  <rule-list>
+    <name>operator</name><group>operator</group>
+    <rule><name>all</name><module-name>*</module-name><access-operations>*</access-operations>
+      <action>permit</action></rule>
+  </rule-list>
+  <rule-list>
+    <name>peering</name><group>peering</group>
+    <rule><name>no-weight</name><module-name>example-server</module-name><path>/srv:peer/srv:weight</path>
+      <access-operations>create update</access-operations><action>deny</action></rule>
+    <rule><name>peers</name><module-name>example-server</module-name><path>/srv:peer</path>
+      <access-operations>create update delete</access-operations><action>permit</action></rule>
+  </rule-list>
+</nacm>"""
+
+
+@pytest.fixture
+def server(servers):
+    ctx = full_context()
+    return servers.start(ctx=ctx, initial_config=parse_config(ctx, POLICY))
+
+
+def test_creating_a_list_entry_checks_each_node_created_with_it(server):
+    with connect(server, user="oper") as oper:
+        with pytest.raises(RPCError) as denied:
+            oper.edit_config(target="running", config=cfg(peer("a", "2001:db8::1", extra="<weight>5</weight>")))
+        assert denied.value.tag == "access-denied"
+        assert denied.value.path.endswith("weight")
+        assert peers(oper) == {}
+
+
+def test_defaults_created_with_a_permitted_entry_need_no_rights(server):
+    with connect(server, user="oper") as oper:
+        oper.edit_config(target="running", config=cfg(peer("a", "2001:db8::1")))  # timers/interval defaults
+        assert peers(oper) == {"a": "2001:db8::1"}
+
+
+def test_a_node_the_edit_does_not_change_needs_no_rights(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        admin.edit_config(target="running", config=cfg(peer("a", "2001:db8::1", extra="<weight>5</weight>")))
+        # weight is named with the value it already has: not a change (RFC 8341 §3.2.5)
+        oper.edit_config(target="running", config=cfg(
+            peer("a", "2001:db8::2", extra="<weight>5</weight>")))
+        assert peers(oper) == {"a": "2001:db8::2"}
+
+
+def test_saving_running_to_startup_needs_only_the_right_to_run_copy_config(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        admin.edit_config(target="running", config=HOST("saved"))
+        oper.copy_config(source="running", target="startup")  # RFC 8341 §3.2.6
+        data = oper.get_config("startup").data_ele
+    assert data.findtext(f"{{{SRV}}}system/{{{SRV}}}hostname") == "saved"
+
+
+def test_copying_the_candidate_to_running_checks_what_it_changes(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        admin.edit_config(target="candidate", config=HOST("by-admin"))
+        with pytest.raises(RPCError) as denied:
+            oper.copy_config(source="candidate", target="running")
+        assert denied.value.tag == "access-denied"
+        assert hostname(oper) is None
+
+
+def test_a_change_of_startup_is_notified_with_its_datastore(server):
+    with connect(server) as listener, connect(server) as admin:
+        listener.create_subscription()
+        admin.edit_config(target="running", config=HOST("saved"))
+        admin.copy_config(source="running", target="startup")
+        datastores = []
+        while "startup" not in datastores:
+            note = listener.take_notification(block=True, timeout=5)
+            assert note is not None, f"no change of startup notified, only {datastores}"
+            change = note.notification_ele.find(f"{{{NN}}}netconf-config-change")
+            if change is not None:
+                datastores.append(change.findtext(f"{{{NN}}}datastore"))
+    assert datastores == ["running", "startup"]
