@@ -132,6 +132,58 @@ class TunnelCounters:
     errors: int = 0
 
 
+class MismatchKind(enum.Enum):
+    """How the kernel differs from the bindings (nf/dataplane/audit.py explains each)."""
+
+    MISSING = "missing"
+    UNOWNED = "unowned"
+    WRONG_SID = "wrong-sid"
+    WRONG_NEXT_HOP = "wrong-next-hop"
+    WRONG_DEVICE = "wrong-device"
+    WRONG_TABLE = "wrong-table"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    kind: MismatchKind
+    object: str  # the kernel object concerned, as `ip` would show it
+    expected: str  # what the bindings need; empty for stale state
+    actual: str  # what the kernel holds; empty when it holds nothing
+    prefix: IPv6Network | None = None
+    bindings: tuple[str, ...] = ()  # data-plane keys of the bindings that need the object
+    repaired: bool = False
+    repair_error: str | None = None
+    object_key: tuple | None = None  # the data plane's key of the object (KernelObject.key), or None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    checked: int  # bindings (data-plane specs) checked
+    objects: int  # kernel objects compared
+    mismatches: tuple[Mismatch, ...] = ()
+
+    @property
+    def consistent(self) -> bool:
+        return not self.mismatches
+
+    @property
+    def repaired(self) -> int:
+        return sum(1 for m in self.mismatches if m.repaired)
+
+
+class AuditJob(abc.ABC):
+    """The part of an audit that reads the kernel: safe to run in another thread."""
+
+    @abc.abstractmethod
+    def run(self) -> list[Mismatch]: ...
+
+
+class _NothingToRead(AuditJob):
+    def run(self) -> list[Mismatch]:
+        return []
+
+
 class DataPlane(abc.ABC):
     """A forwarding backend. Every call is idempotent and all-or-nothing."""
 
@@ -176,6 +228,24 @@ class DataPlane(abc.ABC):
                 self.apply(spec)
                 updated.append(key)
         return ReconcileReport(tuple(added), removed, tuple(updated))
+
+    # -- the forwarding audit (RFC 7429 REQ6): three steps, so reading the kernel can leave the loop --
+    def audit_prepare(self, keys: Iterable[str] | None = None) -> AuditJob:
+        """Take what the bindings of `keys` (all when None) need; returns the job that reads
+        the kernel. A backend with nothing to read back holds exactly what it was told."""
+        return _NothingToRead()
+
+    def audit_finish(self, job: AuditJob, mismatches: list[Mismatch],
+                     keys: Iterable[str] | None = None) -> AuditReport:
+        """The report of a finished job, checked against the bindings as they are now."""
+        specs = self.installed()
+        checked = len(specs) if keys is None else sum(1 for key in keys if key in specs)
+        return AuditReport(checked=checked, objects=0, mismatches=tuple(mismatches))
+
+    def repair(self, report: AuditReport) -> AuditReport:
+        """Re-install what the report found missing or wrong, remove what is stale; the
+        report again with each mismatch marked repaired or with its repair error."""
+        return report
 
     def close(self) -> None:
         """Release backend resources; installed state stays (a restart reconciles it)."""

@@ -25,21 +25,28 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, replace
 from collections.abc import Iterable
 from ipaddress import IPv6Network
 from typing import TYPE_CHECKING, Protocol
 
+from .audit import compare
 from .base import (
+    AuditJob,
+    AuditReport,
     BindingSpec,
     DataPlane,
     DataPlaneError,
     Encapsulation,
+    Mismatch,
+    MismatchKind,
     ReconcileReport,
     RouteKind,
     SpecConflict,
     Tunnel,
     TunnelCounters,
 )
+from .kernel_dump import KernelReader
 from .netlink import (
     LOCAL_TABLE,
     MAIN_TABLE,
@@ -58,6 +65,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ROUTE = IPv6Network("::/0")
 _UPLINKS = frozenset({RouteKind.UPLINK, RouteKind.PROBE_UPLINK})
+_LOOKUPS_PER_AUDIT = 64  # missing routes explained by a kernel lookup (unowned or not), per audit
 
 
 class AccessLinksLike(Protocol):
@@ -76,6 +84,7 @@ class LinuxDataPlane(DataPlane):
                  probe_table: int = 4200, netns: str | None = None) -> None:
         self.route_table = route_table
         self.probe_table = probe_table
+        self.netns = netns
         self.core_interface = core_interface
         self._netlink = Netlink(route_protocol, rule_priority, netns)
         self._specs: dict[str, BindingSpec] = {}
@@ -170,6 +179,100 @@ class LinuxDataPlane(DataPlane):
 
     def close(self) -> None:
         self._netlink.close()
+
+    # -- the forwarding audit (nf/dataplane/audit.py) ----------------------------------------
+    def audit_prepare(self, keys: Iterable[str] | None = None) -> AuditJob:
+        if keys is None:
+            expected = list(self._objects.values())
+        else:
+            wanted = {}
+            for key in keys:
+                spec = self._specs.get(key)
+                for obj in self._objects_of(spec) if spec is not None else ():
+                    wanted[obj.key] = obj
+            expected = list(wanted.values())
+        devices = {o.device for o in expected if isinstance(o, KernelRoute) and o.device}
+        names = self._netlink.link_names()
+        indices = {name: index for index, name in names.items() if name in devices}
+        return _LinuxAuditJob(self.netns, self._netlink.protocol, self._netlink.rule_priority, expected,
+                              indices, names, stale=keys is None)
+
+    def audit_finish(self, job: AuditJob, mismatches: list[Mismatch],
+                     keys: Iterable[str] | None = None) -> AuditReport:
+        """Drop what changed since the job took its copy (a binding made or removed while the
+        kernel was read), name the bindings concerned, explain missing routes by a lookup."""
+        keys = list(keys) if keys is not None else None
+        current = []
+        for m in mismatches:
+            if m.kind is MismatchKind.STALE:
+                if m.object_key not in self._objects:
+                    current.append(m)
+            elif self._objects.get(m.object_key) is not None:
+                current.append(m)
+        current = self._explain_missing(self._name_bindings(current, keys))
+        checked = len(self._specs) if keys is None else sum(1 for key in keys if key in self._specs)
+        return AuditReport(checked=checked, objects=len(getattr(job, "expected", ())), mismatches=tuple(current))
+
+    def repair(self, report: AuditReport) -> AuditReport:
+        """Stale objects first (a wrong-table rule is also a stale rule), then re-installs."""
+        done: dict[int, Mismatch] = {}
+        ordered = sorted(enumerate(report.mismatches), key=lambda im: im[1].kind is not MismatchKind.STALE)
+        for index, m in ordered:
+            try:
+                if m.kind is MismatchKind.UNOWNED:
+                    done[index] = replace(m, repair_error="a route dmm-nf did not install holds the prefix: "
+                                                          "remove it, then repair again")
+                    continue
+                if m.kind is MismatchKind.STALE:
+                    self._remove_stale(m.object_key)
+                else:
+                    self._netlink.install(self._objects[m.object_key])
+                done[index] = replace(m, repaired=True)
+            except (DataPlaneError, KeyError) as error:
+                done[index] = replace(m, repair_error=str(error))
+        return AuditReport(report.checked, report.objects, tuple(done[i] for i in range(len(report.mismatches))))
+
+    def lookup(self, destination, *, source=None, iif=None):
+        """The kernel's route for a packet (nf/dataplane/netlink.py `Netlink.lookup`)."""
+        return self._netlink.lookup(destination, source=source, iif=iif)
+
+    def _remove_stale(self, key: tuple) -> None:
+        if key[0] == "route":
+            self._netlink.delete_owned_route(key[1], key[2])
+        elif key[0] == "rule":
+            _, source, destination, iif, table = key
+            self._netlink.uninstall(KernelRule(source, iif, table, destination))
+
+    def _name_bindings(self, mismatches: list[Mismatch], keys: list[str] | None) -> list[Mismatch]:
+        wanted = {m.object_key for m in mismatches if m.kind is not MismatchKind.STALE}
+        if not wanted:
+            return mismatches
+        users: dict[tuple, list[str]] = {}
+        for key in keys if keys is not None else self._specs:
+            spec = self._specs.get(key)
+            for obj in self._objects_of(spec) if spec is not None else ():
+                if obj.key in wanted:
+                    users.setdefault(obj.key, []).append(key)
+        return [replace(m, bindings=tuple(users.get(m.object_key, ()))) if m.kind is not MismatchKind.STALE else m
+                for m in mismatches]
+
+    def _explain_missing(self, mismatches: list[Mismatch]) -> list[Mismatch]:
+        """A missing route of the main table: what does the kernel do with its traffic now?
+        A route of another protocol holding exactly the prefix makes it `unowned`."""
+        explained, budget = [], _LOOKUPS_PER_AUDIT
+        for m in mismatches:
+            obj = self._objects.get(m.object_key) if m.kind is MismatchKind.MISSING else None
+            if isinstance(obj, KernelRoute) and obj.table == MAIN_TABLE and obj.type == "unicast" and budget > 0:
+                budget -= 1
+                found = self._netlink.lookup(obj.prefix.network_address)
+                if found is None:
+                    m = replace(m, actual="no route")
+                elif found.protocol != self._netlink.protocol and found.prefix == obj.prefix:
+                    m = replace(m, kind=MismatchKind.UNOWNED, actual=f"route {found.describe()}")
+                else:
+                    m = replace(m, actual=f"forwarded by route {found.describe()}")
+            explained.append(m)
+        return explained
 
     # -- the MAG's access links ---------------------------------------------------------------
     def use_access_links(self, links: AccessLinksLike | None) -> None:
@@ -266,6 +369,27 @@ class LinuxDataPlane(DataPlane):
 
     def _core(self, tunnel: Tunnel) -> str:
         return self.core_interface or self._netlink.device_towards(tunnel.remote)
+
+
+@dataclass
+class _LinuxAuditJob(AuditJob):
+    """Reads our routes and rules with a netlink socket of its own (kernel_dump.KernelReader)
+    and compares them with the copy of what the bindings need; touches no shared state."""
+
+    netns: str | None
+    protocol: int
+    rule_priority: int
+    expected: list[KernelObject]
+    devices: dict[str, int]
+    names: dict[int, str]
+    stale: bool
+
+    def run(self) -> list[Mismatch]:
+        with KernelReader(self.netns) as reader:
+            routes = reader.routes(self.protocol)
+            rules = [r for r in reader.rules(self.protocol) if r.priority == self.rule_priority]
+        return compare(self.expected, routes, rules, device_index=self.devices.get,
+                       device_name=lambda index: self.names.get(index, f"if{index}"), stale=self.stale)
 
 
 def check_encapsulation(netlink: Netlink, encapsulation: Encapsulation) -> None:

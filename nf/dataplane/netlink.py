@@ -18,7 +18,8 @@ from .base import DataPlaneError, SpecConflict
 
 MAIN_TABLE = 254
 LOCAL_TABLE = 255
-SCRATCH_TABLE = 4242  # a table nothing else uses, for the start-up encapsulation probe
+SCRATCH_TABLE = 4242
+RTM_F_FIB_MATCH = 0x2000  # a table nothing else uses, for the start-up encapsulation probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,31 @@ class KernelTunnelLink:
 KernelObject = KernelRoute | KernelRule | KernelTunnelLink
 
 
+@dataclass(frozen=True, slots=True)
+class FibResult:
+    """What a kernel route lookup answered (`ip -6 route get fibmatch`): the matched route."""
+
+    prefix: IPv6Network
+    table: int
+    protocol: int
+    type: str
+    device: str | None
+    segments: tuple[IPv6Address, ...]  # seg6 encapsulation, empty for none
+    gateway: IPv6Address | None
+
+    def describe(self) -> str:
+        words = [self.type] if self.type != "unicast" else []
+        words.append(str(self.prefix))
+        if self.segments:
+            words.append("encap seg6 segs " + ",".join(str(s) for s in self.segments))
+        if self.gateway is not None:
+            words.append(f"via {self.gateway}")
+        if self.device:
+            words.append(f"dev {self.device}")
+        words.append(f"table {self.table} proto {self.protocol}")
+        return " ".join(words)
+
+
 class Netlink:
     """Routes, rules and tunnel links in one network namespace (the current one by default)."""
 
@@ -106,6 +132,47 @@ class Netlink:
             raise DataPlaneError(f"no route towards {address}: {error}") from error
         index = routes[0].get_attr("RTA_OIF")
         return self._ip.get_links(index)[0].get_attr("IFLA_IFNAME")
+
+    def link_names(self) -> dict[int, str]:
+        """Every interface of the namespace: index -> name."""
+        return {link["index"]: link.get_attr("IFLA_IFNAME") for link in self._ip.get_links()}
+
+    def lookup(self, destination: IPv6Address, *, source: IPv6Address | None = None,
+               iif: str | None = None) -> FibResult | None:
+        """The route the kernel would use for a packet to `destination` (from `source`,
+        arriving on `iif`, when given): its policy rules and tables consulted as for a real
+        packet (RTM_GETROUTE, `ip -6 route get`). None when it has no route."""
+        # RTM_F_FIB_MATCH: the matched FIB entry with its own prefix (`ip route get fibmatch`)
+        request: dict = {"dst": str(destination), "family": socket.AF_INET6, "flags": RTM_F_FIB_MATCH}
+        if source is not None:
+            request["src"] = str(source)
+        if iif is not None:
+            request["iif"] = self.link_index(iif)
+        try:
+            found = self._ip.route("get", **request)
+        except NetlinkError as error:
+            if error.code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EINVAL):
+                return None
+            raise DataPlaneError(f"route lookup for {destination}: {error.args[-1]}") from error
+        route = found[0]
+        encap = route.get_attr("RTA_ENCAP")
+        segments: tuple[IPv6Address, ...] = ()
+        if encap is not None and route.get_attr("RTA_ENCAP_TYPE") == 5:  # LWTUNNEL_ENCAP_SEG6
+            srh = dict(encap["attrs"]).get("SEG6_IPTUNNEL_SRH") or {}
+            segments = tuple(IPv6Address(s) for s in srh.get("segs", ()))
+        oif = route.get_attr("RTA_OIF")
+        gateway = route.get_attr("RTA_GATEWAY")
+        dst = route.get_attr("RTA_DST") or "::"
+        return FibResult(prefix=IPv6Network(f"{dst}/{route['dst_len']}"),
+                         table=route.get_attr("RTA_TABLE") or route["table"], protocol=route["proto"],
+                         type={1: "unicast", 2: "local", 6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(
+                             route["type"], str(route["type"])),
+                         device=self._name_of(oif) if oif else None, segments=segments,
+                         gateway=IPv6Address(gateway) if gateway else None)
+
+    def _name_of(self, index: int) -> str:
+        links = self._ip.get_links(index)
+        return links[0].get_attr("IFLA_IFNAME") if links else f"if{index}"
 
     def link_stats(self, name: str) -> dict[str, int]:
         links = self._ip.get_links(self.link_index(name))
