@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import struct
 from ipaddress import IPv6Address
-from typing import Callable
 
 from . import checksum
-from .constants import IPPROTO_NONE, LIFETIME_UNIT_SECONDS, MAX_LIFETIME_SECONDS, MAX_MH_LENGTH
+from .constants import IPPROTO_NONE, MAX_MH_LENGTH
 from .errors import (
     ChecksumError,
     EncodeError,
@@ -23,42 +22,12 @@ from .errors import (
     TruncatedError,
     UnknownMessageType,
 )
-from .messages import (
-    BindingError,
-    BindingRevocationAck,
-    BindingRevocationIndication,
-    Heartbeat,
-    Message,
-    ProxyBindingAck,
-    ProxyBindingUpdate,
-    UpdateNotification,
-    UpdateNotificationAck,
-)
+from .messages import MESSAGE_CLASSES, Message, MobilityMessage
 from .options import PARSERS, Option, Pad1, PadN, UnknownOption
 
 _HEADER = struct.Struct("!BBBxH")  # Payload Proto, Header Len, MH Type, Reserved, Checksum
 _MIN_LENGTH = 8
 _DATA_OFFSET = 6
-
-_BINDING_UPDATE = struct.Struct("!HHH")  # Sequence #, flags, Lifetime
-_BINDING_ACK = struct.Struct("!BBHH")  # Status, flags, Sequence #, Lifetime
-_BINDING_ERROR = struct.Struct("!Bx16s")  # Status, Reserved, Home Address
-_HEARTBEAT = struct.Struct("!xBI")  # Reserved, U/R flags, Sequence Number
-_REVOCATION = struct.Struct("!BBHH")  # B.R. Type, Trigger or Status, Sequence #, flags
-_NOTIFICATION = struct.Struct("!HBBxx")  # Sequence #, Reason, flags, Reserved
-_NOTIFICATION_ACK = struct.Struct("!HBxxx")  # Sequence #, Status, Reserved
-
-# Binding Update flags (RFC 6275 §6.1.7, RFC 3963, RFC 4140, RFC 5213 §8.1)
-_BU_A, _BU_H, _BU_L, _BU_K, _BU_M, _BU_R, _BU_P = 0x8000, 0x4000, 0x2000, 0x1000, 0x0800, 0x0400, 0x0200
-_BU_OTHER = 0x01FF
-# Binding Acknowledgement flags (RFC 6275 §6.1.8, RFC 3963, RFC 5213 §8.2)
-_BA_K, _BA_R, _BA_P, _BA_OTHER = 0x80, 0x40, 0x20, 0x1F
-# Heartbeat flags (RFC 5847 §5.1)
-_HB_U, _HB_R = 0x02, 0x01
-# Binding Revocation flags (RFC 5846 §6.1.1, §6.1.2)
-_BR_P, _BR_V, _BR_G = 0x8000, 0x4000, 0x2000
-# Update Notification flags (RFC 7077 §4.1)
-_UPN_A, _UPN_OTHER = 0x80, 0x7F
 
 
 # ---------------------------------------------------------------- encoding
@@ -66,15 +35,11 @@ _UPN_A, _UPN_OTHER = 0x80, 0x7F
 
 def encode(message: Message, src: IPv6Address, dst: IPv6Address) -> bytes:
     """The Mobility Header for ``message`` sent from ``src`` to ``dst``, checksum included."""
-    encoder = _ENCODERS.get(message.__class__)
-    if encoder is None:
+    if not isinstance(message, MobilityMessage):
         raise EncodeError(f"{type(message).__name__} is not a Mobility Header message")
-    try:
-        data = bytearray(_DATA_OFFSET)
-        data += encoder(message)
-        _append_options(data, message.options)
-    except struct.error as exc:
-        raise EncodeError(f"{type(message).__name__}: {exc}") from None
+    data = bytearray(_DATA_OFFSET)
+    data += message.FIXED.pack(message)
+    _append_options(data, message.options)
     _append_padding(data, -len(data) % 8)
     length = len(data)
     if length > MAX_MH_LENGTH:
@@ -108,85 +73,6 @@ def _append_padding(data: bytearray, count: int) -> None:
         data += bytes((1, count - 2)) + bytes(count - 2)
 
 
-def _lifetime_units(seconds: int) -> int:
-    if not 0 <= seconds <= MAX_LIFETIME_SECONDS or seconds % LIFETIME_UNIT_SECONDS:
-        raise EncodeError(
-            f"lifetime {seconds} s is not a multiple of {LIFETIME_UNIT_SECONDS} s "
-            f"between 0 and {MAX_LIFETIME_SECONDS} s"
-        )
-    return seconds // LIFETIME_UNIT_SECONDS
-
-
-def _check_other_flags(value: int, mask: int) -> int:
-    if value & ~mask:
-        raise EncodeError(f"other_flags {value:#x} has bits outside {mask:#x}")
-    return value
-
-
-def _encode_binding_update(m: ProxyBindingUpdate) -> bytes:
-    flags = (
-        (_BU_A if m.ack else 0)
-        | (_BU_H if m.home_registration else 0)
-        | (_BU_L if m.link_local_compat else 0)
-        | (_BU_K if m.key_management else 0)
-        | (_BU_M if m.map_registration else 0)
-        | (_BU_R if m.mobile_router else 0)
-        | (_BU_P if m.proxy else 0)
-        | _check_other_flags(m.other_flags, _BU_OTHER)
-    )
-    return _BINDING_UPDATE.pack(m.sequence, flags, _lifetime_units(m.lifetime))
-
-
-def _encode_binding_ack(m: ProxyBindingAck) -> bytes:
-    flags = (
-        (_BA_K if m.key_management else 0)
-        | (_BA_R if m.mobile_router else 0)
-        | (_BA_P if m.proxy else 0)
-        | _check_other_flags(m.other_flags, _BA_OTHER)
-    )
-    return _BINDING_ACK.pack(m.status, flags, m.sequence, _lifetime_units(m.lifetime))
-
-
-def _encode_binding_error(m: BindingError) -> bytes:
-    return _BINDING_ERROR.pack(m.status, m.home_address.packed)
-
-
-def _encode_heartbeat(m: Heartbeat) -> bytes:
-    flags = (_HB_U if m.unsolicited else 0) | (_HB_R if m.response else 0)
-    return _HEARTBEAT.pack(flags, m.sequence)
-
-
-def _encode_revocation(m: BindingRevocationIndication | BindingRevocationAck) -> bytes:
-    flags = (
-        (_BR_P if m.proxy else 0)
-        | (_BR_V if m.ipv4_home_address_only else 0)
-        | (_BR_G if m.global_ else 0)
-    )
-    code = m.trigger if m.__class__ is BindingRevocationIndication else m.status
-    return _REVOCATION.pack(m.BR_TYPE, code, m.sequence, flags)
-
-
-def _encode_notification(m: UpdateNotification) -> bytes:
-    flags = (_UPN_A if m.ack_requested else 0) | _check_other_flags(m.other_flags, _UPN_OTHER)
-    return _NOTIFICATION.pack(m.sequence, m.reason, flags)
-
-
-def _encode_notification_ack(m: UpdateNotificationAck) -> bytes:
-    return _NOTIFICATION_ACK.pack(m.sequence, m.status)
-
-
-_ENCODERS: dict[type, Callable[..., bytes]] = {
-    ProxyBindingUpdate: _encode_binding_update,
-    ProxyBindingAck: _encode_binding_ack,
-    BindingError: _encode_binding_error,
-    Heartbeat: _encode_heartbeat,
-    BindingRevocationIndication: _encode_revocation,
-    BindingRevocationAck: _encode_revocation,
-    UpdateNotification: _encode_notification,
-    UpdateNotificationAck: _encode_notification_ack,
-}
-
-
 # ---------------------------------------------------------------- decoding
 
 
@@ -214,13 +100,27 @@ def decode(
     data = bytes(data)
     if verify_checksum and not checksum.verifies(src, dst, data):
         raise ChecksumError("checksum does not verify over the IPv6 pseudo-header")
-    decoder = _DECODERS.get(mh_type)
-    if decoder is None:
-        raise UnknownMessageType(mh_type, src, dst)
-    fixed_end = _DATA_OFFSET + decoder[0].size
+    cls = _message_class(mh_type, data, src, dst)
+    fixed = cls.FIXED
+    fixed_end = _DATA_OFFSET + fixed.size
     if length < fixed_end:
         raise LengthError(f"MH Type {mh_type} needs {fixed_end} octets, Header Len gives {length}")
-    return decoder[1](decoder[0].unpack_from(data, _DATA_OFFSET), _decode_options(data, fixed_end))
+    return cls(options=_decode_options(data, fixed_end), **fixed.unpack(data, _DATA_OFFSET))
+
+
+def _message_class(mh_type: int, data: bytes, src: IPv6Address, dst: IPv6Address) -> type:
+    classes = MESSAGE_CLASSES.get(mh_type)
+    if classes is None:
+        raise UnknownMessageType(mh_type, src, dst)
+    single = classes.get(None)
+    if single is not None:
+        return single
+    subtype = data[_DATA_OFFSET]  # present: every Mobility Header has at least 8 octets
+    cls = classes.get(subtype)
+    if cls is None:
+        names = ", ".join(f"{c.__name__} ({value})" for value, c in sorted(classes.items()))
+        raise MessageValueError(f"MH Type {mh_type} subtype {subtype} is none of {names}")
+    return cls
 
 
 def _decode_options(data: bytes, start: int) -> tuple[Option, ...]:
@@ -243,79 +143,3 @@ def _decode_options(data: bytes, start: int) -> tuple[Option, ...]:
             options.append(parser(body) if parser else UnknownOption(option_type, body))
         index = body_end
     return tuple(options)
-
-
-def _decode_binding_update(fields: tuple, options: tuple) -> ProxyBindingUpdate:
-    sequence, flags, units = fields
-    return ProxyBindingUpdate(
-        sequence,
-        units * LIFETIME_UNIT_SECONDS,
-        options,
-        bool(flags & _BU_A),
-        bool(flags & _BU_H),
-        bool(flags & _BU_L),
-        bool(flags & _BU_K),
-        bool(flags & _BU_M),
-        bool(flags & _BU_R),
-        bool(flags & _BU_P),
-        flags & _BU_OTHER,
-    )
-
-
-def _decode_binding_ack(fields: tuple, options: tuple) -> ProxyBindingAck:
-    status, flags, sequence, units = fields
-    return ProxyBindingAck(
-        status,
-        sequence,
-        units * LIFETIME_UNIT_SECONDS,
-        options,
-        bool(flags & _BA_K),
-        bool(flags & _BA_R),
-        bool(flags & _BA_P),
-        flags & _BA_OTHER,
-    )
-
-
-def _decode_binding_error(fields: tuple, options: tuple) -> BindingError:
-    status, home_address = fields
-    return BindingError(status, IPv6Address(home_address), options)
-
-
-def _decode_heartbeat(fields: tuple, options: tuple) -> Heartbeat:
-    flags, sequence = fields
-    return Heartbeat(sequence, bool(flags & _HB_R), bool(flags & _HB_U), options)
-
-
-def _decode_revocation(
-    fields: tuple, options: tuple
-) -> BindingRevocationIndication | BindingRevocationAck:
-    br_type, code, sequence, flags = fields
-    if br_type == BindingRevocationIndication.BR_TYPE:
-        cls: type = BindingRevocationIndication
-    elif br_type == BindingRevocationAck.BR_TYPE:
-        cls = BindingRevocationAck
-    else:
-        raise MessageValueError(f"B.R. Type {br_type} is neither Indication (1) nor Ack (2)")
-    return cls(code, sequence, options, bool(flags & _BR_P), bool(flags & _BR_V), bool(flags & _BR_G))
-
-
-def _decode_notification(fields: tuple, options: tuple) -> UpdateNotification:
-    sequence, reason, flags = fields
-    return UpdateNotification(sequence, reason, options, bool(flags & _UPN_A), flags & _UPN_OTHER)
-
-
-def _decode_notification_ack(fields: tuple, options: tuple) -> UpdateNotificationAck:
-    sequence, status = fields
-    return UpdateNotificationAck(sequence, status, options)
-
-
-# MH Type -> (layout of the fixed part after the Checksum, builder of the message)
-_DECODERS: dict[int, tuple[struct.Struct, Callable[[tuple, tuple], Message]]] = {
-    ProxyBindingUpdate.MH_TYPE: (_BINDING_UPDATE, _decode_binding_update),
-    ProxyBindingAck.MH_TYPE: (_BINDING_ACK, _decode_binding_ack),
-    BindingError.MH_TYPE: (_BINDING_ERROR, _decode_binding_error),
-    Heartbeat.MH_TYPE: (_HEARTBEAT, _decode_heartbeat),
-    BindingRevocationIndication.MH_TYPE: (_REVOCATION, _decode_revocation),
-    UpdateNotification.MH_TYPE: (_NOTIFICATION, _decode_notification),
-    UpdateNotificationAck.MH_TYPE: (_NOTIFICATION_ACK, _decode_notification_ack),
-}

@@ -26,8 +26,8 @@ class MhType(IntEnum):
     BINDING_UPDATE = 5  # RFC 6275 §6.1.7; Proxy Binding Update with P=1, RFC 5213 §8.1
     BINDING_ACK = 6  # RFC 6275 §6.1.8; Proxy Binding Ack, RFC 5213 §8.2
     BINDING_ERROR = 7  # RFC 6275 §6.1.9
-    HEARTBEAT = 13  # RFC 5847 §5.1
-    BINDING_REVOCATION = 16  # RFC 5846 §6.1
+    HEARTBEAT = 13  # RFC 5847 §3.3
+    BINDING_REVOCATION = 16  # RFC 5846 §5
     UPDATE_NOTIFICATION = 19  # RFC 7077 §4.1
     UPDATE_NOTIFICATION_ACK = 20  # RFC 7077 §4.2
 
@@ -44,7 +44,7 @@ class OptionType(IntEnum):
     MOBILE_NODE_LINK_LAYER_IDENTIFIER = 25  # RFC 5213 §8.6
     LINK_LOCAL_ADDRESS = 26  # RFC 5213 §8.7
     TIMESTAMP = 27  # RFC 5213 §8.8
-    RESTART_COUNTER = 28  # RFC 5847 §5.2
+    RESTART_COUNTER = 28  # RFC 5847 §3.4
     ANCHORED_PREFIX = 65  # RFC 8885 §4.3
     LOCAL_PREFIX = 66  # RFC 8885 §4.4
     PREVIOUS_MAAR = 67  # RFC 8885 §4.5
@@ -129,14 +129,14 @@ class AccessTechnologyType(IntEnum):
 
 
 class BindingRevocationType(IntEnum):
-    """B.R. Type of the Binding Revocation message (RFC 5846 §6.1)."""
+    """B.R. Type of the Binding Revocation message (RFC 5846 §5)."""
 
     INDICATION = 1
     ACKNOWLEDGEMENT = 2
 
 
 class RevocationTrigger(IntEnum):
-    """Revocation Trigger of a Binding Revocation Indication (RFC 5846 §6.1.1)."""
+    """Revocation Trigger of a Binding Revocation Indication (RFC 5846 §5.1)."""
 
     UNSPECIFIED = 0
     ADMINISTRATIVE_REASON = 1
@@ -151,7 +151,7 @@ class RevocationTrigger(IntEnum):
 
 
 class BindingRevocationStatus(IntEnum):
-    """Status of a Binding Revocation Acknowledgement (RFC 5846 §6.1.2; IANA values)."""
+    """Status of a Binding Revocation Acknowledgement (RFC 5846 §5.2)."""
 
     SUCCESS = 0
     PARTIAL_SUCCESS = 1

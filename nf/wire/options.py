@@ -5,8 +5,10 @@ the Type octet starts y octets past a multiple of x from the start of the Mobili
 Header) and how to turn its body (the octets after Type and Length) into bytes and
 back. Laying options out with padding is the codec's job (``codec.py``).
 
-Pad1 and PadN exist so their numbers have names, but padding carries no information:
-``encode()`` ignores them and inserts its own, ``decode()`` drops them.
+Every option class registers itself by its Type when it is defined
+(`MobilityOption.__init_subclass__`): adding an option is one class, and `OPTION_CLASSES`
+and `PARSERS` follow. Pad1 and PadN exist so their numbers have names, but padding carries
+no information: ``encode()`` ignores them and inserts its own, ``decode()`` drops them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,33 @@ _UINT32 = struct.Struct("!I")
 _PREVIOUS_MAAR = struct.Struct("!xB16s16s")
 
 _NO_ALIGNMENT = (1, 0)
+
+# Option Type -> the class that decodes it
+OPTION_CLASSES: dict[int, type] = {}
+
+
+class MobilityOption:
+    """Base of every option class: registration by Type.
+
+    A class that defines TYPE and a `parse(body)` class method is the decoder of that Type;
+    one that sets `REGISTERED = False` (padding, a second class for a Type another class
+    decodes) is not.
+    """
+
+    __slots__ = ()
+    TYPE: ClassVar[int]
+    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    REGISTERED: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE" not in cls.__dict__ or not cls.__dict__.get("REGISTERED", True):
+            return
+        known = OPTION_CLASSES.get(cls.TYPE)
+        # dataclass(slots=True) builds the class a second time: the later one replaces the first.
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise TypeError(f"option Type {cls.TYPE} is already {known.__name__}")
+        OPTION_CLASSES[int(cls.TYPE)] = cls
 
 
 def _prefix_from_wire(length: int, raw: bytes) -> IPv6Network:
@@ -48,29 +77,31 @@ def _exact_length(body: bytes, expected: int, name: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Pad1:
+class Pad1(MobilityOption):
     """One octet of padding (RFC 6275 §6.2.2)."""
 
     TYPE: ClassVar[int] = OptionType.PAD1
+    REGISTERED: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, slots=True)
-class PadN:
+class PadN(MobilityOption):
     """N+2 octets of padding (RFC 6275 §6.2.3)."""
 
     TYPE: ClassVar[int] = OptionType.PADN
+    REGISTERED: ClassVar[bool] = False
     length: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class MobileNodeIdentifierOption:
+class MobileNodeIdentifierOption(MobilityOption):
     """Mobile Node Identifier, subtype NAI (RFC 4283 §3); no alignment requirement.
 
     The NAI is text; octets that are not UTF-8 survive a round trip as surrogate escapes.
+    Decoding an identifier of another subtype gives `OpaqueMobileNodeIdentifierOption`.
     """
 
     TYPE: ClassVar[int] = OptionType.MOBILE_NODE_IDENTIFIER
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
     nai: str
 
     def body(self) -> bytes:
@@ -79,13 +110,21 @@ class MobileNodeIdentifierOption:
         except UnicodeEncodeError as exc:
             raise EncodeError(f"NAI is not encodable: {exc.reason}") from None
 
+    @classmethod
+    def parse(cls, body: bytes) -> MobileNodeIdentifierOption | OpaqueMobileNodeIdentifierOption:
+        if not body:
+            raise OptionLengthError("Mobile Node Identifier option has no Subtype")
+        if body[0] == MnIdentifierSubtype.NAI:
+            return cls(body[1:].decode("utf-8", "surrogateescape"))
+        return OpaqueMobileNodeIdentifierOption(body[0], body[1:])
+
 
 @dataclass(frozen=True, slots=True)
-class OpaqueMobileNodeIdentifierOption:
+class OpaqueMobileNodeIdentifierOption(MobilityOption):
     """Mobile Node Identifier of a subtype other than NAI, kept as octets (RFC 4283 §3)."""
 
     TYPE: ClassVar[int] = OptionType.MOBILE_NODE_IDENTIFIER
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
+    REGISTERED: ClassVar[bool] = False  # decoded by MobileNodeIdentifierOption.parse
     subtype: int
     identifier: bytes
 
@@ -95,16 +134,8 @@ class OpaqueMobileNodeIdentifierOption:
         return bytes((self.subtype,)) + self.identifier
 
 
-def _parse_mn_identifier(body: bytes) -> MobileNodeIdentifierOption | OpaqueMobileNodeIdentifierOption:
-    if not body:
-        raise OptionLengthError("Mobile Node Identifier option has no Subtype")
-    if body[0] == MnIdentifierSubtype.NAI:
-        return MobileNodeIdentifierOption(body[1:].decode("utf-8", "surrogateescape"))
-    return OpaqueMobileNodeIdentifierOption(body[0], body[1:])
-
-
 @dataclass(frozen=True, slots=True)
-class _PrefixOption:
+class _PrefixOption(MobilityOption):
     """Reserved, Prefix Length, 16-octet prefix; Length 18, alignment 8n+4."""
 
     ALIGN: ClassVar[tuple[int, int]] = (8, 4)
@@ -143,11 +174,10 @@ class LocalPrefixOption(_PrefixOption):
 
 
 @dataclass(frozen=True, slots=True)
-class HandoffIndicatorOption:
+class HandoffIndicatorOption(MobilityOption):
     """Handoff Indicator (RFC 5213 §8.4): Reserved, HI; Length 2, no alignment."""
 
     TYPE: ClassVar[int] = OptionType.HANDOFF_INDICATOR
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
     value: int
 
     def body(self) -> bytes:
@@ -161,11 +191,10 @@ class HandoffIndicatorOption:
 
 
 @dataclass(frozen=True, slots=True)
-class AccessTechnologyTypeOption:
+class AccessTechnologyTypeOption(MobilityOption):
     """Access Technology Type (RFC 5213 §8.5): Reserved, ATT; Length 2, no alignment."""
 
     TYPE: ClassVar[int] = OptionType.ACCESS_TECHNOLOGY_TYPE
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
     value: int
 
     def body(self) -> bytes:
@@ -179,14 +208,13 @@ class AccessTechnologyTypeOption:
 
 
 @dataclass(frozen=True, slots=True)
-class _LinkLayerOption:
+class _LinkLayerOption(MobilityOption):
     """Reserved (2 octets), then a link-layer identifier of any size.
 
-    RFC 5213 §8.6 ties the alignment to the identifier's size; an identifier is read
-    as octets, so no padding is inserted for it.
+    RFC 5213 §8.6 ties the alignment to the identifier's size; an identifier is read as
+    octets (no multi-octet value inside it), so no padding is inserted for it.
     """
 
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
     identifier: bytes
 
     def body(self) -> bytes:
@@ -214,7 +242,7 @@ class DlifLinkLayerAddressOption(_LinkLayerOption):
 
 
 @dataclass(frozen=True, slots=True)
-class _AddressOption:
+class _AddressOption(MobilityOption):
     """One 16-octet IPv6 address; Length 16, alignment 8n+6 (RFC 5213 §8.7)."""
 
     ALIGN: ClassVar[tuple[int, int]] = (8, 6)
@@ -251,7 +279,7 @@ class DlifLinkLocalAddressOption(_AddressOption):
 
 
 @dataclass(frozen=True, slots=True)
-class TimestampOption:
+class TimestampOption(MobilityOption):
     """Timestamp (RFC 5213 §8.8): 48-bit seconds since 1970-01-01 UTC and 16-bit
     1/65536 fractions; Length 8, alignment 8n+2.
     """
@@ -282,8 +310,8 @@ class TimestampOption:
 
 
 @dataclass(frozen=True, slots=True)
-class RestartCounterOption:
-    """Restart Counter (RFC 5847 §5.2): a 32-bit counter; Length 4, alignment 4n+2."""
+class RestartCounterOption(MobilityOption):
+    """Restart Counter (RFC 5847 §3.4): a 32-bit counter; Length 4, alignment 4n+2."""
 
     TYPE: ClassVar[int] = OptionType.RESTART_COUNTER
     ALIGN: ClassVar[tuple[int, int]] = (4, 2)
@@ -299,7 +327,7 @@ class RestartCounterOption:
 
 
 @dataclass(frozen=True, slots=True)
-class PreviousMaarOption:
+class PreviousMaarOption(MobilityOption):
     """Previous MAAR (RFC 8885 §4.5): Reserved, Prefix Length, the previous MAAR's
     address and the prefix it anchors; Length 34, alignment 8n+4.
     """
@@ -322,15 +350,14 @@ class PreviousMaarOption:
 
 
 @dataclass(frozen=True, slots=True)
-class UnknownOption:
+class UnknownOption(MobilityOption):
     """An option this codec does not interpret, kept whole (RFC 6275 §6.2.1: skip it)."""
 
-    ALIGN: ClassVar[tuple[int, int]] = _NO_ALIGNMENT
     type: int
     data: bytes
 
     def body(self) -> bytes:
-        if self.type in PARSERS or self.type in (OptionType.PAD1, OptionType.PADN):
+        if self.type in OPTION_CLASSES or self.type in (OptionType.PAD1, OptionType.PADN):
             raise EncodeError(f"option type {self.type} has its own class; use it")
         return self.data
 
@@ -357,21 +384,5 @@ Option = Union[
 _HANDOFF_INDICATORS = {int(v): v for v in HandoffIndicator}
 _ACCESS_TECHNOLOGY_TYPES = {int(v): v for v in AccessTechnologyType}
 
-# Option Type -> function from body octets to the option object.
-PARSERS = {
-    OptionType.MOBILE_NODE_IDENTIFIER: _parse_mn_identifier,
-    OptionType.HOME_NETWORK_PREFIX: HomeNetworkPrefixOption.parse,
-    OptionType.HANDOFF_INDICATOR: HandoffIndicatorOption.parse,
-    OptionType.ACCESS_TECHNOLOGY_TYPE: AccessTechnologyTypeOption.parse,
-    OptionType.MOBILE_NODE_LINK_LAYER_IDENTIFIER: MobileNodeLinkLayerIdentifierOption.parse,
-    OptionType.LINK_LOCAL_ADDRESS: LinkLocalAddressOption.parse,
-    OptionType.TIMESTAMP: TimestampOption.parse,
-    OptionType.RESTART_COUNTER: RestartCounterOption.parse,
-    OptionType.ANCHORED_PREFIX: AnchoredPrefixOption.parse,
-    OptionType.LOCAL_PREFIX: LocalPrefixOption.parse,
-    OptionType.PREVIOUS_MAAR: PreviousMaarOption.parse,
-    OptionType.SERVING_MAAR: ServingMaarOption.parse,
-    OptionType.DLIF_LINK_LOCAL_ADDRESS: DlifLinkLocalAddressOption.parse,
-    OptionType.DLIF_LINK_LAYER_ADDRESS: DlifLinkLayerAddressOption.parse,
-}
-PARSERS = {int(k): v for k, v in PARSERS.items()}
+# Option Type -> function from body octets to the option object, for the decoder.
+PARSERS = {option_type: cls.parse for option_type, cls in OPTION_CLASSES.items()}

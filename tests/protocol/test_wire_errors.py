@@ -26,6 +26,7 @@ from nf.wire import (
     TruncatedError,
     UnknownMessageType,
     UnknownOption,
+    UpdateNotification,
     WireError,
     decode,
     encode,
@@ -181,6 +182,9 @@ def test_largest_lifetime_round_trips():
         ProxyBindingUpdate(65536, 4),
         Heartbeat(-1),
         ProxyBindingUpdate(1, 4, other_flags=0x0200),  # the P bit is not "other"
+        ProxyBindingUpdate(1, 4, other_flags=0x0010),  # nor is RFC 8885's D bit
+        UpdateNotification(1, 0x10000),  # the Notification Reason has 16 bits
+        UpdateNotification(1, 1, other_flags=0x4000),  # the D bit of RFC 7077 has its name
         ProxyBindingUpdate(1, 4, options=(TimestampOption(1 << 48),)),
         ProxyBindingUpdate(1, 4, options=(UnknownOption(22, bytes(18)),)),  # type 22 has a class
         ProxyBindingUpdate(1, 4, options=(MobileNodeIdentifierOption("x" * 255),)),

@@ -76,20 +76,20 @@ option_lists = st.lists(options, max_size=6).map(tuple)
 messages = st.one_of(
     st.builds(
         ProxyBindingUpdate, u16, lifetimes, option_lists, st.booleans(), st.booleans(), st.booleans(),
-        st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 0x01FF),
+        st.booleans(), st.booleans(), st.booleans(), st.booleans(),
+        other_flags=st.integers(0, 0x01FF).map(lambda v: v & 0x01EF), dmm=st.booleans(),  # all but D: "other"
     ),
     st.builds(
         ProxyBindingAck, u8, u16, lifetimes, option_lists, st.booleans(), st.booleans(), st.booleans(),
-        st.integers(0, 0x1F),
+        other_flags=st.sampled_from([0, 0x10, 0x08, 0x04, 0x01, 0x1D]), dmm=st.booleans(),
     ),
     st.builds(BindingError, u8, addresses, option_lists),
     st.builds(Heartbeat, u32, st.booleans(), st.booleans(), option_lists),
     st.builds(BindingRevocationIndication, u8, u16, option_lists, st.booleans(), st.booleans(), st.booleans()),
     st.builds(BindingRevocationAck, u8, u16, option_lists, st.booleans(), st.booleans(), st.booleans()),
-    st.builds(UpdateNotification, u16, u8, option_lists, st.booleans(), st.integers(0, 0x7F)),
+    st.builds(UpdateNotification, u16, u16, option_lists, st.booleans(), st.booleans(), st.integers(0, 0x3FFF)),
     st.builds(UpdateNotificationAck, u16, u8, option_lists),
 )
-
 
 
 

@@ -74,6 +74,8 @@ def scapy_message(message):
     options = [scapy_option(o) for o in message.options]
     match message:
         case ProxyBindingUpdate():
+            # scapy 2.6 names A H L K M R P; F T B S D and four reserved bits are its 9-bit
+            # "reserved" field (bits 7..15 of the flags word, RFC 8885 §4.1 figure): D is 0x010.
             flags = "".join(
                 letter
                 for letter, on in zip(
@@ -83,11 +85,14 @@ def scapy_message(message):
                 )
                 if on
             )
-            return MIP6MH_BU(seq=message.sequence, flags=flags, reserved=message.other_flags,
+            reserved = message.dmm << 4 | message.other_flags
+            return MIP6MH_BU(seq=message.sequence, flags=flags, reserved=reserved,
                              mhtime=message.lifetime // 4, options=options)
         case ProxyBindingAck():
+            # scapy names K R P; T B S D and one reserved bit are its 5-bit "res2" (RFC 8885 §4.2): D is 0x02.
             flags = "".join(l for l, on in zip("KRP", (message.key_management, message.mobile_router, message.proxy)) if on)
-            return MIP6MH_BA(status=message.status, flags=flags, res2=message.other_flags, seq=message.sequence,
+            res2 = message.dmm << 1 | message.other_flags
+            return MIP6MH_BA(status=message.status, flags=flags, res2=res2, seq=message.sequence,
                              mhtime=message.lifetime // 4, options=options)
         case BindingError():
             return MIP6MH_BE(status=message.status, ha=str(message.home_address), options=options)
@@ -101,7 +106,8 @@ def scapy_message(message):
                                             options=options)
         case UpdateNotification():
             return oracle.UpdateNotification(seq=message.sequence, reason=message.reason,
-                                             A=int(message.ack_requested), flags=message.other_flags, options=options)
+                                             A=int(message.ack_requested), D=int(message.retransmit),
+                                             reserved=message.other_flags, options=options)
         case UpdateNotificationAck():
             return oracle.UpdateNotificationAck(seq=message.sequence, status=message.status, options=options)
     raise AssertionError(f"no scapy form for {message!r}")
@@ -166,3 +172,18 @@ def test_scapy_reads_binding_error_fields():
     be = oracle.scapy_decode(encode(message, src, dst), src, dst)
     assert isinstance(be, MIP6MH_BE)
     assert (be.status, be.ha) == (2, "::")
+
+
+def test_scapy_reads_update_notification_fields():
+    message, src, dst = SAMPLES["upn-retransmission"]
+    upn = oracle.scapy_decode(encode(message, src, dst), src, dst)
+    assert (upn.seq, upn.reason, upn.A, upn.D, upn.reserved) == (0xBEEF, 2, 1, 1, 0)
+
+
+def test_scapy_finds_the_rfc_8885_d_flag_in_the_bits_it_leaves_unnamed():
+    message, src, dst = SAMPLES["pbu-dmm"]
+    bu = oracle.scapy_decode(encode(message, src, dst), src, dst)
+    assert (set(str(bu.flags)), bu.reserved) == (set("AHP"), 0x010)
+    message, src, dst = SAMPLES["pba-dmm"]
+    ba = oracle.scapy_decode(encode(message, src, dst), src, dst)
+    assert (set(str(ba.flags)), ba.res2) == ({"P"}, 0x02)

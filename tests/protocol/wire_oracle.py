@@ -1,7 +1,7 @@
 """Second implementations of the Mobility Header for tests: scapy and tshark.
 
 scapy 2.6 knows the Binding Update, Acknowledgement and Error and the RFC 6275 / RFC
-4283 options. The layouts it lacks (RFC 5213 §8.3-8.8, RFC 5847, RFC 5846, RFC 7077,
+4283 options. The layouts it lacks (RFC 5213 §8.3-8.8, RFC 5847 §3.3-3.4, RFC 5846 §5, RFC 7077 §4,
 RFC 8885) are declared below as scapy fields, written from the RFC figures and
 independent of ``nf.wire``; they are registered into scapy's dispatch tables so that
 scapy decodes our octets with them and builds its own encodings to compare.
@@ -124,7 +124,7 @@ class Timestamp(_MIP6OptAlign):  # RFC 5213 §8.8
     y = 2
 
 
-class RestartCounter(_MIP6OptAlign):  # RFC 5847 §5.2
+class RestartCounter(_MIP6OptAlign):  # RFC 5847 §3.4
     name = "Restart Counter"
     fields_desc = [ByteField("otype", 28), ByteField("olen", 4), IntField("counter", 0)]
     x = 4
@@ -182,7 +182,7 @@ def _options(fixed_end: int) -> list:
     ]
 
 
-class HeartbeatMessage(_MobilityHeader):  # RFC 5847 §5.1
+class HeartbeatMessage(_MobilityHeader):  # RFC 5847 §3.3
     name = "Heartbeat"
     fields_desc = _header(13) + [
         ByteField("reserved", 0),
@@ -193,7 +193,7 @@ class HeartbeatMessage(_MobilityHeader):  # RFC 5847 §5.1
     ] + _options(12)
 
 
-class BindingRevocation(_MobilityHeader):  # RFC 5846 §6.1
+class BindingRevocation(_MobilityHeader):  # RFC 5846 §5, §5.1, §5.2
     name = "Binding Revocation"
     fields_desc = _header(16) + [
         ByteField("brtype", 1),
@@ -204,18 +204,18 @@ class BindingRevocation(_MobilityHeader):  # RFC 5846 §6.1
     ] + _options(12)
 
 
-class UpdateNotification(_MobilityHeader):  # RFC 7077 §4.1
+class UpdateNotification(_MobilityHeader):  # RFC 7077 §4.1, Figure 3
     name = "Update Notification"
     fields_desc = _header(19) + [
         ShortField("seq", 0),
-        ByteField("reason", 0),
+        ShortField("reason", 0),
         BitField("A", 0, 1),
-        XBitField("flags", 0, 7),
-        XShortField("reserved", 0),
+        BitField("D", 0, 1),
+        XBitField("reserved", 0, 14),
     ] + _options(12)
 
 
-class UpdateNotificationAck(_MobilityHeader):  # RFC 7077 §4.2
+class UpdateNotificationAck(_MobilityHeader):  # RFC 7077 §4.2, Figure 4
     name = "Update Notification Acknowledgement"
     fields_desc = _header(20) + [
         ShortField("seq", 0),

@@ -141,10 +141,25 @@ SAMPLES = {
         MAG,
         LMA,
     ),
+    "upn-retransmission": (
+        UpdateNotification(
+            sequence=0xBEEF, reason=UpdateNotificationReason.UPDATE_SESSION_PARAMETERS, retransmit=True,
+            options=(NAI,),
+        ),
+        LMA,
+        MAG,
+    ),
+    "pba-dmm": (
+        ProxyBindingAck(status=BindingAckStatus.ACCEPTED, sequence=1, lifetime=600, dmm=True,
+                        options=(NAI, AnchoredPrefixOption(HNP))),
+        MAG,
+        IPv6Address("2001:db8:c::1"),
+    ),
     "pbu-dmm": (
         ProxyBindingUpdate(
             sequence=1,
             lifetime=600,
+            dmm=True,
             options=(
                 NAI,
                 AnchoredPrefixOption(HNP),
