@@ -7,11 +7,13 @@ Every failure the server answers is an :class:`RpcError`; one request may produc
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import libyang
 from _libyang import ffi, lib
 from lxml import etree
+
+from mgmt.netconf.filters import bracket_groups, split_outside
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -35,7 +37,9 @@ class RpcError(Exception):
 
     ``info`` holds the ``<error-info>`` children as (qualified tag, text) pairs, e.g.
     ``(f"{{{NC_NS}}}session-id", "7")``; ``path`` is the instance identifier of the node
-    concerned (error-path), written with module names as prefixes.
+    concerned (error-path), written the libyang way: module names as prefixes, on the first
+    step and where the module changes. ``path_namespaces`` (prefix -> namespace) marks a path
+    already written with XML prefixes on every step, such as ``/nc:rpc/nc:edit-config``.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class RpcError(Exception):
         info: Sequence[tuple[str, str]] = (),
         app_tag: Optional[str] = None,
         severity: str = "error",
+        path_namespaces: Optional[Mapping[str, str]] = None,
     ) -> None:
         if tag not in ERROR_TAGS:
             raise ValueError(f"not an RFC 6241 error-tag: {tag}")
@@ -60,19 +65,26 @@ class RpcError(Exception):
         self.info = tuple(info)
         self.app_tag = app_tag
         self.severity = severity
+        self.path_namespaces = dict(path_namespaces) if path_namespaces else None
 
     def __repr__(self) -> str:
         return f"RpcError({self.tag!r}, {self.message!r}, path={self.path!r})"
 
-    def to_element(self) -> etree._Element:
-        err = etree.Element(_nc("rpc-error"), nsmap={None: NC_NS})
+    def to_element(self, namespace_of: Callable[[str], Optional[str]] = lambda module: None) -> etree._Element:
+        """The ``<rpc-error>``; ``namespace_of(module name)`` gives the namespaces the
+        error-path's prefixes are declared with (RFC 6241 §4.3: an XPath evaluated with the
+        namespace declarations in scope on the rpc-error)."""
+        path, namespaces = self.path, self.path_namespaces or {}
+        if path and self.path_namespaces is None:
+            path, namespaces = qualified_path(path, namespace_of)
+        err = etree.Element(_nc("rpc-error"), nsmap={None: NC_NS, **namespaces})
         etree.SubElement(err, _nc("error-type")).text = self.error_type
         etree.SubElement(err, _nc("error-tag")).text = self.tag
         etree.SubElement(err, _nc("error-severity")).text = self.severity
         if self.app_tag:
             etree.SubElement(err, _nc("error-app-tag")).text = self.app_tag
-        if self.path:
-            etree.SubElement(err, _nc("error-path")).text = self.path
+        if path:
+            etree.SubElement(err, _nc("error-path")).text = path
         msg = etree.SubElement(err, _nc("error-message"))
         msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
         msg.text = self.message
@@ -81,6 +93,42 @@ class RpcError(Exception):
             for qname, text in self.info:
                 etree.SubElement(info, qname).text = text
         return err
+
+
+_PREDICATE_KEY = re.compile(r"^\s*(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)\s*=(.*)$", re.S)
+_STEP = re.compile(r"^(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)(.*)$", re.S)
+
+
+def qualified_path(path: str, namespace_of: Callable[[str], Optional[str]]) -> tuple[str, dict[str, str]]:
+    """A libyang data path (``/m:a/b[k='v']``) as an XPath with a prefix on every step and
+    every key name (``/m:a/m:b[m:k='v']``), and the prefix -> namespace declarations it
+    needs. Module names are the prefixes. A module ``namespace_of`` does not know keeps
+    the path as it was."""
+    if not path.startswith("/") or path == "/":
+        return path, {}
+    namespaces: dict[str, str] = {}
+    steps = []
+    module = ""
+    for step in split_outside(path[1:], "/"):
+        match = _STEP.match(step)
+        if match is None:
+            return path, {}
+        module = match.group(1) or module
+        namespace = namespace_of(module) if module else None
+        if namespace is None:
+            return path, {}
+        namespaces[module] = namespace
+        predicates = "".join(f"[{_qualified_predicate(p, module)}]" for p in bracket_groups(match.group(3)))
+        steps.append(f"{module}:{match.group(2)}{predicates}")
+    return "/" + "/".join(steps), namespaces
+
+
+def _qualified_predicate(predicate: str, module: str) -> str:
+    """``k='v'`` -> ``m:k='v'``; ``.='v'`` and positions stay as they are."""
+    match = _PREDICATE_KEY.match(predicate)
+    if match is None:
+        return predicate
+    return f"{match.group(1) or module}:{match.group(2)}={match.group(3)}"
 
 
 class RpcErrors(Exception):

@@ -492,7 +492,7 @@ _STEP = re.compile(r"^\s*(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)\s*((?:\[.*
 _EQUALITY = re.compile(r"""^\s*(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*$""")
 
 
-def _bracket_groups(text: str) -> list[str]:
+def bracket_groups(text: str) -> list[str]:
     """``[a][b[c]]`` -> ["a", "b[c]"] (quotes respected)."""
     groups, depth, quote, start = [], 0, "", 0
     for i, ch in enumerate(text):
@@ -515,7 +515,7 @@ def _predicate_equalities(predicates: str) -> dict[str, str]:
     """``[a='1'][b="2" and c='3']`` -> {a: 1, b: 2, c: 3}; other predicates add nothing
     (which only widens the plan)."""
     found: dict[str, str] = {}
-    for predicate in _bracket_groups(predicates):
+    for predicate in bracket_groups(predicates):
         for term in split_outside(predicate, " and "):
             match = _EQUALITY.match(term)
             if match:

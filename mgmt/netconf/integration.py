@@ -129,9 +129,12 @@ class Services:
             self.monitoring.bad_rpc(session.session_id)
 
     # ------------------------------------------------------------------ NACM
-    def check_rpc(self, session: "Session", module: str, name: str) -> None:
+    def check_rpc(self, session: "Session", module: str, name: str, namespace: str = NC_NS) -> None:
+        """RFC 8341 §3.4.4; a denial's error-path names the operation (``/nc:rpc/nc:edit-config``)."""
         if self.nacm is not None and not self.nacm.check_rpc(session.username, module, name):
-            raise RpcError("access-denied", f"{session.username} may not invoke {module}:{name}", "protocol")
+            prefix = "nc" if namespace == NC_NS else "op"
+            raise RpcError("access-denied", f"{session.username} may not invoke {module}:{name}", "protocol",
+                           path=f"/nc:rpc/{prefix}:{name}", path_namespaces={"nc": NC_NS, prefix: namespace})
 
     def prune_read(self, session: "Session", tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
         if self.nacm is None:

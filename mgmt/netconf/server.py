@@ -225,6 +225,7 @@ class NetconfServer:
         self.sessions: dict[int, Session] = {}
         self._sessions_lock = threading.Lock()
         self._operations: dict[tuple[str, str], Operation] = {}
+        self._namespaces: dict[str, str] = {}
         self._register_base_operations()
         key = ensure_host_key(Path(host_key_path) if host_key_path else self.state_dir / "ssh_host_key")
         self._stop = threading.Event()
@@ -313,6 +314,19 @@ class NetconfServer:
         except libyang.LibyangError:
             return False
 
+    def namespace_of(self, module: str) -> Optional[str]:
+        """The XML namespace of a module of the context (error-path prefixes)."""
+        try:
+            return self._namespaces[module]
+        except KeyError:
+            pass
+        try:
+            namespace = libyang.util.c2str(self.ctx.get_module(module).cdata.ns)
+        except libyang.LibyangError:
+            return None
+        self._namespaces[module] = namespace
+        return namespace
+
     def nc_append_capabilities(self, caps: etree._Element) -> None:
         """Called by the library while it builds the server hello."""
         for uri in self.capabilities():
@@ -353,7 +367,7 @@ class NetconfServer:
         qname = etree.QName(op)
         module = "ietf-netconf" if qname.namespace == NC_NS else module_by_namespace(self.ctx, qname.namespace or "")
         if module is not None:
-            self.services.check_rpc(session, module, qname.localname)
+            self.services.check_rpc(session, module, qname.localname, qname.namespace or "")
         handler = self._operations.get((qname.namespace, qname.localname))
         if handler is not None:
             return handler(session, op)

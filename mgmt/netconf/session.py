@@ -159,6 +159,17 @@ def _nc(name: str) -> str:
     return f"{{{NC_NS}}}{name}"
 
 
+def _reply_element(rpc: Optional[etree._Element]) -> etree._Element:
+    """``<rpc-reply>`` with the attributes of the ``<rpc>`` and its namespace declarations,
+    prefixes included, so prefixed attributes come back unmodified (RFC 6241 §4.1, §4.2)."""
+    if rpc is None:
+        return etree.Element(_nc("rpc-reply"), nsmap={None: NC_NS})
+    nsmap = dict(rpc.nsmap)
+    if NC_NS not in nsmap.values():
+        nsmap[None] = NC_NS  # cannot happen for an <rpc>, which is in this namespace
+    return etree.Element(_nc("rpc-reply"), attrib=dict(rpc.attrib), nsmap=nsmap)
+
+
 class Session(NetconfServerSession):
     """One client session; runs its reader in its own thread (the library's)."""
 
@@ -237,8 +248,7 @@ class Session(NetconfServerSession):
     def _send_reply(self, rpc: Optional[etree._Element], children: Sequence[Union[etree._Element, Text]]) -> None:
         """``children`` are elements, or XML text (a read's printed ``<data>``), which goes in
         as it is: re-parsing tens of megabytes to serialise them again would cost seconds."""
-        attrib = dict(rpc.attrib) if rpc is not None else {}
-        reply = etree.Element(_nc("rpc-reply"), attrib=attrib, nsmap={None: NC_NS})
+        reply = _reply_element(rpc)
         texts = [c for c in children if not isinstance(c, etree._Element)]
         reply.extend(c for c in children if isinstance(c, etree._Element))
         if not texts:
@@ -249,7 +259,7 @@ class Session(NetconfServerSession):
         self._send_texts([head, *texts, tail])
 
     def _send_errors(self, rpc: Optional[etree._Element], errors: Sequence[RpcError]) -> None:
-        self._send_reply(rpc, [e.to_element() for e in errors])
+        self._send_reply(rpc, [e.to_element(self.nc_server.namespace_of) for e in errors])
 
     def _reader_handle_message(self, msg: str) -> None:
         if not self.session_open:
@@ -266,7 +276,7 @@ class Session(NetconfServerSession):
         if root.get("message-id") is None:
             self.nc_server.services.bad_rpc(self)
             self.nc_server.counters.rpc_answered(MALFORMED, "missing-attribute")
-            self._send_errors(None, [RpcError(
+            self._send_errors(root, [RpcError(
                 "missing-attribute", "the rpc element has no message-id", "rpc",
                 info=[(_nc("bad-attribute"), "message-id"), (_nc("bad-element"), "rpc")])])
             return

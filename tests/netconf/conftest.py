@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 
 import libyang
 import pytest
+from lxml import etree
 from ncclient import manager
 from ncclient.transport import session as nc_session
 
@@ -15,6 +16,7 @@ from mgmt.netconf.server import NetconfServer, ServerHooks
 
 YANG_DIR = Path(__file__).resolve().parent / "yang"
 SRV_NS = "urn:example:server"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 USERS = {"admin": "admin", "oper": "secret"}
 
 nc_session.TICK = 0.002  # ncclient polls its reader; the 0.1 s default slows every RPC
@@ -34,6 +36,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return condition()
+
+
+def error_path_selects(error, data: etree._Element) -> list[etree._Element]:
+    """What an rpc-error's error-path selects below ``data`` (a <data> or <config> element
+    standing for the root of all data models), evaluated as the XPath it is with the
+    namespace declarations in scope on the <rpc-error> (RFC 6241 §4.3). ``error`` is an
+    ncclient RPCError, an <rpc-error> element or a reply holding one."""
+    element = getattr(error, "xml", error)
+    if element.tag != f"{{{NC_NS}}}rpc-error":
+        element = element.find(f".//{{{NC_NS}}}rpc-error")
+    path = element.findtext(f"{{{NC_NS}}}error-path").strip()
+    assert path.startswith("/"), path
+    return data.xpath("." + path, namespaces={prefix: ns for prefix, ns in element.nsmap.items() if prefix})
 
 
 class ServerFactory:

@@ -3,6 +3,7 @@ through ncclient on a server with the IETF modules and the example-server model.
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 from ncclient.operations import RPCError
 
 from mgmt.netconf.datastore import parse_config
@@ -12,6 +13,7 @@ from tests.netconf.test_server_integration import HOST, full_context
 
 ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
 NN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 # admin may do everything; oper may create, change and delete peers but not their weight.
 POLICY = f"""
@@ -96,3 +98,15 @@ def test_a_change_of_startup_is_notified_with_its_datastore(server):
             if change is not None:
                 datastores.append(change.findtext(f"{{{NN}}}datastore"))
     assert datastores == ["running", "startup"]
+
+
+def test_a_denied_operation_names_it_in_error_path(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        with pytest.raises(RPCError) as denied:
+            oper.kill_session(admin.session_id)  # default-deny-all (RFC 8341 §3.2.10)
+    assert denied.value.tag == "access-denied"
+    request = etree.ElementTree(etree.fromstring(
+        f'<rpc xmlns="{NC}" message-id="1"><kill-session><session-id>1</session-id></kill-session></rpc>'))
+    path = denied.value.path.strip()
+    namespaces = {p: ns for p, ns in denied.value.xml.nsmap.items() if p}
+    assert [e.tag for e in request.xpath(path, namespaces=namespaces)] == [f"{{{NC}}}kill-session"]  # §3.4.4

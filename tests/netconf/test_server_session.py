@@ -111,14 +111,29 @@ def test_missing_message_id_is_missing_attribute(server):
         raw.close()
 
 
-def test_reply_carries_every_rpc_attribute(server):
+def test_reply_carries_every_rpc_attribute_with_its_namespace_declaration(server):
     raw = RawClient(server)
     try:
         raw.send(f'<rpc xmlns="{NC}" message-id="7" xmlns:ex="urn:x" ex:user-id="fred">'
                  "<get-config><source><running/></source></get-config></rpc>")
-        root = etree.fromstring(raw.receive().encode())
+        text = raw.receive()
+        root = etree.fromstring(text.encode())
         assert root.get("message-id") == "7"
-        assert root.get("{urn:x}user-id") == "fred"
+        assert root.nsmap["ex"] == "urn:x"  # RFC 6241 §4.2: unmodified, prefix and all
+        assert ' ex:user-id="fred"' in text
+    finally:
+        raw.close()
+
+
+def test_an_error_reply_carries_the_rpc_attributes_too(server):
+    raw = RawClient(server)
+    try:
+        raw.send(f'<nc:rpc xmlns:nc="{NC}" message-id="8" xmlns:ex="urn:x" ex:trace="t1"><nc:frobnicate/></nc:rpc>')
+        text = raw.receive()
+        root = etree.fromstring(text.encode())
+        assert _error_tags(text) == ["operation-not-supported"]
+        assert (root.get("message-id"), root.nsmap["ex"]) == ("8", "urn:x")
+        assert ' ex:trace="t1"' in text
     finally:
         raw.close()
 
