@@ -10,6 +10,7 @@ PACKAGES=(
   etcd-server                                       # multi-node location-management store
   iproute2 iputils-ping iperf3 procps               # the kernel data plane, the lab and its checks
   curl                                              # the lab's "try this": a metrics URL
+  frr                                               # bfdd: the independent BFD peer of the interop test
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,6 +27,6 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian starts these services on install; tests and the lab run their own instances.
-for svc in prometheus etcd; do
+for svc in prometheus etcd frr; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done

@@ -1,0 +1,86 @@
+"""The engine's sockets: one receiver on the multihop port, one sender per session.
+
+The receiver asks for IPV6_RECVPKTINFO (the destination address, to demultiplex a first
+packet by address pair, RFC 5883 §4.1) and IPV6_RECVHOPLIMIT (the hop-limit check). Each
+session sends from its own socket bound to its local address and to a source port of
+49152-65535 that no other session of ours uses (RFC 5881 §4, carried over to multihop by
+RFC 5883 §5), with hop limit 255 (RFC 5881 §5). Binding to a local address is also what a
+tunnel needs: the route the kernel picks for that source and destination carries the
+packets, whatever device it leads to.
+"""
+from __future__ import annotations
+
+import errno
+import random
+import socket
+from ipaddress import IPv6Address
+
+from .errors import BfdBindError
+
+SOURCE_PORTS = range(49152, 65536)  # RFC 5881 §4
+HOP_LIMIT = 255  # RFC 5881 §5
+_RECEIVE_BUFFER = 4 * 1024 * 1024  # a burst of 1,000 sessions' packets fits
+
+
+def open_receiver(address: IPv6Address | None, port: int) -> socket.socket:
+    """A non-blocking UDP socket on [address or ::]:port with the ancillary data on."""
+    shown = address if address is not None else "::"
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise BfdBindError(shown, port, _cause(exc)) from None
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+        except OSError:
+            pass  # a smaller buffer only means less room for bursts
+        sock.bind((str(shown), port))
+    except OSError as exc:
+        sock.close()
+        raise BfdBindError(shown, port, _cause(exc)) from None
+    return sock
+
+
+def open_sender(local: IPv6Address, ports_in_use: set[int], rng: random.Random) -> socket.socket:
+    """A non-blocking UDP socket bound to [local]:P, P a free port of SOURCE_PORTS.
+
+    Tries the ports from a random one on, skipping `ports_in_use` (ours) and any port
+    another program holds; BfdBindError when the address is not local or none is free.
+    """
+    start = rng.randrange(len(SOURCE_PORTS))
+    count = len(SOURCE_PORTS)
+    for step in range(count):
+        port = SOURCE_PORTS[(start + step) % count]
+        if port in ports_in_use:
+            continue
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise BfdBindError(local, port, _cause(exc)) from None
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, HOP_LIMIT)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it never reads
+            sock.bind((str(local), port))
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                continue
+            raise BfdBindError(local, port, _cause(exc)) from None
+        return sock
+    raise BfdBindError(local, 0, "no free source port in 49152-65535")
+
+
+def _cause(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "address not available on this host"
+    if exc.errno == errno.EMFILE:
+        return "too many open files (raise the RLIMIT_NOFILE soft limit)"
+    return exc.strerror or str(exc)
