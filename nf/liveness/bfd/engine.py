@@ -10,7 +10,9 @@ makes the engine raise: every discard is counted under a reason of ``DROP_REASON
 
 Each session has one timer handle on the loop, set for ``BfdSession.wakeup()``; a received
 packet only moves the session's deadlines, and the handle is replaced only when the
-session needs waking earlier than planned (a Poll to answer, a shorter interval).
+session needs waking earlier than planned (a Poll to answer, a shorter interval). Before a
+Detection Time is declared expired the receive socket is read, so packets that arrived
+while this process was not running still count.
 """
 from __future__ import annotations
 
@@ -289,7 +291,13 @@ class BfdEngine:
 
     def _fire(self, entry: _Entry) -> None:
         entry.timer = None
-        data = entry.session.on_timer(self._clock())
+        now = self._clock()
+        if entry.session.detection_due(now):
+            # Read what is waiting first: a process that was not scheduled for a while (a
+            # loaded host, a stopped process) must not call its peers down for its own delay.
+            self._on_readable()
+            now = self._clock()
+        data = entry.session.on_timer(now)
         if data is not None:
             self._send(entry, data)
         if entry.sock is not None:
@@ -398,7 +406,7 @@ def _snapshot(entry: _Entry) -> BfdSessionState:
         remote_desired_min_tx=s.remote_desired_min_tx_us / 1e6,
         remote_required_min_rx=s.remote_min_rx_us / 1e6,
         negotiated_tx_interval=s.tx_interval_us / 1e6,
-        detection_time=s.detection_time_us / 1e6, poll_in_progress=s.polling,
+        detection_time=s.detection_time_us / 1e6, poll_in_progress=s.poll_in_progress,
         up_count=s.up_count, down_count=s.down_count, last_up=s.last_up,
         last_down=s.last_down, last_state_change=s.last_change_wall,
         packets_sent=s.packets_sent, packets_received=s.packets_received,

@@ -45,7 +45,7 @@ class BfdSession:
         "remote_min_rx_us", "remote_demand", "polling", "final_due", "auth",
         "up_count", "down_count", "last_up", "last_down", "last_change", "last_change_wall",
         "packets_sent", "packets_received", "packets_dropped",
-        "_tx_basis_us", "_detect_basis_rx_us", "_repoll", "_await_plain", "_rng", "_wall",
+        "_tx_basis_us", "_detect_basis_rx_us", "_repoll", "_await_plain", "_poll_mark", "_rng", "_wall",
         "_on_change", "_next_tx", "_last_tx", "_last_rx", "_detect_armed", "_auth_armed",
         "_cache", "_cache_flags", "_dirty")
 
@@ -81,6 +81,7 @@ class BfdSession:
         self.polling = False
         self._repoll = False
         self._await_plain = False
+        self._poll_mark = 0
         self.final_due = False
         self.up_count = self.down_count = 0
         self.last_up: float | None = None
@@ -113,6 +114,11 @@ class BfdSession:
         return self.remote_detect_multiplier * max(self._detect_basis_rx_us,
                                                    self.remote_desired_min_tx_us)
 
+    @property
+    def poll_in_progress(self) -> bool:
+        """A Poll Sequence runs, or a second one waits to start (§6.8.3)."""
+        return self.polling or self._await_plain
+
     def wakeup(self) -> float:
         """When ``on_timer`` is next needed: a transmission or a Detection Time deadline."""
         when = self._next_tx
@@ -124,6 +130,11 @@ class BfdSession:
         return when
 
     # --- timers ----------------------------------------------------------------------------
+    def detection_due(self, now: float) -> bool:
+        """Whether ``on_timer(now)`` would find the Detection Time passed (§6.8.4)."""
+        return (self._detect_armed
+                and now - self._last_rx + _EARLY >= self.detection_time_us / 1e6)
+
     def on_timer(self, now: float) -> bytes | None:
         """Apply the Detection Time rules; a packet when the periodic one is due or the
         state just changed (§6.8.7)."""
@@ -223,6 +234,7 @@ class BfdSession:
         elif self._await_plain and not packet.final:
             self._await_plain = self._repoll = False  # the second sequence carries them all
             self.polling = True
+            self._poll_mark = self.packets_sent
         self._last_rx = now
         self._detect_armed = True
         self._auth_armed = auth is not None
@@ -271,10 +283,13 @@ class BfdSession:
 
     # --- poll sequences and timer changes (§6.5, §6.8.3) -------------------------------------
     def _start_poll(self) -> None:
-        if self.polling or self._await_plain:
+        if self.polling and self.packets_sent == self._poll_mark:
+            pass  # no Poll has left yet: its first packet carries this change too
+        elif self.polling or self._await_plain:
             self._repoll = True  # acknowledged by a second sequence, see the module doc
         else:
             self.polling = True
+            self._poll_mark = self.packets_sent
         self._dirty = True
 
     def _end_poll(self, now: float) -> None:
