@@ -15,10 +15,13 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import resource
+import signal
 import sys
 from collections import Counter
 from ipaddress import IPv6Address
+from pathlib import Path
 
 from nf.liveness.bfd import BfdEngine, BfdSessionSpec, BfdState
 
@@ -60,7 +63,8 @@ async def _main(args) -> None:
             flaps["down"] += 1
         if not args.quiet:
             _emit({"change": change.key, "old": change.old_state.label,
-                   "new": change.new_state.label, "diagnostic": change.local_diagnostic})
+                   "new": change.new_state.label, "diagnostic": change.local_diagnostic,
+                   "monotonic": change.monotonic})
 
     engine.listeners.append(changed)
     await engine.start()
@@ -80,6 +84,60 @@ async def _main(args) -> None:
                    "counters": dataclasses.asdict(engine.counters())})
         elif line == "sessions":
             _emit({"sessions": [dataclasses.asdict(s) for s in engine.sessions()]})
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class PeerProcess:
+    """The client side: starts a peer (optionally under a prefix such as
+    ``ip netns exec NS``) and talks to it over its standard input and output."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+
+    @classmethod
+    async def start(cls, *args: str, prefix: tuple[str, ...] = (), port: int = 0) -> "PeerProcess":
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        process = await asyncio.create_subprocess_exec(
+            *prefix, sys.executable, "-m", "tests.bfd_peer", "--port", str(port), *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO, env=env)
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        if not line:
+            await process.wait()
+            raise RuntimeError(f"BFD peer exited with status {process.returncode}")
+        return cls(process, json.loads(line)["ready"])
+
+    async def ask(self, command: str, answer_key: str, timeout: float = 10.0) -> dict:
+        """Send `command` and return its answer, keeping state-change lines in ``changes``."""
+        self.process.stdin.write(command.encode() + b"\n")
+        await self.process.stdin.drain()
+        while True:
+            message = await self.next_message(timeout)
+            if answer_key in message:
+                return message
+
+    async def next_message(self, timeout: float = 10.0) -> dict:
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError("BFD peer closed its output")
+        return json.loads(line)
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    async def stop(self) -> None:
+        if self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGCONT)
+        try:
+            self.process.stdin.write(b"stop\n")
+            await self.process.stdin.drain()
+            await asyncio.wait_for(self.process.wait(), 10)
+        except (TimeoutError, ConnectionError):
+            self.process.kill()
+            await self.process.wait()
 
 
 def main() -> None:

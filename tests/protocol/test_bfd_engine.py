@@ -25,9 +25,9 @@ from nf.liveness.bfd import (
     Diagnostic,
     encode,
 )
+from tests.bfd_peer import PeerProcess
 from tests.waiting import wait_until
 
-PEER_COMMAND = [sys.executable, "-m", "tests.bfd_peer"]
 LOOPBACK = "::1"
 FAST = dict(desired_min_tx=0.05, required_min_rx=0.05)
 
@@ -372,31 +372,6 @@ def test_garbage_of_every_length_never_raises_out_of_the_engine():
 
 
 # --- a peer in its own process, frozen with SIGSTOP -----------------------------------------
-class PeerProcess:
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-
-    @classmethod
-    async def start(cls, *args: str) -> "PeerProcess":
-        process = await asyncio.create_subprocess_exec(
-            *PEER_COMMAND, "--port", "0", *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        line = await asyncio.wait_for(process.stdout.readline(), 20)
-        return cls(process, json.loads(line)["ready"])
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.stdin.write(b"stop\n")
-            await self.process.stdin.drain()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-
 def test_a_silent_peer_is_down_with_diagnostic_1_and_learns_3_when_it_comes_back():
     async def scenario():
         engine = BfdEngine(port=0)
