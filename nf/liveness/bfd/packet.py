@@ -29,7 +29,14 @@ _FLAG_DEMAND = 0x02
 _FLAG_MULTIPOINT = 0x01
 
 
-class BfdState(IntEnum):
+class _Labelled(IntEnum):
+    @property
+    def label(self) -> str:
+        """The lower-case, hyphenated name operators see (admin-down, no-diagnostic)."""
+        return self.name.lower().replace("_", "-")
+
+
+class BfdState(_Labelled):
     """Session states, the State (Sta) field of RFC 5880 §4.1."""
 
     ADMIN_DOWN = 0
@@ -37,13 +44,8 @@ class BfdState(IntEnum):
     INIT = 2
     UP = 3
 
-    @property
-    def label(self) -> str:
-        """The lower-case, hyphenated name operators see (admin-down, down, init, up)."""
-        return self.name.lower().replace("_", "-")
 
-
-class Diagnostic(IntEnum):
+class Diagnostic(_Labelled):
     """The Diagnostic (Diag) field of RFC 5880 §4.1: why the state last changed."""
 
     NO_DIAGNOSTIC = 0
@@ -55,10 +57,6 @@ class Diagnostic(IntEnum):
     CONCATENATED_PATH_DOWN = 6
     ADMINISTRATIVELY_DOWN = 7
     REVERSE_CONCATENATED_PATH_DOWN = 8
-
-    @property
-    def label(self) -> str:
-        return self.name.lower().replace("_", "-")
 
 
 def diagnostic_label(value: int) -> str:

@@ -25,23 +25,10 @@ _RECEIVE_BUFFER = 4 * 1024 * 1024  # a burst of 1,000 sessions' packets fits
 def open_receiver(address: IPv6Address | None, port: int) -> socket.socket:
     """A non-blocking UDP socket on [address or ::]:port with the ancillary data on."""
     shown = address if address is not None else "::"
-    try:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    except OSError as exc:
-        raise BfdBindError(shown, port, _cause(exc)) from None
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
-        except OSError:
-            pass  # a smaller buffer only means less room for bursts
-        sock.bind((str(shown), port))
-    except OSError as exc:
-        sock.close()
-        raise BfdBindError(shown, port, _cause(exc)) from None
+    options = ((socket.IPV6_RECVPKTINFO, 1), (socket.IPV6_RECVHOPLIMIT, 1))
+    sock = _bound(shown, port, options, _RECEIVE_BUFFER)
+    if sock is None:
+        raise BfdBindError(shown, port, "address already in use")
     return sock
 
 
@@ -57,23 +44,37 @@ def open_sender(local: IPv6Address, ports_in_use: set[int], rng: random.Random) 
         port = SOURCE_PORTS[(start + step) % count]
         if port in ports_in_use:
             continue
-        try:
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise BfdBindError(local, port, _cause(exc)) from None
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, HOP_LIMIT)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it never reads
-            sock.bind((str(local), port))
-        except OSError as exc:
-            sock.close()
-            if exc.errno == errno.EADDRINUSE:
-                continue
-            raise BfdBindError(local, port, _cause(exc)) from None
-        return sock
+        # It never reads: a small buffer is enough for what might arrive anyway.
+        sock = _bound(local, port, ((socket.IPV6_UNICAST_HOPS, HOP_LIMIT),), 4096)
+        if sock is not None:
+            return sock
     raise BfdBindError(local, 0, "no free source port in 49152-65535")
+
+
+def _bound(address: object, port: int, options: tuple[tuple[int, int], ...],
+           buffer: int) -> socket.socket | None:
+    """A non-blocking IPv6-only UDP socket with `options` (IPPROTO_IPV6) bound to
+    [address]:port; None when the port is taken, BfdBindError for any other failure."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise BfdBindError(address, port, _cause(exc)) from None
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        for name, value in options:
+            sock.setsockopt(socket.IPPROTO_IPV6, name, value)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+        except OSError:
+            pass  # a smaller buffer only means less room for bursts
+        sock.bind((str(address), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            return None
+        raise BfdBindError(address, port, _cause(exc)) from None
+    return sock
 
 
 def _cause(exc: OSError) -> str:
