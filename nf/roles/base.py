@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv6Address
+from ipaddress import IPv6Address, IPv6Network
 from typing import Callable, ClassVar, Protocol
 
 from nf.wire import Message
@@ -27,6 +27,24 @@ class SystemClock:
 
 
 SendFn = Callable[[Message, IPv6Address, "int | None"], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class BindingForwarding:
+    """What one binding needs forwarded, as the forwarding audit and the path probes see it:
+    its data-plane spec key, prefixes and tunnel; at an access gateway also the access link."""
+
+    key: str
+    mn_identifier: str
+    link_layer_id: bytes | None
+    prefixes: tuple[IPv6Network, ...]
+    peer: IPv6Address  # the other end of the tunnel: the MAG at an anchor, the anchor at a MAG
+    tunnel: object  # nf.dataplane.base.Tunnel
+    access_interface: str | None = None  # access gateways only
+
+    @property
+    def anchor_side(self) -> bool:
+        return self.access_interface is None
 
 
 @dataclass

@@ -33,7 +33,7 @@ from nf.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
 from nf.core.policy import MobileNodePolicy, PolicyStore
 from nf.core.prefix_pool import PoolExhausted, PrefixPool, PrefixPoolError, PrefixPools
 from nf.dataplane.base import BindingSpec, DataPlaneError, Route, RouteKind
-from nf.roles.base import RoleContext
+from nf.roles.base import BindingForwarding, RoleContext
 from nf.roles.lma_pbu import PbuRequest, build_pba, timestamp_value
 from nf.roles.lma_revocation import Revocation, RevocationTracker
 from nf.settings import Settings
@@ -227,6 +227,14 @@ class LmaRole:
 
     def bindings_per_mag(self) -> dict[IPv6Address, int]:
         return {mag: self.cache.count_by_mag(mag) for mag in self.cache.mags()}
+
+    def forwarding(self, mn_identifier: str | None = None) -> list[BindingForwarding]:
+        """What each binding (of one mobile node, or all) has in the data plane: its downlink
+        routes into the tunnel to its MAG."""
+        entries = self.cache.by_mn(mn_identifier) if mn_identifier is not None else self.cache
+        tunnels = self.ctx.tunnels
+        return [BindingForwarding(self._session(e).key, e.mn_identifier, e.link_layer_id, e.home_network_prefixes,
+                                  e.proxy_coa, tunnels.to(e.proxy_coa)) for e in entries]
 
     def pool_usage(self) -> list[PoolUsage]:
         return [PoolUsage(p.name, p.prefix, p.assign_length, p.size, p.used, p.free, p.high_water)

@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar
 from nf.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
 from nf.core.timers import Timer
 from nf.dataplane.base import DataPlaneError
-from nf.roles.base import RoleContext
+from nf.roles.base import BindingForwarding, RoleContext
 from nf.roles.mag_forwarding import RouterAdvertisement, router_advertisement, session_key, session_spec
 from nf.roles.mag_pbu import PbuContent, build_pbu, wire_lifetime
 from nf.settings import AccessInterface
@@ -364,6 +364,16 @@ class MagRole:
     def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> dict[str, Any] | None:
         found = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
         return self._entry_state(found) if found is not None else None
+
+    def forwarding(self, mn_identifier: str | None = None) -> list[BindingForwarding]:
+        """What each installed session (of one mobile node, or all) has in the data plane:
+        uplink rules into the tunnel to its LMA and delivery on its access link."""
+        entries = self.bul if mn_identifier is None else [e for e in self.bul if e.mn_identifier == mn_identifier]
+        tunnels = self.ctx.tunnels
+        return [BindingForwarding(session_key(e.mn_identifier, e.link_layer_id), e.mn_identifier, e.link_layer_id,
+                                  e.home_network_prefixes, e.lma_address, tunnels.to(e.lma_address, uplink=True),
+                                  _session(e).interface)
+                for e in entries if _session(e).installed]
 
     def counts(self) -> dict[str, int]:
         states = Counter(e.state.value for e in self.bul)
