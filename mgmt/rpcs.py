@@ -14,11 +14,25 @@ import libyang
 
 from mgmt.netconf.errors import RpcError, invalid_value, operation_failed, operation_not_supported
 from mgmt.operational import link_layer_bytes
+from nf.liveness.forwarding import mismatch_data
 from nf.runtime import Runtime
 
 MODULE = "dmm-nf"
 T = TypeVar("T")
 Handler = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
+
+
+AUDIT_LISTED = 1000  # mismatches an audit-forwarding reply lists (the count is complete)
+
+
+def _lookup_data(lookup) -> dict[str, Any]:
+    data = {"check": lookup.what, "prefix": str(lookup.prefix), "destination": str(lookup.destination),
+            "expected": lookup.expected, "actual": lookup.actual, "as-expected": lookup.ok}
+    if lookup.source is not None:
+        data["source"] = str(lookup.source)
+    if lookup.iif is not None:
+        data["input-interface"] = lookup.iif
+    return data
 
 
 class ProductRpcs:
@@ -30,6 +44,8 @@ class ProductRpcs:
             "mn-detach": self.mn_detach,
             "revoke-binding": self.revoke_binding,
             "probe-path": self.probe_path,
+            "check-forwarding": self.check_forwarding,
+            "audit-forwarding": self.audit_forwarding,
         }
 
     def __call__(self, name: str, request: libyang.DNode) -> Optional[libyang.DNode]:
@@ -107,6 +123,39 @@ class ProductRpcs:
         if rtts:
             output.update({"rtt": sum(rtts) // len(rtts), "rtt-min": min(rtts), "rtt-max": max(rtts)})
         return output
+
+    def check_forwarding(self, p: dict[str, Any]) -> dict[str, Any]:
+        """One mobile node's bindings against the kernel, with lookups as for its packets."""
+        data_path = self._needs(self.runtime.data_path, "data-path service", "check-forwarding")
+        mn = p["mn-identifier"]
+        try:
+            check = self._run(lambda: data_path.auditor.check(mn), timeout=30.0)
+        except RpcError as error:
+            if error.tag == "invalid-value":  # no binding for it
+                raise invalid_value(error.message, path=f"/{MODULE}:check-forwarding/mn-identifier") from None
+            raise
+        tunnels = sorted({b.tunnel.name for b in check.bindings})
+        return {
+            "consistent": check.consistent,
+            "home-network-prefix": [str(prefix) for b in check.bindings for prefix in b.prefixes],
+            **({"tunnel": ", ".join(tunnels)} if tunnels else {}),
+            "mismatch": [mismatch_data(m, mn if m.bindings else None) for m in check.report.mismatches],
+            "kernel-lookup": [_lookup_data(lookup) for lookup in check.lookups],
+        }
+
+    def audit_forwarding(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Every binding against the kernel; with repair, differences put right and reported."""
+        data_path = self._needs(self.runtime.data_path, "data-path service", "audit-forwarding")
+        repair = bool(p.get("repair", False))
+        report, owners = self._run(lambda: data_path.auditor.audit(repair=repair), timeout=300.0)
+        return {
+            "checked": report.checked,
+            "consistent": report.consistent,
+            "repaired": report.repaired,
+            "mismatches": len(report.mismatches),
+            "duration": int((data_path.auditor.state.last_duration or 0) * 1000),
+            "mismatch": [mismatch_data(m, owners.get(i)) for i, m in enumerate(report.mismatches[:AUDIT_LISTED])],
+        }
 
     def _peer_of(self, mn_identifier: str):
         """The peer a mobile node's traffic depends on: its MAG at an LMA, its LMA at a MAG."""

@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 
 from nf import wire
 from nf.core.alarms import AlarmTable
+from nf.liveness.data_path import DataPathService
 from nf.liveness.heartbeat import HeartbeatMonitor
 from nf.liveness.restart_counter import next_restart_counter
 from nf.roles.base import Clock, Role, RoleContext, SystemClock
@@ -71,6 +72,7 @@ class Runtime:
         self.start_wall = time.time()
         self.roles: dict[str, Role] = {}  # the configured roles by name (nf.roles.registry), built at start
         self.liveness: HeartbeatMonitor | None = None  # RFC 5847 heartbeats, a service of every node
+        self.data_path: DataPathService | None = None  # the forwarding path: audit, BFD, path probes
         self._handlers: dict[type, Role] = {}  # message class -> the role it is dispatched to
         self._bind_address = bind_address
         self.access_links = None  # nf.access.attachments.AccessLinks of a MAG on the Linux data plane
@@ -105,6 +107,8 @@ class Runtime:
         for role in self.roles.values():
             await role.start()
         await self.liveness.start()
+        self.data_path = DataPathService(ctx, self.forwarding_of)
+        await self.data_path.start()
         self._start_access_links()
         self.ready = True
         log.info("%s started: roles %s, restart counter %d, signalling on %s port %d", self.settings.node.name,
@@ -121,6 +125,11 @@ class Runtime:
     def mag(self) -> MagRole | None:
         """The access gateway role, when this node is configured as a MAG."""
         return self._role(MagRole)
+
+    def forwarding_of(self, mn_identifier: str | None = None) -> list:
+        """What the bindings of every role (of one mobile node, or all) have in the data plane
+        (nf.roles.base.BindingForwarding), for the audit and the path probes."""
+        return [f for role in (self.lma, self.mag) if role is not None for f in role.forwarding(mn_identifier)]
 
     def _role(self, cls: type[R]) -> R | None:
         role = self.roles.get(cls.name)
@@ -195,6 +204,8 @@ class Runtime:
             await role.stop()
         if self.liveness is not None:
             await self.liveness.stop()
+        if self.data_path is not None:
+            await self.data_path.stop()
         self._stop_access_links()
         if self._timers is not None:
             self._timers.close()
@@ -299,6 +310,7 @@ class Runtime:
         try:
             steps = [role.prepare_reconfigure(new) for role in self.roles.values()]
             steps.append(self.liveness.prepare_reconfigure(new))
+            steps.append(self.data_path.prepare_reconfigure(new))
         except ValueError as e:
             raise ReconfigureError(str(e)) from None
         self.settings = new
