@@ -17,6 +17,9 @@ IETF_MODULES: dict[str, tuple[str, ...]] = {
     "ietf-netconf-with-defaults": (),
     "ietf-netconf-monitoring": (),
     "ietf-netconf-notifications": (),
+    # RFC 5277 in YANG: create-subscription (NACM names it) and /netconf/streams
+    "notifications": (),
+    "nc-notifications": (),
     "ietf-netconf-acm": (),
     "ietf-datastores": (),
     "ietf-origin": (),

@@ -27,9 +27,12 @@ WithDefaults = Literal["explicit", "report-all", "report-all-tagged", "trim"]
 _PRINT_WD = {
     "explicit": lib.LYD_PRINT_WD_EXPLICIT,
     "report-all": lib.LYD_PRINT_WD_ALL,
-    "report-all-tagged": lib.LYD_PRINT_WD_ALL_TAG,
+    # the basic mode is explicit, so only what the client did not set is default data and
+    # tagged (RFC 6243 §3.4, Appendix A.3.2): a value set equal to its default is not
+    "report-all-tagged": lib.LYD_PRINT_WD_IMPL_TAG,
     "trim": lib.LYD_PRINT_WD_TRIM,
 }
+REPORTS_DEFAULTS = ("report-all", "report-all-tagged")
 
 
 # ------------------------------------------------------------------ tree helpers
@@ -119,14 +122,27 @@ def diff(ctx: libyang.Context, old: Optional[libyang.DNode],
     return libyang.DNode.new(ctx, out[0]) if out[0] != ffi.NULL else None
 
 
+def add_implicit_defaults(ctx: libyang.Context, tree: Optional[libyang.DNode],
+                          config_only: bool) -> Optional[libyang.DNode]:
+    """``tree`` (changed in place) with every default node added, the containers holding them
+    too; returns its new first node. A read in a report-all mode does this before NACM and
+    the filter see the tree (RFC 6243 §4.5.1: defaults are filtered first). ``config_only``:
+    no state defaults (``<get-config>``, conventional datastores)."""
+    node_p = ffi.new("struct lyd_node **")
+    node_p[0] = tree.cdata if tree is not None else ffi.NULL
+    flags = lib.LYD_IMPLICIT_NO_STATE if config_only else 0
+    if lib.lyd_new_implicit_all(node_p, ctx.cdata, flags, ffi.NULL) != lib.LY_SUCCESS:
+        raise RpcErrors(libyang_errors(ctx, "cannot add the default values"))
+    return first(libyang.DNode.new(ctx, node_p[0])) if node_p[0] != ffi.NULL else None
+
+
 def to_xml(tree: Optional[libyang.DNode], with_defaults: WithDefaults = "explicit") -> str:
-    """XML of the whole forest; RFC 6243 basic mode is ``explicit``."""
+    """XML of the whole forest; RFC 6243 basic mode is ``explicit``. In the report-all
+    modes only the defaults the tree holds are printed (``add_implicit_defaults``)."""
     if tree is None:
         return ""
     buf = ffi.new("char **")
     flags = lib.LYD_PRINT_WITHSIBLINGS | lib.LYD_PRINT_SHRINK | _PRINT_WD[with_defaults]
-    if with_defaults in ("report-all", "report-all-tagged"):
-        tree.add_defaults(no_state=False)
     ret = lib.lyd_print_mem(buf, tree.cdata, lib.LYD_XML, flags)
     if ret != lib.LY_SUCCESS:
         raise RpcError("operation-failed", "cannot print the data")

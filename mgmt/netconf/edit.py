@@ -6,6 +6,11 @@ attribute, else its parent's, else the default-operation) and applied to the tre
 ``lyd_new_path`` / free. Walking it ourselves gives each failure its RFC 6241 error-tag and
 the instance identifier of the node (error-path), which parsing the whole edit at once
 cannot. ordered-by user ``insert`` attributes are not supported.
+
+The RFC 6243 ``default`` attribute (namespace ``urn:ietf:params:xml:ns:netconf:default:1.0``)
+set to ``true`` or ``1`` on a leaf returns it to its default: the value given must be the
+schema default, the effective operation create, merge or replace (§4.5.2, §4.5.1 for
+copy-config, whose inline content is applied by this module too).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ OPERATIONS = ("merge", "replace", "create", "delete", "remove")
 DEFAULT_OPERATIONS = ("merge", "replace", "none")
 ERROR_OPTIONS = ("stop-on-error", "continue-on-error", "rollback-on-error")
 _OP_ATTR = f"{{{NC_NS}}}operation"
+_DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 _CREATING = ("merge", "replace", "create")
 
 
@@ -187,6 +193,8 @@ class _Edit:
         path = self._instance_path(elem, snode, segment, parent_path)
         leafy = snode.keyword() in ("leaf", "leaf-list")
         existing = self._exists(path)
+        if self._returns_to_default(elem, snode, path, op, existing):
+            return
         if op in ("delete", "remove"):
             if existing is None:
                 if op == "delete":
@@ -213,9 +221,59 @@ class _Edit:
             # inside create/replace the new subtree is built with merge semantics
             self.apply_children(elem, snode, path, "merge" if op in _CREATING else op)
 
+    def _returns_to_default(self, elem: etree._Element, snode: libyang.SNode, path: str, op: str,
+                            existing: Optional[libyang.DNode]) -> bool:
+        """RFC 6243 §4.5.2: a leaf tagged ``default="true"`` goes back to its default (its
+        explicit node removed). False when the element has no such tag."""
+        tag = elem.get(_DEFAULT_ATTR)
+        if tag is None or tag in ("false", "0"):
+            return False
+        name = _local(elem)[1]
+        if tag not in ("true", "1"):
+            raise bad_attribute(name, "default", f"the default attribute is true or false, not {tag!r}",
+                                "application")
+        if op not in _CREATING:
+            raise RpcError("invalid-value", f"{path}: the default attribute needs the operation create, "
+                           f"merge or replace, not {op}", path=path)
+        default = _schema_default(self.ctx, snode)
+        if default is None:
+            raise RpcError("invalid-value", f"{path} has no default value to return to", path=path)
+        given = self._canonical(path, self._value(elem, snode))
+        if given != default:
+            raise RpcError("invalid-value", f"{path}: {given!r} is not the default value {default!r}", path=path)
+        if op == "create" and existing is not None:
+            raise RpcError("data-exists", f"{path} already exists", path=path)
+        if existing is not None:
+            self._remove(existing)
+        return True
+
+    def _canonical(self, path: str, value: str) -> str:
+        """The canonical form of ``value`` for the leaf at ``path`` (invalid-value if it is
+        not one)."""
+        try:
+            node = self.ctx.create_data_path(path, value=value)
+        except libyang.LibyangError as exc:
+            raise RpcError("invalid-value", f"{path}: {exc}", path=path) from None
+        try:
+            leaf = first(node).find_path(path)
+            value_p = lib.lyd_get_value(leaf.cdata)
+            return ffi.string(value_p).decode() if value_p != ffi.NULL else ""
+        finally:
+            first(node).free(with_siblings=True)
+
     @staticmethod
     def _creates_below(elem: etree._Element) -> bool:
         return any(d.get(_OP_ATTR) in _CREATING for d in elem.iterdescendants() if isinstance(d.tag, str))
+
+
+def _schema_default(ctx: libyang.Context, snode: libyang.SNode) -> Optional[str]:
+    """The canonical default value of a leaf, None when it has none (or is not a leaf)."""
+    if snode.keyword() != "leaf":
+        return None
+    leaf = ffi.cast("struct lysc_node_leaf *", snode.cdata)
+    if leaf.dflt == ffi.NULL:
+        return None
+    return ffi.string(lib.lyd_value_get_canonical(ctx.cdata, leaf.dflt)).decode()
 
 
 def apply_edit(ctx: libyang.Context, tree: Optional[libyang.DNode], config: etree._Element,

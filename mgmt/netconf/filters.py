@@ -33,7 +33,9 @@ class RequestError(Exception):
     """A bad request argument; the server answers it with one ``<rpc-error>``.
 
     ``tag`` is the RFC 6241 error-tag, ``error_type`` the error-type; ``app_tag`` and
-    ``path`` fill error-app-tag and error-path when set; ``str(err)`` is error-message.
+    ``path`` fill error-app-tag and error-path when set; ``bad_element`` and
+    ``bad_attribute`` the error-info the tag calls for (RFC 6241 Appendix A);
+    ``str(err)`` is error-message.
     """
 
     def __init__(
@@ -43,12 +45,16 @@ class RequestError(Exception):
         error_type: str = "application",
         app_tag: Optional[str] = None,
         path: Optional[str] = None,
+        bad_element: Optional[str] = None,
+        bad_attribute: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.tag = tag
         self.error_type = error_type
         self.app_tag = app_tag
         self.path = path
+        self.bad_element = bad_element
+        self.bad_attribute = bad_attribute
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -558,6 +564,17 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
     return node
 
 
+def _probe_node(ctx: libyang.Context) -> Optional[libyang.DNode]:
+    """A fresh top-level container of some module of ``ctx`` (the caller frees it)."""
+    for module in ctx:
+        if not module.implemented():
+            continue
+        for snode in module.children():
+            if snode.keyword() == "container":
+                return ctx.create_data_path(f"/{module.name()}:{snode.name()}")
+    return None
+
+
 class XPathFilter:
     """RFC 6241 §8.9 XPath filter, prefixes taken from the filter element's nsmap."""
 
@@ -566,14 +583,32 @@ class XPathFilter:
             raise RequestError("XPath filter: the select expression is empty", tag="missing-attribute", error_type="protocol")
         self.expr = xpath_to_module_prefixes(expr, nsmap, ctx)
         self.ctx = ctx
+        self._check()
+
+    def _check(self) -> None:
+        """RFC 6241 §8.9.1: the expression must be XPath that returns a node set. Evaluated
+        once on a throwaway node, so a bad expression is refused before anything is read and
+        before a subscription is made with it."""
+        probe = _probe_node(self.ctx)
+        if probe is None:
+            return
+        try:
+            self._find(probe)
+        finally:
+            probe.free()
+
+    def _find(self, node: libyang.DNode) -> list[libyang.DNode]:
+        try:
+            return list(node.first_sibling().find_all(self.expr))
+        except libyang.LibyangError as err:
+            detail = str(err).split(f"{self.expr}: ", 1)[-1]
+            raise RequestError(f"XPath filter {self.expr!r} is not an XPath expression that returns "
+                               f"a node set: {detail}") from None
 
     def selection(self, tree: Optional[libyang.DNode]) -> _Selection:
         if tree is None:
             return {}
-        try:
-            found = list(tree.first_sibling().find_all(self.expr))
-        except libyang.LibyangError as err:
-            raise RequestError(f"XPath filter {self.expr!r}: {err}") from err
+        found = self._find(tree)
         selection: _Selection = {}
         for node in found:
             chain = []
@@ -634,15 +669,20 @@ class Filter:
         kind = elem.get("type") or elem.get(f"{{{NETCONF_BASE_NS}}}type") or "subtree"
         if kind == "subtree":
             return cls.from_subtree(elem, ctx)
+        name = etree.QName(elem).localname
         if kind == "xpath":
             select = elem.get("select") or elem.get(f"{{{NETCONF_BASE_NS}}}select")
             if select is None:
-                raise RequestError(
-                    "an XPath filter needs a select attribute",
-                    tag="missing-attribute", error_type="protocol",
-                )
+                raise RequestError("an XPath filter needs a select attribute", tag="missing-attribute",
+                                   error_type="protocol", bad_element=name, bad_attribute="select")
+            content = _element_children(elem)
+            if content:  # RFC 6241 §8.9.5.1: the <filter> element itself must be empty
+                raise RequestError(f"an XPath filter holds no elements, not {etree.QName(content[0]).localname}",
+                                   tag="unknown-element", error_type="protocol",
+                                   bad_element=etree.QName(content[0]).localname)
             return cls.from_xpath(select, elem.nsmap, ctx)
-        raise RequestError(f"unknown filter type {kind!r}", tag="bad-attribute", error_type="protocol")
+        raise RequestError(f"unknown filter type {kind!r}", tag="bad-attribute", error_type="protocol",
+                           bad_element=name, bad_attribute="type")
 
     def selects_all(self) -> bool:
         return self._impl is None

@@ -34,6 +34,7 @@ NCM_PATH = "/ietf-netconf-monitoring:netconf-state"
 YANG_LIBRARY_PATH = "/ietf-yang-library:yang-library"
 MODULES_STATE_PATH = "/ietf-yang-library:modules-state"
 STREAMS_PATH = "/ietf-subscribed-notifications:streams"
+NETCONF_STREAMS_PATH = "/nc-notifications:netconf"
 CAP = "urn:ietf:params:netconf:capability:"
 
 
@@ -45,7 +46,9 @@ def _implemented(ctx: libyang.Context, name: str) -> bool:
 
 
 def request_error(err: RequestError) -> RpcError:
-    return RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag)
+    info = [(f"{{{NC_NS}}}{name}", value) for name, value in
+            (("bad-attribute", err.bad_attribute), ("bad-element", err.bad_element)) if value]
+    return RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag, info=info)
 
 
 def _parse_time(elem: Optional[etree._Element]) -> Optional[datetime]:
@@ -117,8 +120,10 @@ class Services:
             self.monitoring.bad_hello()
 
     def subscribed(self, session_id: int) -> bool:
+        """Has the session a live subscription (one whose stop time has not passed)?"""
         with self._lock:
-            return session_id in self._writers
+            writer = self._writers.get(session_id)
+        return writer is not None and not writer[0].closed
 
     def rpc_done(self, session: "Session", ok: bool) -> None:
         if self.monitoring:
@@ -213,6 +218,8 @@ class Services:
             trees.append(self.nacm.counters.to_data(self.ctx))
         if _implemented(self.ctx, "ietf-subscribed-notifications") and plan.selects(STREAMS_PATH):
             trees.append(self.hub.streams_data())
+        if _implemented(self.ctx, "nc-notifications") and plan.selects(NETCONF_STREAMS_PATH):
+            trees.append(self.hub.netconf_streams_data())  # RFC 5277 §3.2.5.1
         return trees
 
     # ------------------------------------------------------------------ operations

@@ -162,7 +162,8 @@ class NmdaOperations:
         def finish(tree: libyang.DNode) -> Optional[libyang.DNode]:
             return keep_config(tree, config_filter) if config_filter is not None else tree
 
-        return self.server._data_reply(session, tree, flt, mode, max_depth, NMDA_NS, finish, splices)
+        return self.server._data_reply(session, tree, flt, mode, max_depth, NMDA_NS, finish, splices,
+                                       config_only=name != OPERATIONAL)
 
     def _filter(self, subtree: Optional[etree._Element], xpath: Optional[etree._Element]) -> Filter:
         if subtree is not None and xpath is not None:

@@ -78,6 +78,7 @@ class Subscription:
     queue: "queue.Queue[object]" = field(default_factory=queue.Queue)
     closed: bool = False
     id: int = 0
+    stop_timer: Optional[threading.Timer] = None
 
     def get(self, timeout: Optional[float] = None) -> Optional[str]:
         """Next ``<notification>`` XML; None when the timeout passed or the subscription ended."""
@@ -96,8 +97,9 @@ class NotificationHub:
         self.ctx = ctx
         self.replay: deque[Event] = deque(maxlen=replay_size)
         self.created = now()
+        self.aged: Optional[datetime] = None  # time of the last notification aged out of the log
         self._subs: dict[int, Subscription] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._permit = permit or (lambda user, module, name: True)
         self.streams = {NETCONF_STREAM: "default NETCONF event stream"}
@@ -114,6 +116,8 @@ class NotificationHub:
         event = Event(event_time or now(), node.print_mem("xml", with_siblings=False, pretty=False),
                       notif.module().name(), notif.name())
         with self._lock:
+            if len(self.replay) == self.replay.maxlen:
+                self.aged = self.replay[0].time
             self.replay.append(event)
             subs = list(self._subs.values())
         for sub in subs:
@@ -139,11 +143,17 @@ class NotificationHub:
         sub.queue.put(event.to_xml())
 
     def _complete(self, sub: Subscription) -> None:
-        sub.queue.put(_control("notificationComplete", now()).to_xml())
-        sub.closed = True
-        sub.queue.put(_CLOSED)
+        """The stop time has passed: notificationComplete, then the subscription ends (the
+        session goes on, RFC 5277 §2.3)."""
         with self._lock:
+            if sub.closed:
+                return
+            sub.closed = True
             self._subs.pop(sub.id, None)
+        if sub.stop_timer is not None:
+            sub.stop_timer.cancel()
+        sub.queue.put(_control("notificationComplete", now()).to_xml())
+        sub.queue.put(_CLOSED)
 
     # -- subscribing (RFC 5277 §2.1.1)
     def subscribe(
@@ -158,12 +168,16 @@ class NotificationHub:
         stream = stream or NETCONF_STREAM
         if stream not in self.streams:
             raise RequestError(f"no event stream named {stream!r}", tag="invalid-value")
+        # RFC 5277 §2.1.1, negative response: each with the element it is about
         if stop is not None and start is None:
-            raise RequestError("stopTime needs a startTime", tag="missing-element", error_type="protocol")
+            raise RequestError("stopTime needs a startTime", tag="missing-element", error_type="protocol",
+                               bad_element="startTime")
         if start is not None and start > now():
-            raise RequestError("startTime is in the future", tag="bad-element", error_type="protocol")
+            raise RequestError("startTime is in the future", tag="bad-element", error_type="protocol",
+                               bad_element="startTime")
         if start is not None and stop is not None and stop < start:
-            raise RequestError("stopTime is earlier than startTime", tag="bad-element", error_type="protocol")
+            raise RequestError("stopTime is earlier than startTime", tag="bad-element", error_type="protocol",
+                               bad_element="stopTime")
         with self._lock:
             if any(s.session_id == session_id for s in self._subs.values()):
                 raise RequestError("this session already has a subscription", tag="in-use")
@@ -177,14 +191,23 @@ class NotificationHub:
                 self._deliver(sub, event)
             if start is not None:
                 sub.queue.put(_control("replayComplete", now()).to_xml())
-        if stop is not None and stop <= now():
-            self._complete(sub)
+        if stop is not None:
+            # ends at the stop time even when no notification comes to notice it
+            wait = (stop - now()).total_seconds()
+            if wait <= 0:
+                self._complete(sub)
+            else:
+                sub.stop_timer = threading.Timer(wait, self._complete, args=(sub,))
+                sub.stop_timer.daemon = True
+                sub.stop_timer.start()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             self._subs.pop(sub.id, None)
-        sub.closed = True
+            sub.closed = True
+        if sub.stop_timer is not None:
+            sub.stop_timer.cancel()
         sub.queue.put(_CLOSED)
 
     def streams_data(self) -> libyang.DNode:
@@ -194,6 +217,22 @@ class NotificationHub:
             tree.create_path(f"stream[name='{name}']/description", description)
             tree.create_path(f"stream[name='{name}']/replay-support")
             tree.create_path(f"stream[name='{name}']/replay-log-creation-time", format_time(self.created))
+            if self.aged is not None:
+                tree.create_path(f"stream[name='{name}']/replay-log-aged-time", format_time(self.aged))
+        return tree
+
+    def netconf_streams_data(self) -> libyang.DNode:
+        """RFC 5277 §3.2.5.1 ``/netconf/streams`` (module nc-notifications): every stream,
+        its replay support and the log's creation time, and its aged time once a
+        notification has aged out (§3.4)."""
+        tree = self.ctx.create_data_path("/nc-notifications:netconf")
+        for name, description in self.streams.items():
+            entry = f"streams/stream[name='{name}']"
+            tree.create_path(f"{entry}/description", description)
+            tree.create_path(f"{entry}/replaySupport", "true")
+            tree.create_path(f"{entry}/replayLogCreationTime", format_time(self.created))
+            if self.aged is not None:
+                tree.create_path(f"{entry}/replayLogAgedTime", format_time(self.aged))
         return tree
 
 

@@ -266,9 +266,11 @@ class NetconfServer:
         with self._sessions_lock:
             known = self.sessions.pop(session_id, None) is not None
         with self.lock:
-            self.locks.release_all(session_id)
+            released = self.locks.release_all(session_id)
             if self.confirmed.owned_by(session_id):
                 self._rollback_confirmed("cancel", session)
+            if "candidate" in released:
+                self._discard_outstanding_changes()
         if not known:
             return
         if session.end_reason == "bad-hello":
@@ -402,12 +404,22 @@ class NetconfServer:
                     mode: ds.WithDefaults, max_depth: Optional[int] = None,
                     namespace: str = NC_NS,
                     finish: Optional[Callable[[libyang.DNode], Optional[libyang.DNode]]] = None,
-                    splices: Sequence[Splice] = (),
+                    splices: Sequence[Splice] = (), config_only: bool = False,
                     ) -> list[Text]:
-        """The ``<data>`` reply as XML text: NACM read rules, then the filter, then ``finish``
-        (a last in-place change of the tree, returning its new first node), then the lists
-        the state provider printed itself."""
-        tree = flt.apply(self.services.prune_read(session, tree), max_depth)
+        """The ``<data>`` reply as XML text: the defaults a report-all mode reports (before
+        anything else, RFC 6243 §4.5.1; state ones unless ``config_only``), NACM read rules,
+        the filter, ``finish`` (a last in-place change of the tree, returning its new first
+        node), then the lists the state provider printed itself."""
+        try:
+            if mode in ds.REPORTS_DEFAULTS:
+                tree = ds.add_implicit_defaults(self.ctx, tree, config_only)
+            tree = flt.apply(self.services.prune_read(session, tree), max_depth)
+        except RequestError as err:
+            ds.free(tree)
+            raise request_error(err) from None
+        except (RpcError, RpcErrors):
+            ds.free(tree)
+            raise
         try:
             if finish is not None and tree is not None:
                 tree = finish(tree)
@@ -422,7 +434,7 @@ class NetconfServer:
         flt, mode = self._filter(p.get("filter")), self._with_defaults(p.get("with-defaults"))
         with self.lock:
             tree = self.datastores.get(source)
-        return self._data_reply(session, tree, flt, mode)
+        return self._data_reply(session, tree, flt, mode, config_only=True)
 
     def _get(self, session: Session, op: etree._Element) -> list[Text]:
         p = _params(op, ("filter", "with-defaults"))
@@ -509,8 +521,10 @@ class NetconfServer:
         if name != "config":
             return self.datastores.get(name)
         inline = [c for c in param if isinstance(c.tag, str)][0]
-        xml = "".join(etree.tostring(c).decode() for c in inline if isinstance(c.tag, str))
-        return ds.parse_config(self.ctx, xml) if xml else None
+        # applied by the edit engine, so errors carry their tag and path and the RFC 6243
+        # default attribute is understood (§4.5.1)
+        tree, _ = apply_edit(self.ctx, None, inline, "replace")
+        return tree
 
     def _copy_config(self, session: Session, op: etree._Element) -> list[etree._Element]:
         # RFC 6243 §4.5.1: with-defaults has no effect when the target is a datastore
@@ -611,9 +625,18 @@ class NetconfServer:
 
     def _unlock(self, session: Session, op: etree._Element) -> list[etree._Element]:
         target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES)
-        if not self.locks.release(target, session.session_id):
-            raise operation_failed(f"this session does not hold the lock on {target}", error_type="protocol")
+        with self.lock:
+            if not self.locks.release(target, session.session_id):
+                raise operation_failed(f"this session does not hold the lock on {target}", error_type="protocol")
+            if target == "candidate":
+                self._discard_outstanding_changes()
         return _ok()
+
+    def _discard_outstanding_changes(self) -> None:
+        """RFC 6241 §8.3.5.2: releasing the candidate's lock, by <unlock> or by the session
+        ending, discards its uncommitted changes (only the holder could have made them)."""
+        if self.datastores.candidate_dirty:
+            self.datastores.reset_candidate()
 
     # ------------------------------------------------------------------ sessions
     def _close_session(self, session: Session, op: etree._Element) -> list[etree._Element]:

@@ -115,3 +115,20 @@ def test_second_subscription_on_a_session_is_refused(hub):
 def test_streams_data_lists_netconf_stream_with_replay(hub):
     data = hub.streams_data()
     assert data.find_path("/ietf-subscribed-notifications:streams/stream[name='NETCONF']/replay-support") is not None
+
+
+def test_the_log_reports_when_a_notification_last_aged_out(ctx, hub):
+    t0 = n.now() - timedelta(seconds=10)
+    for i in range(4):  # the buffer keeps the last 3: the first ages out
+        hub.publish(n.netconf_session_start(ctx, f"u{i}", i), t0 + timedelta(seconds=i))
+    data = hub.netconf_streams_data()
+    aged = data.find_path("/nc-notifications:netconf/streams/stream[name='NETCONF']/replayLogAgedTime")
+    assert aged is not None and aged.value() == n.format_time(t0).replace("Z", "+00:00")  # RFC 5277 §3.4
+
+
+def test_a_log_nothing_aged_out_of_has_no_aged_time(hub):
+    data = hub.netconf_streams_data()
+    stream = "/nc-notifications:netconf/streams/stream[name='NETCONF']"
+    assert data.find_path(f"{stream}/replaySupport").value() is True
+    assert data.find_path(f"{stream}/replayLogCreationTime") is not None
+    assert data.find_path(f"{stream}/replayLogAgedTime") is None

@@ -99,6 +99,36 @@ def test_locks_are_released_when_the_session_closes(server):
         assert two.lock("candidate").ok
 
 
+def candidate_hostname(mgr) -> str | None:
+    return mgr.get_config("candidate").data_ele.findtext(f"{{{SRV}}}system/{{{SRV}}}hostname")
+
+
+def test_unlocking_the_candidate_discards_its_outstanding_changes(client):
+    client.lock("candidate")
+    client.edit_config(target="candidate", config=HOST("uncommitted"))
+    client.unlock("candidate")  # RFC 6241 §8.3.5.2
+    assert candidate_hostname(client) is None
+
+
+def test_the_candidate_locks_session_ending_discards_its_outstanding_changes(server):
+    one = connect(server)
+    one.lock("candidate")
+    one.edit_config(target="candidate", config=HOST("uncommitted"))
+    one.close_session()
+    with connect(server) as two:
+        assert wait_for(lambda: server.locks.holder("candidate") == 0)
+        assert candidate_hostname(two) is None
+        assert two.lock("candidate").ok  # not denied for changes that are no longer there
+
+
+def test_changes_made_without_the_candidate_lock_outlive_the_session(server):
+    one = connect(server)
+    one.edit_config(target="candidate", config=HOST("shared"))
+    one.close_session()
+    with connect(server) as two:
+        assert candidate_hostname(two) == "shared"
+
+
 def test_confirmed_commit_rolls_back_on_timeout(client):
     client.edit_config(target="running", config=HOST("before"))
     client.edit_config(target="candidate", config=HOST("after"))

@@ -13,6 +13,8 @@ MODULES = [
     "ietf-netconf-monitoring",
     "ietf-netconf-nmda",
     "ietf-netconf-notifications",
+    "notifications",
+    "nc-notifications",
     "ietf-netconf-with-defaults",
     "ietf-subscribed-notifications",
     "ietf-yang-library",

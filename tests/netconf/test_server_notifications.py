@@ -1,0 +1,96 @@
+"""RFC 5277 over the wire through ncclient: stream discovery (§3.2.5.1), the negative
+responses of <create-subscription> (§2.1.1), a stop time that passes with nothing to send
+(§2.3), and requests on a subscribed session (§1.3, §6)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from lxml import etree
+from ncclient.operations import RPCError
+from ncclient.xml_ import to_ele
+
+from tests.netconf.conftest import connect
+from tests.netconf.test_server_edit import NC, SRV, cfg, hostname
+from tests.netconf.test_server_integration import full_context
+
+NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+NCN = "urn:ietf:params:xml:ns:netmod:notification"
+
+
+@pytest.fixture
+def client(servers):
+    with connect(servers.start(ctx=full_context())) as mgr:
+        yield mgr
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def subscribe(mgr, start: datetime | None = None, stop: datetime | None = None):
+    body = (f"<startTime>{stamp(start)}</startTime>" if start else "") + \
+           (f"<stopTime>{stamp(stop)}</stopTime>" if stop else "")
+    return mgr.dispatch(to_ele(f'<create-subscription xmlns="{NOTIF}">{body}</create-subscription>'))
+
+
+def bad_element(err: RPCError) -> str | None:
+    return err.xml.findtext(f"{{{NC}}}error-info/{{{NC}}}bad-element")
+
+
+def test_get_of_streams_lists_the_netconf_stream_and_its_replay(client):
+    data = client.get(filter=("subtree", f'<netconf xmlns="{NCN}"><streams/></netconf>')).data_ele
+    [stream] = data.findall(f"{{{NCN}}}netconf/{{{NCN}}}streams/{{{NCN}}}stream")
+    assert stream.findtext(f"{{{NCN}}}name") == "NETCONF"
+    assert stream.findtext(f"{{{NCN}}}replaySupport") == "true"
+    created = datetime.fromisoformat(stream.findtext(f"{{{NCN}}}replayLogCreationTime").replace("Z", "+00:00"))
+    assert created <= datetime.now(timezone.utc)
+
+
+def test_stop_time_without_start_time_is_missing_element_naming_start_time(client):
+    with pytest.raises(RPCError) as err:
+        subscribe(client, stop=datetime.now(timezone.utc))
+    assert (err.value.tag, err.value.type, bad_element(err.value)) == ("missing-element", "protocol", "startTime")
+
+
+def test_a_start_time_in_the_future_is_bad_element_naming_it(client):
+    with pytest.raises(RPCError) as err:
+        subscribe(client, start=datetime.now(timezone.utc) + timedelta(hours=1))
+    assert (err.value.tag, err.value.type, bad_element(err.value)) == ("bad-element", "protocol", "startTime")
+
+
+def test_a_stop_time_before_the_start_time_is_bad_element_naming_it(client):
+    now = datetime.now(timezone.utc)
+    with pytest.raises(RPCError) as err:
+        subscribe(client, start=now - timedelta(minutes=1), stop=now - timedelta(minutes=2))
+    assert (err.value.tag, err.value.type, bad_element(err.value)) == ("bad-element", "protocol", "stopTime")
+
+
+def test_an_unknown_stream_is_refused(client):
+    with pytest.raises(RPCError) as err:
+        client.dispatch(to_ele(f'<create-subscription xmlns="{NOTIF}"><stream>SNMP</stream></create-subscription>'))
+    assert err.value.tag == "invalid-value"
+
+
+def test_a_subscription_ends_at_its_stop_time_though_nothing_happens(client):
+    now = datetime.now(timezone.utc)
+    subscribe(client, start=now - timedelta(seconds=1), stop=now + timedelta(seconds=0.3))
+    names = []
+    while "notificationComplete" not in names:
+        note = client.take_notification(block=True, timeout=5)
+        assert note is not None, f"only {names}"
+        names += [etree.QName(e).localname for e in note.notification_ele if etree.QName(e).namespace == NCN]
+    assert names[-2:] == ["replayComplete", "notificationComplete"]
+    client.edit_config(target="running", config=cfg(f'<system xmlns="{SRV}"><hostname>after</hostname></system>'))
+    assert hostname(client) == "after"  # the session goes on (§2.3)
+    subscribe(client)  # and may subscribe again
+
+
+def test_a_subscribed_session_is_served_and_closes(servers):
+    server = servers.start(ctx=full_context())
+    mgr = connect(server)
+    subscribe(mgr)
+    mgr.edit_config(target="running", config=cfg(f'<system xmlns="{SRV}"><hostname>h</hostname></system>'))
+    assert hostname(mgr) == "h"  # §6.1 interleave
+    mgr.close_session()  # §1.3: close-session is accepted while subscribed
+    assert not mgr.connected
