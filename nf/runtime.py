@@ -107,7 +107,7 @@ class Runtime:
         for role in self.roles.values():
             await role.start()
         await self.liveness.start()
-        self.data_path = DataPathService(ctx, self.forwarding_of)
+        self.data_path = DataPathService(ctx, self.forwarding_of, self.bindings_via)
         await self.data_path.start()
         self._start_access_links()
         self.ready = True
@@ -130,6 +130,12 @@ class Runtime:
         """What the bindings of every role (of one mobile node, or all) have in the data plane
         (nf.roles.base.BindingForwarding), for the audit and the path probes."""
         return [f for role in (self.lma, self.mag) if role is not None for f in role.forwarding(mn_identifier)]
+
+    def bindings_via(self, peer: IPv6Address) -> int:
+        """Bindings served through the tunnel to `peer`."""
+        lma, mag = self.lma, self.mag
+        return ((lma.cache.count_by_mag(peer) if lma is not None else 0) +
+                (len(mag.bul.by_lma(peer)) if mag is not None else 0))
 
     def _role(self, cls: type[R]) -> R | None:
         role = self.roles.get(cls.name)

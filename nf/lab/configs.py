@@ -11,7 +11,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 from xml.sax.saxutils import escape
 
-from .topology import FUNCTION_HOSTS, HOME_PREFIX, MAGS, MN_LINK_LAYER, NODE_ADDRESS, Topology
+from .topology import FUNCTION_HOSTS, HOME_PREFIX, MAGS, MN_LINK_LAYER, NODE_ADDRESS, PROBE_ADDRESS, Topology
 
 NETCONF_PORT = 830
 METRICS_PORT = 9430
@@ -46,6 +46,9 @@ def function_config(topology: Topology, host: str) -> str:
     <type>dmmt:raw-ipv6</type>
     <listen-address>{NODE_ADDRESS[host]}</listen-address>
   </transport>
+  <data-path>
+    <probe-address>{PROBE_ADDRESS[host]}</probe-address>
+  </data-path>
 {body}
   <dataplane>
     <backend>dmmt:linux</backend>
@@ -88,6 +91,9 @@ def _lma(host: str) -> str:
       <address>{NODE_ADDRESS[mag]}</address>
       <name>{mag}</name>
       <role>dmmt:mag</role>
+      <bfd>
+        <probe-address>{PROBE_ADDRESS[mag]}</probe-address>
+      </bfd>
     </peer>""" for mag in MAGS)
     return f"""  <lma>{allowed}
   </lma>
@@ -121,5 +127,8 @@ def _mag(host: str) -> str:
       <address>{NODE_ADDRESS["lma"]}</address>
       <name>lma</name>
       <role>dmmt:lma</role>
+      <bfd>
+        <probe-address>{PROBE_ADDRESS["lma"]}</probe-address>
+      </bfd>
     </peer>
   </peers>"""

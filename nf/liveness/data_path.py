@@ -7,6 +7,7 @@ import logging
 from typing import Callable
 
 from nf.liveness.forwarding import ForwardingAuditor, ForwardingOf
+from nf.liveness.tunnel_bfd import TunnelBfd
 from nf.roles.base import RoleContext
 
 log = logging.getLogger(__name__)
@@ -19,17 +20,21 @@ RESTART_LEAVES = {
 
 
 class DataPathService:
-    def __init__(self, ctx: RoleContext, forwarding_of: ForwardingOf) -> None:
+    def __init__(self, ctx: RoleContext, forwarding_of: ForwardingOf,
+                 bindings_via: Callable[[object], int]) -> None:
         self.ctx = ctx
         audit = ctx.settings.data_path.audit
         self.auditor = ForwardingAuditor(ctx.dataplane, forwarding_of, ctx.events, interval=audit.interval,
                                          repair=audit.repair, wall=ctx.clock.wall, monotonic=ctx.clock.monotonic)
+        self.bfd = TunnelBfd(ctx, bindings_via)
 
     async def start(self) -> None:
+        await self.bfd.start()
         self.auditor.start()
 
     async def stop(self) -> None:
         await self.auditor.stop()
+        await self.bfd.stop()
 
     def prepare_reconfigure(self, settings) -> Callable[[], None]:
         old, new = self.ctx.settings.data_path, settings.data_path
@@ -38,6 +43,9 @@ class DataPathService:
                 raise ValueError(f"{path} cannot change on a running node; edit the startup datastore "
                                  "and restart it")
 
+        bfd = self.bfd.prepare_reconfigure(settings)
+
         def apply() -> None:
             self.auditor.reconfigure(new.audit.interval, new.audit.repair)
+            bfd()
         return apply

@@ -78,13 +78,14 @@ class BfdEngine:
     on (4784; tests use others) on ``listen_address`` (all addresses when None); ``rng``
     the source of jitter, discriminators and source ports (tests seed one; the default is
     seeded from the system's randomness, since discriminators SHOULD be random, RFC 5880
-    §6.8.1).
+    §6.8.1); ``nonlocal_source`` lets sessions send from an address that is a local route
+    rather than an interface address (a data-path probe address, docs/liveness.md).
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, port: int = MULTIHOP_PORT,
                  listen_address: IPv6Address | str | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, nonlocal_source: bool = False) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
             raise BfdSpecError("port", f"must be an integer 0-65535: {port!r}")
         if listen_address is not None:
@@ -97,6 +98,7 @@ class BfdEngine:
         self._wall = wall
         self._port = port
         self._listen_address = listen_address
+        self._nonlocal_source = nonlocal_source
         self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
         self._entries: dict[Hashable, _Entry] = {}
         self._by_discriminator: dict[int, _Entry] = {}
@@ -263,7 +265,8 @@ class BfdEngine:
                 return value
 
     def _open(self, entry: _Entry) -> None:
-        sock = open_sender(entry.session.spec.local_address, self._ports_in_use, self._rng)
+        sock = open_sender(entry.session.spec.local_address, self._ports_in_use, self._rng,
+                           nonlocal_source=self._nonlocal_source)
         entry.sock = sock
         entry.source_port = sock.getsockname()[1]
         self._ports_in_use.add(entry.source_port)

@@ -19,6 +19,7 @@ from .errors import BfdBindError
 
 SOURCE_PORTS = range(49152, 65536)  # RFC 5881 §4
 HOP_LIMIT = 255  # RFC 5881 §5
+IPV6_FREEBIND = 78  # Linux 4.15+; the socket module of Python 3.11 has no name for it
 _RECEIVE_BUFFER = 4 * 1024 * 1024  # a burst of 1,000 sessions' packets fits
 
 
@@ -32,11 +33,14 @@ def open_receiver(address: IPv6Address | None, port: int) -> socket.socket:
     return sock
 
 
-def open_sender(local: IPv6Address, ports_in_use: set[int], rng: random.Random) -> socket.socket:
+def open_sender(local: IPv6Address, ports_in_use: set[int], rng: random.Random, *,
+                nonlocal_source: bool = False) -> socket.socket:
     """A non-blocking UDP socket bound to [local]:P, P a free port of SOURCE_PORTS.
 
     Tries the ports from a random one on, skipping `ports_in_use` (ours) and any port
     another program holds; BfdBindError when the address is not local or none is free.
+    `nonlocal_source` binds with IPV6_FREEBIND: a data-path probe address is a local route
+    (table local), not an address of an interface (docs/liveness.md).
     """
     start = rng.randrange(len(SOURCE_PORTS))
     count = len(SOURCE_PORTS)
@@ -45,7 +49,8 @@ def open_sender(local: IPv6Address, ports_in_use: set[int], rng: random.Random) 
         if port in ports_in_use:
             continue
         # It never reads: a small buffer is enough for what might arrive anyway.
-        sock = _bound(local, port, ((socket.IPV6_UNICAST_HOPS, HOP_LIMIT),), 4096)
+        options = ((socket.IPV6_UNICAST_HOPS, HOP_LIMIT),) + (((IPV6_FREEBIND, 1),) if nonlocal_source else ())
+        sock = _bound(local, port, options, 4096)
         if sock is not None:
             return sock
     raise BfdBindError(local, 0, "no free source port in 49152-65535")
