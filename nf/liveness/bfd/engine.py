@@ -320,7 +320,7 @@ class BfdEngine:
                                 local_diagnostic=session.local_diagnostic,
                                 monotonic=session.last_change, wall=session.last_change_wall)
         if new == BfdState.UP or old == BfdState.UP:
-            log.info("BFD session %r %s -> %s (diagnostic %s)", session.key, old.label,
+            log.info("BFD session %s %s -> %s (diagnostic %s)", session.key, old.label,
                      new.label, Diagnostic(session.local_diagnostic).label)
         for listener in list(self.listeners):
             try:
