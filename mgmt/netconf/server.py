@@ -45,7 +45,7 @@ from mgmt.netconf.errors import (
 )
 from mgmt.netconf.filters import Filter, RequestError, module_by_namespace
 from mgmt.netconf.integration import NCM_NS, Services, request_error
-from mgmt.netconf.nmda import NmdaOperations
+from mgmt.netconf.nmda import NMDA_NS, NmdaOperations, datastore_name
 from mgmt.netconf.notifications import NOTIFICATION_NS
 from mgmt.netconf.session import PasswordAndKeyAuth, Session
 from mgmt.netconf.splice import PrintableSchema, ReadRequest, Splice, State, Text, splice
@@ -113,16 +113,23 @@ def _params(op: etree._Element, allowed: Sequence[str]) -> dict[str, etree._Elem
     return found
 
 
-def _datastore(param: Optional[etree._Element], wrapper: str, allowed: Sequence[str]) -> str:
+def _datastore(param: Optional[etree._Element], wrapper: str, allowed: Sequence[str], nmda: bool = False) -> str:
     if param is None:
         raise missing_element(wrapper)
     children = [c for c in param if isinstance(c.tag, str)]
     if len(children) != 1:
         raise missing_element(wrapper, f"{wrapper} must name exactly one datastore")
-    name = etree.QName(children[0]).localname
+    qname = etree.QName(children[0])
+    if nmda and (qname.namespace, qname.localname) == (NMDA_NS, "datastore"):
+        # RFC 8526 §3.2: <lock>, <unlock> and <validate> may name an NMDA datastore
+        name = datastore_name(children[0])
+        if name not in allowed:
+            raise invalid_value(f"ds:{name} cannot be the {wrapper} of this operation", error_type="protocol")
+        return name
+    name = qname.localname
     if name == "url":
         raise operation_not_supported("the :url capability is not supported")
-    if etree.QName(children[0]).namespace != NC_NS or name not in allowed:
+    if qname.namespace != NC_NS or name not in allowed:
         raise bad_element(wrapper, f"{name} is not allowed as {wrapper} here")
     return name
 
@@ -515,9 +522,10 @@ class NetconfServer:
             raise RpcErrors(errors)
         return _ok()
 
-    def _source_tree(self, param: Optional[etree._Element]) -> Optional[libyang.DNode]:
-        """A copy of the named datastore, or the inline ``<config>``, owned by the caller."""
-        name = _datastore(param, "source", (*ds.DATASTORES, "config"))
+    def _source_tree(self, param: Optional[etree._Element], nmda: bool = False) -> Optional[libyang.DNode]:
+        """A copy of the named datastore, or the inline ``<config>``, owned by the caller;
+        ``nmda``: the source may be an RFC 8526 datastore identity."""
+        name = _datastore(param, "source", (*ds.DATASTORES, "config"), nmda)
         if name != "config":
             return self.datastores.get(name)
         inline = [c for c in param if isinstance(c.tag, str)][0]
@@ -611,7 +619,7 @@ class NetconfServer:
 
     # ------------------------------------------------------------------ locks
     def _lock(self, session: Session, op: etree._Element) -> list[etree._Element]:
-        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES)
+        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES, nmda=True)
         with self.lock:
             if target == "candidate" and self.datastores.candidate_dirty:
                 # RFC 6241 §7.5: not while the candidate holds uncommitted changes
@@ -624,7 +632,7 @@ class NetconfServer:
         return _ok()
 
     def _unlock(self, session: Session, op: etree._Element) -> list[etree._Element]:
-        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES)
+        target = _datastore(_params(op, ("target",)).get("target"), "target", ds.DATASTORES, nmda=True)
         with self.lock:
             if not self.locks.release(target, session.session_id):
                 raise operation_failed(f"this session does not hold the lock on {target}", error_type="protocol")
@@ -744,7 +752,7 @@ class NetconfServer:
     def _validate(self, session: Session, op: etree._Element) -> list[etree._Element]:
         p = _params(op, ("source",))
         with self.lock:
-            tree = self._source_tree(p.get("source"))
+            tree = self._source_tree(p.get("source"), nmda=True)
         ds.free(ds.validate(self.ctx, tree))
         return _ok()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence, Union
@@ -39,8 +40,25 @@ _CHUNK = 1 << 20  # bytes of a reply written at once (RFC 6242 chunk, or base:1.
 _CONTENT_MARK = "dmm-nf-reply-content"  # where a reply's printed content goes in its text
 
 
-class MessageTooBig(SessionError):
-    """A message longer than the server's limit; the session is closed."""
+class FramingError(SessionError):
+    """The chunked framing is broken (RFC 6242 §4.2): the session is closed."""
+
+
+class _Refused(str):
+    """A message received whole but not taken as XML text: ``problem`` says why (``too-big``:
+    longer than the server's limit, read to its end and dropped; ``not-utf8``). Never empty,
+    as the library takes an empty message for a closed channel."""
+
+    problem: str
+
+    def __new__(cls, problem: str) -> "_Refused":
+        refused = super().__new__(cls, problem)
+        refused.problem = problem
+        return refused
+
+
+_CHUNK_HEADER = re.compile(rb"\n#([1-9][0-9]{0,9})\n")  # RFC 6242 §4.2: no leading zero
+_MAX_CHUNK_SIZE = 4294967295
 
 
 class _EofStream:
@@ -65,30 +83,69 @@ class _LimitedFraming(base.NetconfFramingTransport):
 
     def __init__(self, stream, max_chunk: int, limit: int) -> None:
         super().__init__(_EofStream(stream), max_chunk, False)
+        self.rbuffer = bytearray()  # grows in place as data comes
         self.limit = limit
 
     def _receive_10(self) -> str:
         searchfrom = 0
+        dropped = False
         while True:
             eom = self.rbuffer.find(b"]]>]]>", searchfrom)
             if eom != -1:
                 break
             if len(self.rbuffer) > self.limit:
-                raise MessageTooBig(f"message exceeds {self.limit} bytes")
+                # too big: keep reading to the end of the message without keeping it
+                dropped, self.rbuffer = True, self.rbuffer[-5:]
             searchfrom = max(0, len(self.rbuffer) - 5)
             self.rbuffer += self.stream.recv(self.max_chunk)
         msg, self.rbuffer = self.rbuffer[:eom], self.rbuffer[eom + 6:]
-        return msg.decode("utf-8", errors="replace")
+        return _Refused("too-big") if dropped or eom > self.limit else _text(msg)
 
     def _receive_11(self) -> str:
         parts: list[bytes] = []
         size = 0
-        for chunk in self._iter_receive_chunks():
-            size += len(chunk)
-            if size > self.limit:
-                raise MessageTooBig(f"message exceeds {self.limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts).decode("utf-8", errors="replace")
+        while True:
+            chunk_size = self._chunk_header()
+            if chunk_size is None:
+                break
+            size += chunk_size
+            # past the limit the message is read to its end but nothing of it is kept
+            data = self._chunk_data(chunk_size, keep=size <= self.limit)
+            if size <= self.limit:
+                parts.append(data)
+        return _Refused("too-big") if size > self.limit else _text(b"".join(parts))
+
+    def _chunk_header(self) -> Optional[int]:
+        """The next chunk's size, or None at the end of chunks. A header that is not
+        ``LF # chunk-size LF`` (1-4294967295, no leading zero) or ``LF ## LF`` closes the
+        session (RFC 6242 §4.2)."""
+        while len(self.rbuffer) < 4 or (not self.rbuffer.startswith(b"\n##\n")
+                                         and b"\n" not in self.rbuffer[2:13]):
+            if len(self.rbuffer) >= 13:
+                raise FramingError(f"bad chunk header {bytes(self.rbuffer[:13])!r}")
+            self.rbuffer += self.stream.recv(self.max_chunk)
+        if self.rbuffer.startswith(b"\n##\n"):
+            self.rbuffer = self.rbuffer[4:]
+            return None
+        header = _CHUNK_HEADER.match(self.rbuffer)
+        if header is None or int(header.group(1)) > _MAX_CHUNK_SIZE:
+            raise FramingError(f"bad chunk header {bytes(self.rbuffer[:13])!r}")
+        self.rbuffer = self.rbuffer[header.end():]
+        return int(header.group(1))
+
+    def _chunk_data(self, size: int, keep: bool) -> bytes:
+        """``size`` octets of chunk data; with ``keep`` False they are read and dropped as
+        they come, so no chunk size a client announces can make the server hold it."""
+        if not keep:
+            while size > len(self.rbuffer):
+                size -= len(self.rbuffer)
+                self.rbuffer = self.stream.recv(self.max_chunk)
+            self.rbuffer = self.rbuffer[size:]
+            return b""
+        while len(self.rbuffer) < size:
+            self.rbuffer += self.stream.recv(self.max_chunk)
+        chunk, self.rbuffer = bytes(self.rbuffer[:size]), self.rbuffer[size:]
+        return chunk
 
     def send_pdu(self, msg: str, new_framing: bool) -> None:
         self.send_pieces((msg,), new_framing)
@@ -116,6 +173,15 @@ class _LimitedFraming(base.NetconfFramingTransport):
         self.stream.sendall(out)
 
 
+# characters outside the XML 1.0 Char production (§2.2)
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_representable(username: str) -> bool:
+    """RFC 6242 §3: a user name that XML cannot carry gets no NETCONF session."""
+    return bool(username) and _NOT_XML_CHAR.search(username) is None
+
+
 class PasswordAndKeyAuth(paramiko.ServerInterface):
     """SSH authentication against fixed users: passwords and/or public keys."""
 
@@ -133,6 +199,8 @@ class PasswordAndKeyAuth(paramiko.ServerInterface):
         return paramiko.AUTH_FAILED
 
     def check_auth_password(self, username: str, password: str) -> int:
+        if not _xml_representable(username):
+            return paramiko.AUTH_FAILED
         expected = self.users.get(username)
         if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
             return paramiko.AUTH_SUCCESSFUL
@@ -142,6 +210,8 @@ class PasswordAndKeyAuth(paramiko.ServerInterface):
         return paramiko.AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if not _xml_representable(username):
+            return paramiko.AUTH_FAILED
         if any(key == known for known in self.authorized_keys.get(username, [])):
             return paramiko.AUTH_SUCCESSFUL
         return paramiko.AUTH_FAILED
@@ -157,6 +227,14 @@ class PasswordAndKeyAuth(paramiko.ServerInterface):
 
 def _nc(name: str) -> str:
     return f"{{{NC_NS}}}{name}"
+
+
+def _text(message: bytes) -> str:
+    """A message's text; RFC 6241 §3: NETCONF messages are UTF-8."""
+    try:
+        return message.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Refused("not-utf8")
 
 
 def _reply_element(rpc: Optional[etree._Element]) -> etree._Element:
@@ -265,10 +343,20 @@ class Session(NetconfServerSession):
         if not self.session_open:
             return
         self.last_activity = time.monotonic()
+        if isinstance(msg, _Refused):
+            self._refuse(msg.problem)
+            return
         try:
             root = etree.fromstring(msg.lstrip().encode("utf-8"), parser=_PARSER)
         except etree.XMLSyntaxError as exc:
             self._malformed(f"the message is not well-formed XML: {exc}")
+            return
+        document = root.getroottree().docinfo
+        if document.doctype:
+            self._malformed("a NETCONF message holds no document type declaration (RFC 6241 §3.2)")
+            return
+        if (document.encoding or "UTF-8").upper() not in ("UTF-8", "UTF8"):
+            self._malformed(f"the message declares encoding {document.encoding}; NETCONF messages are UTF-8")
             return
         if root.tag != _nc("rpc"):
             self._malformed(f"expected an rpc element, got {etree.QName(root).localname}")
@@ -313,6 +401,16 @@ class Session(NetconfServerSession):
         self._after_reply = []
         self.nc_server.services.rpc_done(self, ok=False)
         self.last_activity = time.monotonic()
+
+    def _refuse(self, problem: str) -> None:
+        if problem == "not-utf8":
+            self._malformed("the message is not UTF-8 (RFC 6241 §3)")
+            return
+        # too big: read to its end and dropped, so the session can go on
+        self.nc_server.services.bad_rpc(self)
+        self.nc_server.counters.rpc_answered(MALFORMED, "too-big")
+        self._send_errors(None, [RpcError(
+            "too-big", f"the message is longer than this server takes ({self.pkt_stream.limit} octets)", "rpc")])
 
     def _malformed(self, message: str) -> None:
         # RFC 6241 §4.3: malformed-message is a base:1.1 tag; a base:1.0 peer gets the

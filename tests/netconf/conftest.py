@@ -100,7 +100,8 @@ class RawClient:
     """A NETCONF client speaking the framing by hand (paramiko only), for messages no
     well-behaved client library would send."""
 
-    def __init__(self, server: NetconfServer, base11: bool = True) -> None:
+    def __init__(self, server: NetconfServer, base11: bool = True, hello: str | None = None) -> None:
+        """``hello`` replaces the client's <hello> message."""
         import paramiko
 
         self.transport = paramiko.Transport(("::1", server.port))
@@ -112,9 +113,9 @@ class RawClient:
         self.base11 = False
         self.hello = self._read_eom()
         caps = ["urn:ietf:params:netconf:base:1.0"] + (["urn:ietf:params:netconf:base:1.1"] if base11 else [])
-        self.send_10('<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
-                     + "".join(f"<capability>{c}</capability>" for c in caps)
-                     + "</capabilities></hello>")
+        self.send_10(hello or ('<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+                               + "".join(f"<capability>{c}</capability>" for c in caps)
+                               + "</capabilities></hello>"))
         self.base11 = base11
 
     def _read_eom(self) -> str:

@@ -205,3 +205,29 @@ def test_yang_library_lists_nmda_and_the_four_datastores(nc):
     assert names == {"running", "candidate", "startup", "operational"}
     modules = {m.findtext(f"{{{yl}}}name") for m in data.iter(f"{{{yl}}}module")}
     assert "ietf-netconf-nmda" in modules
+
+
+def nmda_target(operation: str, datastore: str, wrapper: str = "target") -> etree._Element:
+    return etree.fromstring(f'<{operation} xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><{wrapper}>'
+                            f'<datastore xmlns="{NMDA_NS}" xmlns:ds="{DS_NS}">ds:{datastore}</datastore>'
+                            f"</{wrapper}></{operation}>")
+
+
+def test_lock_and_unlock_take_an_nmda_datastore(nmda_server, nc):
+    nc.dispatch(nmda_target("lock", "candidate"))  # RFC 8526 §3.2
+    with connect(nmda_server) as other:
+        with pytest.raises(RPCError) as denied:
+            other.lock("candidate")
+        assert denied.value.tag == "lock-denied"
+        nc.dispatch(nmda_target("unlock", "candidate"))
+        assert other.lock("candidate").ok
+
+
+@pytest.mark.parametrize("operation, wrapper", [("lock", "target"), ("unlock", "target"), ("validate", "source")])
+def test_lock_unlock_and_validate_of_operational_are_invalid_value(nc, operation, wrapper):
+    err = rpc_error(nc, etree.tostring(nmda_target(operation, "operational", wrapper)).decode())
+    assert err.tag == "invalid-value"
+
+
+def test_validate_takes_an_nmda_datastore(nc):
+    assert nc.dispatch(nmda_target("validate", "candidate", "source")).ok

@@ -156,16 +156,96 @@ def test_unknown_parameter_is_unknown_element(server):
         raw.close()
 
 
-def test_oversized_message_closes_only_that_session(servers):
+@pytest.mark.parametrize("base11", [True, False], ids=["chunked", "end-of-message"])
+def test_a_message_over_the_size_limit_is_answered_too_big_and_the_session_goes_on(servers, base11):
     server = servers.start(max_message_size=4096)
-    with connect(server) as bystander:
-        raw = RawClient(server)
-        try:
-            raw.send("<rpc>" + "x" * 10000 + "</rpc>")
-            assert wait_for(raw.closed)
-        finally:
-            raw.close()
-        assert bystander.get_config("running").ok
+    raw = RawClient(server, base11=base11)
+    try:
+        raw.send(f'<rpc xmlns="{NC}" message-id="1"><get-config><source><running/></source>'
+                 + "<!--" + "x" * 10000 + "--></get-config></rpc>")
+        assert _error_tags(raw.receive()) == ["too-big"]
+        assert "<data" in raw.rpc("<get-config><source><running/></source></get-config>", "2")
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("header", [b"\n#012\n", b"\n#4294967296\n", b"\n#0\n", b"\n#x\n", b"\n+4\n"])
+def test_a_bad_chunk_header_closes_the_session(server, header):
+    raw = RawClient(server)
+    try:
+        raw.chan.sendall(header + b"<rpc>" + b"\n##\n")  # RFC 6242 §4.2
+        assert wait_for(raw.closed)
+    finally:
+        raw.close()
+    with connect(server) as other:
+        assert other.get_config("running").ok
+
+
+def test_a_message_that_is_not_utf8_is_malformed_message(server):
+    raw = RawClient(server)
+    try:
+        raw.send(f'<rpc xmlns="{NC}" message-id="1"><get-config><source><running/></source>'
+                 f"</get-config><!-- \xff --></rpc>".encode("latin-1"))
+        assert _error_tags(raw.receive()) == ["malformed-message"]  # RFC 6241 §3
+    finally:
+        raw.close()
+
+
+def test_a_document_type_declaration_is_malformed_message(server):
+    raw = RawClient(server)
+    try:
+        raw.send(f'<!DOCTYPE rpc [<!ENTITY x "y">]><rpc xmlns="{NC}" message-id="1">'
+                 "<get-config><source><running/></source></get-config></rpc>")
+        assert _error_tags(raw.receive()) == ["malformed-message"]  # RFC 6241 §3.2
+    finally:
+        raw.close()
+
+
+def test_a_hello_with_a_session_id_ends_the_session(server):
+    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:1.1'
+                                  "</capability></capabilities><session-id>4</session-id></hello>")
+    try:
+        assert wait_for(raw.closed)  # RFC 6241 §8.1
+    finally:
+        raw.close()
+
+
+def test_a_hello_without_a_common_base_version_ends_the_session(server):
+    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:2.0'
+                                  "</capability></capabilities></hello>")
+    try:
+        assert wait_for(raw.closed)  # RFC 6241 §8.1
+    finally:
+        raw.close()
+
+
+def test_the_server_hello_carries_a_session_id_and_base_1_1_which_is_then_used(server):
+    raw = RawClient(server)
+    try:
+        hello = etree.fromstring(raw.hello.encode())
+        assert int(hello.findtext(f"{{{NC}}}session-id")) > 0
+        caps = {c.text for c in hello.iter(f"{{{NC}}}capability")}
+        assert {"urn:ietf:params:netconf:base:1.0", "urn:ietf:params:netconf:base:1.1"} <= caps
+        assert "<data" in raw.rpc("<get-config><source><running/></source></get-config>")  # chunked
+    finally:
+        raw.close()
+
+
+def test_no_message_after_close_session_is_processed(server):
+    raw = RawClient(server)
+    edit = (f'<edit-config><target><running/></target><config><system xmlns="urn:example:server">'
+            "<hostname>late</hostname></system></config></edit-config>")
+    try:
+        close = f'<rpc xmlns="{NC}" message-id="1"><close-session/></rpc>'.encode()
+        late = f'<rpc xmlns="{NC}" message-id="2">{edit}</rpc>'.encode()
+        raw.chan.sendall(b"\n#%d\n%s\n##\n\n#%d\n%s\n##\n" % (len(close), close, len(late), late))
+        assert "<ok/>" in raw.receive()
+        assert wait_for(raw.closed)  # RFC 6242 §5
+    finally:
+        raw.close()
+    with connect(server) as other:
+        data = other.get_config("running").data_ele
+    assert data.find(".//{urn:example:server}hostname") is None
 
 
 def test_client_vanishing_mid_message_does_not_affect_others(server):
@@ -203,3 +283,19 @@ def test_base10_framing_serves_requests(server):
         assert 'message-id="10"' in reply and "<data" in reply
     finally:
         raw.close()
+
+
+def test_a_user_name_xml_cannot_carry_gets_no_session(tmp_path):
+    from mgmt.netconf.server import NetconfServer
+    from tests.netconf.conftest import server_context
+
+    server = NetconfServer(server_context(), tmp_path, port=0, address="::1", users={"bad\x01name": "pw"})
+    try:
+        transport = paramiko.Transport(("::1", server.port))
+        try:
+            with pytest.raises(paramiko.AuthenticationException):
+                transport.connect(username="bad\x01name", password="pw")  # RFC 6242 §3
+        finally:
+            transport.close()
+    finally:
+        server.close()
