@@ -1,11 +1,15 @@
 """Prometheus collector: turns one read of a `MetricsSource` into metric families at scrape time.
 
-Nothing is counted per event here; every value comes from the source when Prometheus
-scrapes. Labels are bounded (role, peer, pool, status code, trigger, reason, NETCONF
-operation and error-tag): never a mobile-node identifier or a prefix.
+Nothing is counted per event here: each scrape reads one snapshot of the runtime
+(`MetricsSource.snapshot`, nf/snapshot.py) and the NETCONF server's counters, and each
+section below maps part of them to families. Labels are bounded (role, peer, pool, status
+code, trigger, reason, NETCONF operation and error-tag): never a mobile-node identifier or
+a prefix.
 
-A section of the source that raises or returns inconsistent data is left out of that
-scrape and counted in `dmm_exporter_source_errors_total{section}`; the rest is served.
+A section whose values are inconsistent (a negative count…) or whose mapping fails is left
+out of that scrape and counted in `dmm_exporter_source_errors_total{section}`; the rest is
+served. A snapshot that cannot be read at all (the runtime did not answer) leaves out every
+runtime section and counts under `section="snapshot"`.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -25,83 +29,107 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector as CollectorBase
 
-from exporters.source import MetricsSource
+from exporters.source import HistogramSnapshot, ManagementCounters, MetricsSource, check_count
+from nf.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
-Section = Callable[[MetricsSource], list[Metric]]
+Section = Callable[[Snapshot], list[Metric]]
 
 
-def _node(source: MetricsSource) -> list[Metric]:
-    node = source.info()
+def _add(family: Metric, labels: Sequence[str], value: float, what: str) -> None:
+    """One sample, refused (SourceDataError: the section is left out) if not a count."""
+    check_count(what, value)
+    family.add_metric(list(labels), value)
+
+
+def _node(snap: Snapshot) -> list[Metric]:
+    node = snap.node
     info = InfoMetricFamily("dmm", "Software version and one sample per role the node plays.", labels=["role"])
     for role in node.roles or ("none",):
-        info.add_metric([role], {"version": node.version})
+        info.add_metric([role], {"version": node.software_version})
     start = GaugeMetricFamily("dmm_start_time_seconds", "Unix time the network function started.")
-    start.add_metric([], source.start_time())
+    _add(start, [], node.start_wall, "start time")
     return [info, start]
 
 
-def _bindings(source: MetricsSource) -> list[Metric]:
+def _bindings(snap: Snapshot) -> list[Metric]:
     bindings = GaugeMetricFamily(
         "dmm_bindings", "Binding cache (LMA) or binding update list (MAG) entries by state.", labels=["state"]
     )
-    for state, count in sorted(source.bindings_by_state().items()):
-        bindings.add_metric([state], count)
+    counts = snap.bindings
+    for state, count in sorted(((counts.cache or {}) if counts is not None else {}).items()):
+        _add(bindings, [state], count, f"bindings in state {state}")
     tunnels = GaugeMetricFamily("dmm_tunnels", "Tunnels installed in the data plane.")
-    tunnels.add_metric([], source.tunnels_count())
+    tunnels.add_metric([], len(snap.tunnels or ()))
     return [bindings, tunnels]
 
 
-def _pools(source: MetricsSource) -> list[Metric]:
+def _pools(snap: Snapshot) -> list[Metric]:
     allocated = GaugeMetricFamily("dmm_pool_prefixes_allocated", "Prefixes assigned from the pool.", labels=["pool"])
     free = GaugeMetricFamily("dmm_pool_prefixes_free", "Prefixes still available in the pool.", labels=["pool"])
-    for pool in source.pools():
-        allocated.add_metric([pool.name], pool.allocated)
-        free.add_metric([pool.name], pool.free)
+    for pool in snap.pools or ():
+        _add(allocated, [pool.name], pool.used, f"pool {pool.name!r} allocated")
+        _add(free, [pool.name], pool.free, f"pool {pool.name!r} free")
     return [allocated, free]
 
 
-def _registrations(source: MetricsSource) -> list[Metric]:
-    counters = source.registration_counters()
+def _registrations(snap: Snapshot) -> list[Metric]:
+    s = snap.counters.statistics
     received = CounterMetricFamily("dmm_registrations_received", "Proxy Binding Updates handled.")
-    received.add_metric([], counters.received)
+    _add(received, [], s.pbu_received, "registrations received")
     accepted = CounterMetricFamily("dmm_registrations_accepted", "Proxy Binding Updates accepted (PBA status < 128).")
-    accepted.add_metric([], counters.accepted)
+    _add(accepted, [], s.pba_accepted_sent, "registrations accepted")
     rejected = CounterMetricFamily(
         "dmm_registrations_rejected", "Proxy Binding Updates rejected, by PBA status code.", labels=["status"]
     )
-    for status, count in sorted(counters.rejected_by_status.items()):
-        rejected.add_metric([str(status)], count)
+    for status, count in sorted(s.pba_sent_by_status.items()):
+        if status >= 128:
+            _add(rejected, [str(status)], count, f"registrations rejected with status {status}")
     return [received, accepted, rejected]
 
 
-def _pba_rtt(source: MetricsSource) -> list[Metric]:
-    snapshot = source.pba_rtt_histogram()
-    if snapshot is None:
+RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def rtt_histogram(samples: Sequence[float]) -> HistogramSnapshot:
+    """Cumulative buckets over the MAG's recent PBU->PBA round trips (seconds).
+
+    The MAG keeps a bounded window of samples, so this histogram describes recent traffic;
+    its count is the window's size, not a lifetime total.
+    """
+    buckets = tuple((bound, sum(1 for x in samples if x <= bound)) for bound in RTT_BUCKETS)
+    return HistogramSnapshot(buckets=buckets + ((math.inf, len(samples)),), sum_seconds=float(sum(samples)),
+                             count=len(samples))
+
+
+def _pba_rtt(snap: Snapshot) -> list[Metric]:
+    mag = snap.counters.mag
+    if mag is None:
         return []
-    histogram = HistogramMetricFamily(
+    histogram = rtt_histogram(mag.pba_rtt_seconds)
+    family = HistogramMetricFamily(
         "dmm_pba_round_trip_seconds", "Time from sending a Proxy Binding Update to receiving its acknowledgement."
     )
-    buckets = [("+Inf" if bound == math.inf else repr(float(bound)), count) for bound, count in snapshot.buckets]
-    histogram.add_metric([], buckets, snapshot.sum_seconds)
-    return [histogram]
+    buckets = [("+Inf" if bound == math.inf else repr(float(bound)), count) for bound, count in histogram.buckets]
+    family.add_metric([], buckets, histogram.sum_seconds)
+    return [family]
 
 
-def _revocations(source: MetricsSource) -> list[Metric]:
-    counters = source.revocations_by_trigger()
+def _revocations(snap: Snapshot) -> list[Metric]:
+    s = snap.counters.statistics
     revocations = CounterMetricFamily(
         "dmm_revocations",
         "Binding Revocation Indications (RFC 5846) by direction and revocation trigger code.",
         labels=["direction", "trigger"],
     )
-    for direction, by_trigger in (("sent", counters.sent), ("received", counters.received)):
+    for direction, by_trigger in (("sent", s.bri_sent_by_trigger), ("received", s.bri_received_by_trigger)):
         for trigger, count in sorted(by_trigger.items()):
-            revocations.add_metric([direction, str(trigger)], count)
+            _add(revocations, [direction, str(trigger)], count, f"revocations {direction} with trigger {trigger}")
     return [revocations]
 
 
-def _peers(source: MetricsSource) -> list[Metric]:
+def _peers(snap: Snapshot) -> list[Metric]:
     up = GaugeMetricFamily("dmm_peer_up", "Path to the peer: 1 up, 0 down.", labels=["peer"])
     last_change = GaugeMetricFamily(
         "dmm_peer_last_change_timestamp_seconds", "Unix time the path to the peer last went up or down.", labels=["peer"]
@@ -116,41 +144,45 @@ def _peers(source: MetricsSource) -> list[Metric]:
     restarts = CounterMetricFamily(
         "dmm_peer_restarts", "Restarts of the peer detected through its Restart Counter.", labels=["peer"]
     )
-    for peer in source.peers():
-        up.add_metric([peer.peer], 1.0 if peer.up else 0.0)
-        last_change.add_metric([peer.peer], peer.last_change)
-        requests.add_metric([peer.peer], peer.heartbeat_requests)
-        responses.add_metric([peer.peer], peer.heartbeat_responses)
-        timeouts.add_metric([peer.peer], peer.heartbeat_timeouts)
-        restarts.add_metric([peer.peer], peer.restarts)
+    for peer in snap.peers or ():
+        label = [str(peer.address)]
+        up.add_metric(label, 1.0 if peer.liveness == "up" else 0.0)
+        _add(last_change, label, peer.last_change, f"peer {label[0]} last change")
+        _add(requests, label, peer.heartbeats_sent, f"peer {label[0]} heartbeat requests")
+        _add(responses, label, peer.heartbeats_received, f"peer {label[0]} heartbeat responses")
+        _add(timeouts, label, peer.heartbeat_timeouts, f"peer {label[0]} heartbeat timeouts")
+        _add(restarts, label, peer.restart_count, f"peer {label[0]} restarts")
     return [up, last_change, requests, responses, timeouts, restarts]
 
 
-def _mobility(source: MetricsSource) -> list[Metric]:
+def _mobility(snap: Snapshot) -> list[Metric]:
+    s = snap.counters.statistics
     handovers = CounterMetricFamily("dmm_handovers", "Mobile nodes moved from one access gateway to another.")
-    handovers.add_metric([], source.handovers_total())
+    _add(handovers, [], s.handovers, "handovers")
     dropped = CounterMetricFamily(
         "dmm_messages_dropped", "Signalling messages dropped, by reason.", labels=["reason"]
     )
-    for reason, count in sorted(source.drops_by_reason().items()):
-        dropped.add_metric([reason], count)
+    for reason, count in sorted(s.drops_by_reason.items()):
+        _add(dropped, [reason], count, f"messages dropped for {reason}")
     return [handovers, dropped]
 
 
-def _netconf(source: MetricsSource) -> list[Metric]:
+def _netconf(counters: ManagementCounters) -> list[Metric]:
     sessions = GaugeMetricFamily("dmm_netconf_sessions", "Open NETCONF sessions.")
-    sessions.add_metric([], source.netconf_sessions())
+    _add(sessions, [], counters.sessions, "NETCONF sessions")
     rpcs = CounterMetricFamily(
         "dmm_netconf_rpcs", "NETCONF RPCs answered, by operation and error-tag (none on success).",
         labels=["operation", "error"],
     )
-    for rpc in source.netconf_rpcs():
+    for rpc in counters.rpcs:
         rpcs.add_metric([rpc.operation, rpc.error_tag or "none"], rpc.count)
     commits = CounterMetricFamily("dmm_config_commits", "Configuration commits applied to running.")
-    commits.add_metric([], source.config_commits())
+    _add(commits, [], counters.commits, "config commits")
     return [sessions, rpcs, commits]
 
 
+# Sections mapping the runtime's snapshot, in exposition order. Adding one: a function above
+# and a row here (and, for new state, its section in nf/snapshot.py and METRICS_REQUEST).
 SECTIONS: dict[str, Section] = {
     "node": _node,
     "bindings": _bindings,
@@ -160,12 +192,12 @@ SECTIONS: dict[str, Section] = {
     "revocations": _revocations,
     "peers": _peers,
     "mobility": _mobility,
-    "netconf": _netconf,
 }
+ERROR_SECTIONS = ("snapshot", *SECTIONS, "netconf")
 
 
 class Collector(CollectorBase):
-    """Register with a `CollectorRegistry`; each scrape reads the source once per section."""
+    """Register with a `CollectorRegistry`; each scrape reads the source's snapshot once."""
 
     def __init__(self, source: MetricsSource) -> None:
         self._source = source
@@ -175,20 +207,20 @@ class Collector(CollectorBase):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families: list[Metric] = []
-        for name, section in SECTIONS.items():
-            try:
-                families.extend(section(self._source))
-            except Exception:  # a broken source must not break the scrape; the counter tells
-                log.exception("metrics section %s failed", name)
-                with self._lock:
-                    self._errors[name] += 1
+        snapshot = self._run("snapshot", self._source.snapshot)
+        if snapshot is not None:
+            for name, section in SECTIONS.items():
+                families.extend(self._run(name, section, snapshot) or ())
+        management = self._run("netconf", self._source.management)
+        if management is not None:
+            families.extend(self._run("netconf", _netconf, management) or ())
         yield from families
         errors = CounterMetricFamily(
             "dmm_exporter_source_errors", "Scrapes that left a section out because reading it failed.",
             labels=["section"],
         )
         with self._lock:
-            for name in SECTIONS:
+            for name in ERROR_SECTIONS:
                 errors.add_metric([name], self._errors[name])
         yield errors
         duration = GaugeMetricFamily(
@@ -196,3 +228,13 @@ class Collector(CollectorBase):
         )
         duration.add_metric([], time.perf_counter() - started)
         yield duration
+
+    def _run(self, name: str, fn: Callable, *args):
+        """fn(*args), or None — logged and counted against section `name` — if it raises."""
+        try:
+            return fn(*args)
+        except Exception:  # a broken source must not break the scrape; the counter tells
+            log.exception("metrics section %s failed", name)
+            with self._lock:
+                self._errors[name] += 1
+            return None

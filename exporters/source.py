@@ -1,66 +1,41 @@
 """What the metrics exporter reads from the network function, as a small typed interface.
 
-The runtime implements `MetricsSource` through an adapter; tests use `FakeSource`. The
-collector calls each method once per scrape, from the HTTP server's thread, so an adapter
-must read the runtime thread-safely (for example through `runtime.call`). Every value is
-an aggregate: counts and totals, never one entry per mobile node, so the size of a scrape
-does not grow with the number of bindings.
+A scrape reads the runtime's state once: one `nf.snapshot.Snapshot` of the sections in
+`METRICS_REQUEST`, taken on the runtime's loop in one call, which the collector maps to
+metric families. Beside it come the management plane's own counters (NETCONF sessions,
+RPCs and commits belong to the NETCONF server, not to the runtime) and readiness (for
+`/readyz`). The runtime implements `MetricsSource` through `RuntimeSource`
+(exporters/runtime_source.py); tests use `FakeSource`, holding a snapshot they build
+directly. Every section a scrape asks for is bounded by configuration (pools, peers,
+tunnels) or holds counts, never one entry per mobile node, so the size of a scrape does
+not grow with the number of bindings.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv6Address, IPv6Network
 from typing import Protocol
+
+from nf import VERSION
+from nf.core.stats import Statistics
+from nf.liveness.heartbeat import HeartbeatTotals
+from nf.roles.mag import MagCounters
+from nf.snapshot import BindingCounts, Counters, NodeState, PeerState, PoolState, Snapshot, SnapshotRequest, TunnelState
+
+# What a scrape asks the runtime for.
+METRICS_REQUEST = SnapshotRequest.of("node", "bindings", "pools", "tunnels", "peers", "counters")
 
 
 class SourceDataError(ValueError):
     """A value read from the source is inconsistent (negative count, unsorted buckets…)."""
 
 
-def _check_count(what: str, value: int | float) -> None:
+def check_count(what: str, value: int | float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
         raise SourceDataError(f"{what} must be a non-negative number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    """Software version and the roles this node plays ("lma", "mag", "maar")."""
-
-    version: str
-    roles: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PoolUsage:
-    """Home network prefixes of one configured pool."""
-
-    name: str
-    allocated: int
-    free: int
-
-    def __post_init__(self) -> None:
-        _check_count(f"pool {self.name!r} allocated", self.allocated)
-        _check_count(f"pool {self.name!r} free", self.free)
-
-
-@dataclass(frozen=True)
-class RegistrationCounters:
-    """Proxy Binding Updates handled since start (LMA: received from MAGs; MAG: its own,
-    answered by the LMA). `rejected_by_status` is keyed by the PBA status code (>= 128)."""
-
-    received: int = 0
-    accepted: int = 0
-    rejected_by_status: Mapping[int, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _check_count("registrations received", self.received)
-        _check_count("registrations accepted", self.accepted)
-        for status, count in self.rejected_by_status.items():
-            if not isinstance(status, int) or not 0 <= status <= 255:
-                raise SourceDataError(f"PBA status must be an integer 0..255, got {status!r}")
-            _check_count(f"registrations rejected with status {status}", count)
 
 
 @dataclass(frozen=True)
@@ -81,45 +56,8 @@ class HistogramSnapshot:
             raise SourceDataError("histogram bounds must be strictly ascending")
         if counts != sorted(counts) or counts[-1] != self.count:
             raise SourceDataError("histogram counts must be cumulative and end with the total count")
-        _check_count("histogram count", self.count)
-        _check_count("histogram sum", self.sum_seconds)
-
-
-@dataclass(frozen=True)
-class RevocationCounters:
-    """Binding Revocation Indications (RFC 5846) by revocation trigger code."""
-
-    sent: Mapping[int, int] = field(default_factory=dict)
-    received: Mapping[int, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for direction, by_trigger in (("sent", self.sent), ("received", self.received)):
-            for trigger, count in by_trigger.items():
-                if not isinstance(trigger, int) or not 0 <= trigger <= 255:
-                    raise SourceDataError(f"revocation trigger must be an integer 0..255, got {trigger!r}")
-                _check_count(f"revocations {direction} with trigger {trigger}", count)
-
-
-@dataclass(frozen=True)
-class PeerLiveness:
-    """Path liveness of one configured peer (RFC 5847 heartbeats and restart detection).
-
-    `last_change` is the Unix time the path last went up or down; `heartbeat_requests`
-    counts requests sent to the peer, `heartbeat_responses` responses received from it,
-    `heartbeat_timeouts` requests left unanswered; `restarts` counts restarts of the peer
-    detected through its Restart Counter."""
-
-    peer: str
-    up: bool
-    last_change: float
-    heartbeat_requests: int = 0
-    heartbeat_responses: int = 0
-    heartbeat_timeouts: int = 0
-    restarts: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("last_change", "heartbeat_requests", "heartbeat_responses", "heartbeat_timeouts", "restarts"):
-            _check_count(f"peer {self.peer!r} {name}", getattr(self, name))
+        check_count("histogram count", self.count)
+        check_count("histogram sum", self.sum_seconds)
 
 
 @dataclass(frozen=True)
@@ -131,7 +69,16 @@ class NetconfRpcCount:
     count: int
 
     def __post_init__(self) -> None:
-        _check_count(f"NETCONF {self.operation!r} RPCs", self.count)
+        check_count(f"NETCONF {self.operation!r} RPCs", self.count)
+
+
+@dataclass(frozen=True)
+class ManagementCounters:
+    """The NETCONF server's counters: open sessions, RPCs answered, commits of running."""
+
+    sessions: int = 0
+    rpcs: tuple[NetconfRpcCount, ...] = ()
+    commits: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,139 +90,95 @@ class Readiness:
 
 
 class MetricsSource(Protocol):
-    """The read interface the exporter needs from the network function."""
+    """The read interface the exporter needs; the collector calls `snapshot` and
+    `management` once per scrape, from the HTTP server's thread."""
 
-    def info(self) -> NodeInfo: ...
-
-    def start_time(self) -> float:
-        """Unix time the process started."""
+    def snapshot(self) -> Snapshot:
+        """The runtime's state: the sections of METRICS_REQUEST, of one instant."""
         ...
 
-    def bindings_by_state(self) -> Mapping[str, int]:
-        """Binding cache (LMA) or binding update list (MAG) entries per state."""
-        ...
-
-    def pools(self) -> Sequence[PoolUsage]: ...
-
-    def tunnels_count(self) -> int: ...
-
-    def registration_counters(self) -> RegistrationCounters: ...
-
-    def pba_rtt_histogram(self) -> HistogramSnapshot | None:
-        """PBU→PBA round-trip times seen by a MAG; None on a node without the MAG role."""
-        ...
-
-    def revocations_by_trigger(self) -> RevocationCounters: ...
-
-    def peers(self) -> Sequence[PeerLiveness]: ...
-
-    def handovers_total(self) -> int: ...
-
-    def drops_by_reason(self) -> Mapping[str, int]:
-        """Signalling messages dropped, by reason (a bounded set such as the codec's error reasons)."""
-        ...
-
-    def netconf_sessions(self) -> int: ...
-
-    def netconf_rpcs(self) -> Sequence[NetconfRpcCount]: ...
-
-    def config_commits(self) -> int: ...
+    def management(self) -> ManagementCounters: ...
 
     def ready(self) -> Readiness: ...
 
 
+def idle_snapshot(roles: tuple[str, ...] = ("lma",), started: float | None = None) -> Snapshot:
+    """What a scrape of a node that has done nothing yet reads (for tests and benchmarks)."""
+    now = time.time()
+    return Snapshot(
+        node=NodeState(name="node", address=IPv6Address("2001:db8::10"), roles=roles, software_version=VERSION,
+                       restart_counter=0, start_wall=now if started is None else started, now_wall=now),
+        bindings=BindingCounts(cache={} if "lma" in roles else None, cache_peak=0 if "lma" in roles else None,
+                               update_list={} if "mag" in roles else None),
+        pools=(), tunnels=(), peers=(),
+        counters=Counters(Statistics(), HeartbeatTotals(), None, None, MagCounters() if "mag" in roles else None),
+    )
+
+
+def peer(address: str, *, up: bool, last_change: float, requests: int = 0, responses: int = 0, timeouts: int = 0,
+         restarts: int = 0) -> PeerState:
+    """A monitored peer's state with the values the exporter reads (for tests and benchmarks)."""
+    return PeerState(address=IPv6Address(address), name=None, liveness="up" if up else "down",
+                     last_heartbeat_sent=None, last_heartbeat_received=None, rtt_us=None, missed_heartbeats=0,
+                     heartbeats_sent=requests, heartbeats_received=responses, heartbeat_timeouts=timeouts,
+                     restart_counter=None, restart_count=restarts, last_restart=None,
+                     last_up=last_change if up else None, last_down=None if up else last_change, down_count=0)
+
+
+def pool(name: str, prefix: str, *, used: int, free: int) -> PoolState:
+    network = IPv6Network(prefix)
+    return PoolState(name=name, prefix=network, assign_length=64, size=used + free, used=used, free=free,
+                     high_water=used)
+
+
 @dataclass
 class FakeSource:
-    """A `MetricsSource` holding plain values, for tests and benchmarks. Assign the fields
-    to change what the next scrape sees."""
+    """A `MetricsSource` holding plain values, for tests and benchmarks. Assign `state`
+    (a Snapshot, e.g. `dataclasses.replace(source.state, bindings=...)`) or the other
+    fields to change what the next scrape sees."""
 
-    node: NodeInfo = field(default_factory=lambda: NodeInfo("0.0.0", ("lma",)))
-    started: float = field(default_factory=time.time)
-    bindings: dict[str, int] = field(default_factory=dict)
-    pool_usage: list[PoolUsage] = field(default_factory=list)
-    tunnels: int = 0
-    registrations: RegistrationCounters = field(default_factory=RegistrationCounters)
-    pba_rtt: HistogramSnapshot | None = None
-    revocations: RevocationCounters = field(default_factory=RevocationCounters)
-    peer_liveness: list[PeerLiveness] = field(default_factory=list)
-    handovers: int = 0
-    drops: dict[str, int] = field(default_factory=dict)
-    sessions: int = 0
-    rpcs: list[NetconfRpcCount] = field(default_factory=list)
-    commits: int = 0
+    state: Snapshot = field(default_factory=idle_snapshot)
+    counters: ManagementCounters = field(default_factory=ManagementCounters)
     readiness: Readiness = field(default_factory=lambda: Readiness(True))
 
     @classmethod
     def populated(cls) -> FakeSource:
         """A source with every metric holding at least one sample."""
         now = time.time()
+        stats = Statistics(pbu_received=120, handovers=9,
+                           pba_sent_by_status=Counter({0: 110, 152: 6, 154: 4}),
+                           bri_sent_by_trigger=Counter({1: 2}), bri_received_by_trigger=Counter({2: 5}),
+                           drops_by_reason=Counter({"bad-checksum": 1, "unknown-peer": 3}))
+        mag = MagCounters()
+        # 120 PBU->PBA round trips: 10 within 1 ms, 80 within 5 ms, 115 within 25 ms, 119 within 100 ms
+        mag.pba_rtt_seconds.extend([0.001] * 10 + [0.004] * 70 + [0.02] * 35 + [0.08] * 4 + [0.2])
+        base = idle_snapshot(("lma", "mag"), started=now - 3600)
         return cls(
-            node=NodeInfo("0.1.0", ("lma", "mag")),
-            started=now - 3600,
-            bindings={"active": 40, "deleting": 2},
-            pool_usage=[PoolUsage("pool-a", allocated=42, free=982)],
-            tunnels=3,
-            registrations=RegistrationCounters(received=120, accepted=110, rejected_by_status={152: 6, 154: 4}),
-            pba_rtt=HistogramSnapshot(
-                buckets=((0.001, 10), (0.005, 80), (0.025, 115), (0.1, 119), (math.inf, 120)),
-                sum_seconds=0.61,
-                count=120,
+            state=Snapshot(
+                node=base.node,
+                bindings=BindingCounts(cache={"active": 40, "deregistration-pending": 2}, cache_peak=45,
+                                       update_list={"registered": 3}),
+                pools=(pool("pool-a", "2001:db8:1000::/54", used=42, free=982),),
+                tunnels=tuple(TunnelState(f"pmip-{i}", None, None) for i in range(3)),
+                peers=(peer("2001:db8::1", up=True, last_change=now - 600, requests=60, responses=59, timeouts=1,
+                            restarts=1),
+                       peer("2001:db8::2", up=False, last_change=now - 30, requests=60, responses=50, timeouts=10)),
+                counters=Counters(stats, HeartbeatTotals(), None, None, mag),
             ),
-            revocations=RevocationCounters(sent={1: 2}, received={2: 5}),
-            peer_liveness=[
-                PeerLiveness("2001:db8::1", up=True, last_change=now - 600, heartbeat_requests=60,
-                             heartbeat_responses=59, heartbeat_timeouts=1, restarts=1),
-                PeerLiveness("2001:db8::2", up=False, last_change=now - 30, heartbeat_requests=60,
-                             heartbeat_responses=50, heartbeat_timeouts=10),
-            ],
-            handovers=9,
-            drops={"bad-checksum": 1, "unknown-peer": 3},
-            sessions=2,
-            rpcs=[NetconfRpcCount("get", None, 30), NetconfRpcCount("edit-config", "invalid-value", 2)],
-            commits=5,
+            counters=ManagementCounters(
+                sessions=2, rpcs=(NetconfRpcCount("get", None, 30), NetconfRpcCount("edit-config", "invalid-value", 2)),
+                commits=5),
         )
 
-    def info(self) -> NodeInfo:
-        return self.node
+    def update(self, **sections) -> None:
+        """Replace sections of the snapshot the next scrape reads (keywords: Snapshot fields)."""
+        self.state = replace(self.state, **sections)
 
-    def start_time(self) -> float:
-        return self.started
+    def snapshot(self) -> Snapshot:
+        return self.state
 
-    def bindings_by_state(self) -> Mapping[str, int]:
-        return self.bindings
-
-    def pools(self) -> Sequence[PoolUsage]:
-        return self.pool_usage
-
-    def tunnels_count(self) -> int:
-        return self.tunnels
-
-    def registration_counters(self) -> RegistrationCounters:
-        return self.registrations
-
-    def pba_rtt_histogram(self) -> HistogramSnapshot | None:
-        return self.pba_rtt
-
-    def revocations_by_trigger(self) -> RevocationCounters:
-        return self.revocations
-
-    def peers(self) -> Sequence[PeerLiveness]:
-        return self.peer_liveness
-
-    def handovers_total(self) -> int:
-        return self.handovers
-
-    def drops_by_reason(self) -> Mapping[str, int]:
-        return self.drops
-
-    def netconf_sessions(self) -> int:
-        return self.sessions
-
-    def netconf_rpcs(self) -> Sequence[NetconfRpcCount]:
-        return self.rpcs
-
-    def config_commits(self) -> int:
-        return self.commits
+    def management(self) -> ManagementCounters:
+        return self.counters
 
     def ready(self) -> Readiness:
         return self.readiness

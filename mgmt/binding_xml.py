@@ -2,46 +2,23 @@
 or XML text exactly as libyang prints it (mgmt.netconf.splice explains when the server
 uses the text).
 
-The runtime's loop only copies each entry's fields into a tuple (`snapshot`): a consistent
-view at one instant, taken in about a microsecond per binding. Turning the rows into text
-happens in the NETCONF session's thread. Values are printed in their canonical form
+The runtime's loop only copies each entry's fields into a tuple (`nf.snapshot.BindingRow`,
+in the snapshot's binding cache section): a consistent view at one instant, taken in about
+a microsecond per binding. Turning the rows into text happens in the NETCONF session's
+thread. Values are printed in their canonical form
 (libyang's): addresses and prefixes by the C library's inet_ntop, enumerations by name,
 times in UTC with milliseconds (see mgmt.yang_values).
 """
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from mgmt.yang_values import date_and_time, link_layer_text, xml_escape
+from nf.snapshot import BindingRow
 
 _AF6 = socket.AF_INET6
 _inet_ntop = socket.inet_ntop
-
-
-class BindingRow(NamedTuple):
-    """One binding's fields at the snapshot's instant."""
-    mn_identifier: str
-    link_layer_id: Optional[bytes]
-    home_network_prefixes: tuple
-    proxy_coa: Any
-    access_technology_type: int
-    handoff_indicator: int
-    sequence: int
-    lifetime: int
-    expires_at: float
-    state: str
-    created_wall: float
-    last_refresh_wall: float
-    tunnel_id: Optional[str]
-
-
-def snapshot(entries: Iterable) -> list[BindingRow]:
-    """Copy the binding cache entries' fields (runtime loop)."""
-    return [BindingRow(e.mn_identifier, e.link_layer_id, e.home_network_prefixes, e.proxy_coa,
-                       e.access_technology_type, e.handoff_indicator, e.sequence, e.lifetime, e.expires_at,
-                       e.state.value, e.created_wall, e.last_refresh_wall, e.tunnel_id)
-                      for e in entries]
 
 
 class BindingPrinter:

@@ -1,26 +1,30 @@
-"""The operational state tree: the runtime's state as `/dmm-nf:dmm-nf` config-false data.
+"""The operational state tree: the runtime's snapshot as `/dmm-nf:dmm-nf` config-false data.
 
-A read (`<get>`, `<get-data>` on operational) builds only what its filter can select: the
-filter's plan names the containers it reaches and, for the binding cache and the binding
-update list, the key values it requires, which go straight to the runtime's indexes. The
-values are collected on the runtime's loop (one `Runtime.call`, a consistent snapshot) as
-plain JSON-shaped data; turning that into a libyang tree happens in the NETCONF session's
-thread, off the signalling loop. The binding cache, which can hold a million entries, is
-only copied on the loop (`binding_xml.snapshot`); when the server allows it, its entries
-are printed straight to XML text and spliced into the reply (`mgmt.netconf.splice`).
+A read (`<get>`, `<get-data>` on operational) asks the runtime for one snapshot
+(nf/snapshot.py) holding only what its filter can select: the filter's plan names the
+containers it reaches — each maps to the snapshot sections it is built from (`CONTAINERS`)
+— and, for the binding cache, the binding update list and the peers, the key values it
+requires, which go straight to the runtime's indexes. The snapshot is taken on the
+runtime's loop in one `Runtime.call`; mapping it to JSON-shaped data and parsing that into
+a libyang tree happens here, in the NETCONF session's thread, off the signalling loop. The
+binding cache, which can hold a million entries, comes as a tuple per binding; when the
+server allows it, its entries are printed straight to XML text and spliced into the reply
+(`mgmt.binding_xml`, `mgmt.netconf.splice`).
 """
 from __future__ import annotations
 
 import json
-import time
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from typing import Any, Callable, Iterable, Optional
 
 import libyang
 
-from mgmt.binding_xml import BindingPrinter, snapshot
+from mgmt.binding_xml import BindingPrinter
 from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
-from mgmt.yang_values import date_and_time, link_layer_bytes
-from nf.runtime import VERSION, Runtime
+from mgmt.yang_values import date_and_time, link_layer_bytes, link_layer_text
+from nf.runtime import Runtime
+from nf.snapshot import EntryKey, Snapshot, SnapshotRequest
 
 TOP = "/dmm-nf:dmm-nf"
 BINDINGS = f"{TOP}/binding-cache/binding"
@@ -28,6 +32,15 @@ BINDINGS = f"{TOP}/binding-cache/binding"
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+
+
+def _list(name: str, entries: list) -> dict[str, Any]:
+    """A container holding list `name`, or nothing when the list is empty."""
+    return {name: entries} if entries else {}
+
+
+def _text(value: Any) -> Optional[str]:
+    return str(value) if value is not None else None
 
 
 class EnumNames:
@@ -46,6 +59,18 @@ class EnumNames:
         return table.get(value)
 
 
+@dataclass(frozen=True)
+class Container:
+    """A top-level container of the state tree: the snapshot sections it is built from, the
+    list whose keys a filter may name (and the snapshot section they select in), and its
+    mapper from the snapshot to JSON-shaped data."""
+
+    sections: tuple[str, ...]
+    build: Callable[["OperationalState", Snapshot], dict[str, Any]]
+    keyed_list: Optional[str] = None  # the list under the container, e.g. "peer"
+    keyed_section: Optional[str] = None
+
+
 class OperationalState:
     """Builds state trees for the NETCONF server's `state_provider` hook."""
 
@@ -60,19 +85,22 @@ class OperationalState:
         plan = request.plan
         if not plan.selects(TOP):
             return None
-        print_bindings = request.printable(BINDINGS)
-        data, bindings = self.runtime.call(self.collect, plan)
+        wanted = [name for name in CONTAINERS if plan.selects(f"{TOP}/{name}")]
+        snapshot = self.runtime.snapshot(snapshot_request(plan, wanted))
+        data = {name: CONTAINERS[name].build(self, snapshot) for name in wanted if name != "binding-cache"}
         if self.extra is not None:
             data.update(self.extra(plan))
         splices = []
-        if bindings is not None and bindings[1]:
-            printer, rows = bindings
-            if print_bindings:
+        cache = snapshot.binding_cache
+        if cache is not None and cache.rows:
+            printer = BindingPrinter(cache.lma_address, cache.now_monotonic,
+                                     lambda leaf, number: self.enums.name(f"{BINDINGS}/{leaf}", number))
+            if request.printable(BINDINGS):
                 token = new_token()
                 data["binding-cache"] = {"binding": [{"mn-identifier": token, "link-layer-id": ""}]}
-                splices.append(Splice(token, "binding", lambda: printer.xml_pieces(rows)))
+                splices.append(Splice(token, "binding", lambda: printer.xml_pieces(cache.rows)))
             else:
-                data["binding-cache"] = {"binding": [printer.json(row) for row in rows]}
+                data["binding-cache"] = {"binding": [printer.json(row) for row in cache.rows]}
         data = _compact(data)
         if not data:
             return None
@@ -80,150 +108,116 @@ class OperationalState:
         text = json.dumps({"dmm-nf:dmm-nf": data}, ensure_ascii=False)
         return State(self.ctx.parse_data_mem(text, "json", parse_only=True, strict=True), splices)
 
-    # ----- collection (runtime loop) ----------------------------------------------------
-    def collect(self, plan) -> tuple[dict[str, Any], Optional[tuple[BindingPrinter, list]]]:
-        """(every selected section but the binding cache, (printer, binding rows) or None)."""
-        out: dict[str, Any] = {}
-        bindings = self._binding_cache(plan, f"{TOP}/binding-cache") if plan.selects(f"{TOP}/binding-cache") else None
-        sections = {
-            "node": self._node,
-            "binding-update-list": self._binding_update_list,
-            "prefix-pools": self._pools,
-            "tunnels": self._tunnels,
-            "peers": self._peers,
-            "alarms": self._alarms,
-            "statistics": self._statistics,
-            "event-history": self._event_history,
-        }
-        for name, build in sections.items():
-            path = f"{TOP}/{name}"
-            if plan.selects(path):
-                value = build(plan, path)
-                if value:
-                    out[name] = value
-        return out, bindings
-
-    def _node(self, plan, path) -> dict[str, Any]:
-        rt = self.runtime
-        now = time.time()
+    # ----- mappers (snapshot -> YANG JSON) ----------------------------------------------
+    def _node(self, snap: Snapshot) -> dict[str, Any]:
+        node = snap.node
         return {
-            "restart-counter": rt.restart_counter,
-            "start-time": date_and_time(rt.start_wall),
-            "uptime": str(int(now - rt.start_wall)),
-            "software-version": VERSION,
-            "active-role": [f"dmm-nf-types:{r}" for r in sorted(rt.roles)],
+            "restart-counter": node.restart_counter,
+            "start-time": date_and_time(node.start_wall),
+            "uptime": str(int(node.uptime)),
+            "software-version": node.software_version,
+            "active-role": [f"dmm-nf-types:{r}" for r in node.roles],
         }
 
-    # binding cache --------------------------------------------------------------------
-    def _binding_cache(self, plan, path) -> Optional[tuple[BindingPrinter, list]]:
-        lma = self.runtime.lma
-        if lma is None:
-            return None
-        rows = snapshot(_select(lma.cache, plan.keys(f"{path}/binding")))
-        printer = BindingPrinter(self.runtime.settings.node.address, self.runtime.clock.monotonic(),
-                                 lambda leaf, number: self.enums.name(f"{BINDINGS}/{leaf}", number))
-        return printer, rows
-
-    # binding update list --------------------------------------------------------------
-    def _binding_update_list(self, plan, path) -> dict[str, Any]:
-        mag = self.runtime.mag
-        if mag is None:
-            return {}
-        keys = plan.keys(f"{path}/entry")
-        if keys is None or any("mn-identifier" not in k for k in keys):
-            states = mag.entries()
-        else:
-            states = [e for k in keys for e in mag.entries() if e["mn-identifier"] == k["mn-identifier"]
-                      and k.get("link-layer-id", e["link-layer-id"]) == e["link-layer-id"]]
-        return {"entry": [self._bul_entry(e) for e in states]} if states else {}
-
-    def _bul_entry(self, e: dict[str, Any]) -> dict[str, Any]:
+    def _binding_update_list(self, snap: Snapshot) -> dict[str, Any]:
         base = f"{TOP}/binding-update-list/entry"
-        out = dict(e)
-        out["access-technology-type"] = self.enums.name(f"{base}/access-technology-type", e["access-technology-type"])
-        out["handoff-indicator"] = self.enums.name(f"{base}/handoff-indicator", e["handoff-indicator"])
-        if e.get("last-status") is not None:
-            out["last-status"] = self.enums.name(f"{base}/last-status", e["last-status"])
-        out["time-sent"] = date_and_time(e.get("time-sent"))
-        out["accepted-time"] = date_and_time(e.get("accepted-time"))
-        return _compact(out)
-
-    # pools, tunnels, peers ------------------------------------------------------------
-    def _pools(self, plan, path) -> dict[str, Any]:
-        lma = self.runtime.lma
-        if lma is None:
-            return {}
-        pools = lma.pool_usage()
-        return {"pool": [{"name": p.name, "used": str(p.used), "free": str(p.free), "high-water": str(p.high_water)}
-                         for p in pools]} if pools else {}
-
-    def _tunnels(self, plan, path) -> dict[str, Any]:
-        dp = self.runtime.dataplane
-        counters = dp.counters()
-        tunnels = []
-        for name, tunnel in dp.tunnels.items():
-            c = counters.get(name)
-            tunnels.append(_compact({
-                "name": name,
-                "local-address": str(tunnel.local) if getattr(tunnel, "local", None) else None,
-                "remote-address": str(tunnel.remote) if getattr(tunnel, "remote", None) else None,
-                "in-packets": str(c.packets_in) if c else None,
-                "in-octets": str(c.bytes_in) if c else None,
-                "out-packets": str(c.packets_out) if c else None,
-                "out-octets": str(c.bytes_out) if c else None,
+        entries = []
+        for e in snap.binding_update_list or ():
+            entries.append(_compact({
+                "mn-identifier": e.mn_identifier,
+                "link-layer-id": link_layer_text(e.link_layer_id),
+                "interface": e.interface,
+                "lma-address": str(e.lma_address),
+                "proxy-coa": str(e.proxy_coa),
+                "home-network-prefix": [str(p) for p in e.home_network_prefixes],
+                "mag-link-local-address": _text(e.mag_link_local_address),
+                "access-technology-type": self.enums.name(f"{base}/access-technology-type", e.access_technology_type),
+                "handoff-indicator": self.enums.name(f"{base}/handoff-indicator", e.handoff_indicator),
+                "sequence-number": e.sequence_number,
+                "lifetime-requested": e.lifetime_requested,
+                "lifetime-granted": e.lifetime_granted,
+                "remaining-lifetime": e.remaining_lifetime,
+                "time-sent": date_and_time(e.time_sent),
+                "accepted": e.accepted,
+                "accepted-time": date_and_time(e.accepted_time),
+                "last-status": (self.enums.name(f"{base}/last-status", e.last_status)
+                                if e.last_status is not None else None),
+                "retransmissions": e.retransmissions,
+                "state": e.state,
+                "tunnel": e.tunnel,
             }))
-        return {"tunnel": tunnels} if tunnels else {}
+        return _list("entry", entries)
 
-    def _peers(self, plan, path) -> dict[str, Any]:
-        monitor = self.runtime.liveness
-        if monitor is None:
-            return {}
-        keys = plan.keys(f"{path}/peer")
-        if keys is None:
-            states = monitor.snapshot()
-        else:
-            states = [s for k in keys if (s := monitor.peer_state(k["address"])) is not None]
-        return {"peer": [_peer_state(s) for s in states]} if states else {}
+    def _pools(self, snap: Snapshot) -> dict[str, Any]:
+        return _list("pool", [{"name": p.name, "used": str(p.used), "free": str(p.free),
+                               "high-water": str(p.high_water)} for p in snap.pools or ()])
 
-    # statistics -----------------------------------------------------------------------
-    def _statistics(self, plan, path) -> dict[str, Any]:
-        s = self.runtime.stats
-        status_path = f"{path}/pba-sent-by-status/status"
+    def _tunnels(self, snap: Snapshot) -> dict[str, Any]:
+        return _list("tunnel", [_compact({
+            "name": t.name,
+            "local-address": _text(t.local),
+            "remote-address": _text(t.remote),
+            "in-packets": _text(t.packets_in),
+            "in-octets": _text(t.bytes_in),
+            "out-packets": _text(t.packets_out),
+            "out-octets": _text(t.bytes_out),
+        }) for t in snap.tunnels or ()])
+
+    def _peers(self, snap: Snapshot) -> dict[str, Any]:
+        return _list("peer", [_compact({
+            "address": str(p.address),
+            "name": p.name,
+            "liveness-state": p.liveness,
+            "last-heartbeat-sent": date_and_time(p.last_heartbeat_sent),
+            "last-heartbeat-received": date_and_time(p.last_heartbeat_received),
+            "rtt": p.rtt_us,
+            "missed-heartbeats": p.missed_heartbeats,
+            "heartbeats-sent": str(p.heartbeats_sent),
+            "heartbeats-received": str(p.heartbeats_received),
+            "restart-counter": p.restart_counter,
+            "restart-count": p.restart_count,
+            "last-restart": date_and_time(p.last_restart),
+            "last-up": date_and_time(p.last_up),
+            "last-down": date_and_time(p.last_down),
+            "down-count": p.down_count,
+        }) for p in snap.peers or ()])
+
+    def _statistics(self, snap: Snapshot) -> dict[str, Any]:
+        counters, bindings = snap.counters, snap.bindings
+        s, lc, mc, transport = counters.statistics, counters.lma, counters.mag, counters.transport
+        path = f"{TOP}/statistics"
         trigger_path = f"{path}/revocation/by-trigger/trigger"
         bra_path = f"{path}/revocation/by-bra-status/status"
-        lma = self.runtime.lma
-        mag = self.runtime.mag
-        cache = lma.cache if lma is not None else None
-        lc = lma.counters if lma is not None else None
+        cache = bindings.cache if bindings is not None else None
         triggers = set(s.bri_sent_by_trigger) | set(s.bri_received_by_trigger)
         bra = set(s.bra_sent_by_status) | set(s.bra_received_by_status)
         return _compact({
             "discontinuity-time": date_and_time(s.discontinuity_time),
-            "current-bindings": len(cache) if cache is not None else None,
-            "peak-bindings": cache.peak if cache is not None else None,
+            "current-bindings": sum(cache.values()) if cache is not None else None,
+            "peak-bindings": bindings.cache_peak if cache is not None else None,
             "pbu-received": str(s.pbu_received),
             "pbu-sent": str(s.pbu_sent),
             "pbu-retransmissions": str(s.pbu_retransmitted),
             "pba-sent": str(s.pba_sent),
             "pba-received": str(s.pba_received),
-            "pbu-accepted": str(lc.pbu_accepted) if lc else None,
-            "pbu-rejected": str(lc.pbu_rejected) if lc else None,
-            "pba-timeouts": str(mag.counters.pba_timeouts) if mag is not None else None,
-            "initial-registrations": str(lc.initial_registrations) if lc else None,
-            "lifetime-extensions-no-handoff": str(lc.lifetime_extensions_no_handoff) if lc else None,
-            "lifetime-extensions-after-handoff": str(lc.lifetime_extensions_after_handoff) if lc else None,
-            "deregistrations": str(lc.deregistrations) if lc else None,
-            "bindings-expired": str(lc.bindings_expired) if lc else None,
+            "pbu-accepted": _text(lc.pbu_accepted if lc else None),
+            "pbu-rejected": _text(lc.pbu_rejected if lc else None),
+            "pba-timeouts": _text(mc.pba_timeouts if mc else None),
+            "initial-registrations": _text(lc.initial_registrations if lc else None),
+            "lifetime-extensions-no-handoff": _text(lc.lifetime_extensions_no_handoff if lc else None),
+            "lifetime-extensions-after-handoff": _text(lc.lifetime_extensions_after_handoff if lc else None),
+            "deregistrations": _text(lc.deregistrations if lc else None),
+            "bindings-expired": _text(lc.bindings_expired if lc else None),
             "handoffs": str(s.handovers),
-            "pba-sent-by-status": _by_code(s.pba_sent_by_status, self.enums, status_path, "status"),
+            "pba-sent-by-status": _by_code(s.pba_sent_by_status, self.enums, f"{path}/pba-sent-by-status/status"),
             "pba-received-by-status": _by_code(s.pba_received_by_status, self.enums,
-                                               f"{path}/pba-received-by-status/status", "status"),
+                                               f"{path}/pba-received-by-status/status"),
             "revocation": _compact({
                 "bri-sent": str(s.bri_sent_by_trigger.total()),
                 "bri-received": str(s.bri_received_by_trigger.total()),
                 "bra-sent": str(s.bra_sent_by_status.total()),
                 "bra-received": str(s.bra_received_by_status.total()),
-                "bri-timeouts": str(lc.bri_timeouts) if lc else None,
+                "bri-timeouts": _text(lc.bri_timeouts if lc else None),
                 "by-trigger": [{"trigger": self.enums.name(trigger_path, t), "sent": str(s.bri_sent_by_trigger[t]),
                                 "received": str(s.bri_received_by_trigger[t])}
                                for t in sorted(triggers) if self.enums.name(trigger_path, t)],
@@ -236,12 +230,17 @@ class OperationalState:
                 "responses-sent": str(s.heartbeats_sent.total()),
                 "timeouts": str(s.heartbeat_timeouts.total()),
             },
-            "messages": self._messages(s),
+            "messages": _compact({
+                "received": _text(transport.datagrams_in if transport else None),
+                "sent": _text(transport.datagrams_out if transport else None),
+                "checksum-errors": str(s.drops_by_reason["bad-checksum"]),
+                "binding-errors-sent": str(s.binding_errors_sent),
+            }),
             "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
         })
 
-    def _alarms(self, plan, path) -> dict[str, Any]:
-        alarms = [_compact({
+    def _alarms(self, snap: Snapshot) -> dict[str, Any]:
+        return _list("alarm", [_compact({
             "alarm-type": f"dmm-nf-types:{a.alarm_type}",
             "resource": a.resource,
             "severity": a.severity,
@@ -250,22 +249,11 @@ class OperationalState:
             "cleared-time": date_and_time(a.cleared_time),
             "last-changed": date_and_time(a.last_changed),
             "text": a.text,
-        }) for a in self.runtime.alarms.alarms()]
-        return {"alarm": alarms} if alarms else {}
+        }) for a in snap.alarms or ()])
 
-    def _messages(self, s) -> dict[str, Any]:
-        transport = self.runtime.transport
-        counters = transport.counters if transport is not None else None
-        return _compact({
-            "received": str(counters.datagrams_in) if counters else None,
-            "sent": str(counters.datagrams_out) if counters else None,
-            "checksum-errors": str(s.drops_by_reason["bad-checksum"]),
-            "binding-errors-sent": str(s.binding_errors_sent),
-        })
-
-    def _event_history(self, plan, path) -> dict[str, Any]:
+    def _event_history(self, snap: Snapshot) -> dict[str, Any]:
         events = []
-        for seq, ev in enumerate(self.runtime.events.history(), start=1):
+        for seq, ev in enumerate(snap.events or (), start=1):
             data = ev.data
             events.append(_compact({
                 "sequence": str(getattr(ev, "sequence", seq)),
@@ -275,47 +263,71 @@ class OperationalState:
                 "peer": str(data["peer"]) if data.get("peer") else None,
                 "text": data.get("reason") and str(data.get("reason")),
             }))
-        return {"event": events} if events else {}
+        return _list("event", events)
 
 
-def _select(index, keys: Optional[list[dict[str, str]]]) -> Iterable:
-    """Entries of a binding cache matching the plan's keys, via its index; all of them (the
-    cache itself, which the caller copies at once on the loop) when any entry may match."""
-    if keys is None:
-        return index
-    found = []
-    for key in keys:
+# The state tree's top-level containers, in the order they are built. Adding one: a row here
+# and its mapper above; it reads the snapshot sections it names.
+CONTAINERS: dict[str, Container] = {
+    "node": Container(("node",), OperationalState._node),
+    "binding-cache": Container(("binding_cache",), lambda state, snap: {}, "binding", "binding_cache"),
+    "binding-update-list": Container(("binding_update_list",), OperationalState._binding_update_list,
+                                     "entry", "binding_update_list"),
+    "prefix-pools": Container(("pools",), OperationalState._pools),
+    "tunnels": Container(("tunnels",), OperationalState._tunnels),
+    "peers": Container(("peers",), OperationalState._peers, "peer", "peers"),
+    "alarms": Container(("alarms",), OperationalState._alarms),
+    "statistics": Container(("counters", "bindings"), OperationalState._statistics),
+    "event-history": Container(("events",), OperationalState._event_history),
+}
+
+
+def snapshot_request(plan, containers: Iterable[str]) -> SnapshotRequest:
+    """The snapshot a read of `containers` needs, restricted to the keys the plan requires."""
+    sections: set[str] = set()
+    keys: dict[str, tuple] = {}
+    for name in containers:
+        container = CONTAINERS[name]
+        sections.update(container.sections)
+        if container.keyed_list is not None:
+            selected = _keys(container.keyed_section, plan.keys(f"{TOP}/{name}/{container.keyed_list}"))
+            if selected is not None:
+                keys[container.keyed_section] = selected
+    return SnapshotRequest(frozenset(sections), keys)
+
+
+def _keys(section: str, plan_keys: Optional[list[dict[str, str]]]) -> Optional[tuple]:
+    """A filter's key values as the snapshot section's keys; None when every entry may match.
+    A value no entry can have (not hexadecimal, not an address) selects nothing."""
+    if plan_keys is None:
+        return None
+    found: list = []
+    for key in plan_keys:
+        if section == "peers":
+            if "address" not in key:
+                return None
+            try:
+                found.append(IPv6Address(key["address"]))
+            except ValueError:
+                pass
+            continue
         mn = key.get("mn-identifier")
         if mn is None:
-            return index
-        if "link-layer-id" in key:
-            entry = index.get(mn, link_layer_bytes(key["link-layer-id"]))
-            if entry is not None and entry not in found:
-                found.append(entry)
-        else:
-            by_mn = getattr(index, "by_mn", None)
-            candidates = by_mn(mn) if by_mn else [e for e in index if e.mn_identifier == mn]
-            found.extend(e for e in candidates if e not in found)
-    return found
+            return None
+        if "link-layer-id" not in key:
+            found.append(EntryKey(mn))
+            continue
+        try:
+            found.append(EntryKey.interface(mn, link_layer_bytes(key["link-layer-id"])))
+        except ValueError:
+            pass
+    return tuple(found)
 
 
-def _by_code(counter, enums: EnumNames, schema_path: str, key: str) -> list[dict[str, str]]:
+def _by_code(counter, enums: EnumNames, schema_path: str) -> list[dict[str, str]]:
     rows = []
     for code, n in sorted(counter.items()):
         name = enums.name(schema_path, code)
         if name is not None:
-            rows.append({key: name, "count": str(n)})
+            rows.append({"status": name, "count": str(n)})
     return rows
-
-
-_PEER_TIMES = ("last-heartbeat-sent", "last-heartbeat-received", "last-restart", "last-up", "last-down")
-_PEER_COUNTER64 = ("heartbeats-sent", "heartbeats-received")
-
-
-def _peer_state(state: dict[str, Any]) -> dict[str, Any]:
-    out = dict(state)
-    for leaf in _PEER_TIMES:
-        out[leaf] = date_and_time(state.get(leaf))
-    for leaf in _PEER_COUNTER64:
-        out[leaf] = str(state.get(leaf, 0))
-    return _compact(out)

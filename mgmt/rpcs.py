@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, TypeVar
 import libyang
 
 from mgmt.netconf.errors import RpcError, invalid_value, operation_failed, operation_not_supported
-from mgmt.operational import link_layer_bytes
+from mgmt.yang_values import link_layer_bytes
 from nf.liveness.forwarding import mismatch_data
 from nf.runtime import Runtime
 

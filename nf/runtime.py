@@ -26,14 +26,13 @@ from nf.roles.lma import LmaRole
 from nf.roles.mag import MagRole
 from nf.roles.registry import role_classes
 from nf.settings import Settings
+from nf.snapshot import Snapshot, SnapshotRequest, take
 from nf.transport import open_transport
 from nf.transport.base import PMIP6_CNTL_PORT, ThrottledLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-VERSION = "0.1.0"
 
 
 class ReconfigureError(Exception):
@@ -303,6 +302,11 @@ class Runtime:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"runtime did not answer within {timeout} s") from None
+
+    def snapshot(self, request: SnapshotRequest, timeout: float = 10.0) -> Snapshot:
+        """The sections `request` names, taken on the loop in one call (nf/snapshot.py): the
+        one way NETCONF and the exporter read state. From the loop itself, use `take`."""
+        return self.call(take, self, request, timeout=timeout)
 
     def reconfigure(self, new: Settings) -> None:
         """Apply a committed configuration in phases, FRR-northbound style: validate (what

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 
 @dataclass(slots=True)
@@ -64,10 +63,10 @@ class Statistics:
     def drops(self) -> int:
         return self.drops_by_reason.total()
 
-    def snapshot(self) -> dict[str, Any]:
-        """A plain copy: ints, floats and dicts, safe to hand to another thread."""
-        return {f.name: (dict(value) if isinstance(value := getattr(self, f.name), Counter) else value)
-                for f in fields(self)}
+    def copy(self) -> Statistics:
+        """A detached copy (its Counters copied too), safe to hand to another thread."""
+        return Statistics(**{f.name: (Counter(value) if isinstance(value := getattr(self, f.name), Counter)
+                                      else value) for f in fields(self)})
 
     def reset(self, now: float | None = None) -> None:
         """Zero every counter and record the discontinuity."""

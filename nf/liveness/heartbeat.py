@@ -28,6 +28,7 @@ from typing import Any
 from nf import wire
 from nf.liveness.peer import Liveness, OutstandingRequest, PeerLiveness, Timing, rtt_microseconds
 from nf.roles.base import RoleContext
+from nf.snapshot import PeerState
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,6 @@ class HeartbeatTotals:
     timeouts: int = 0
     paths_down: int = 0
     peer_restarts: int = 0
-
-    def as_state(self) -> dict[str, int]:
-        return {name.replace("_", "-"): getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(slots=True)
@@ -379,21 +377,26 @@ class HeartbeatMonitor:
         if probe is not None and not probe.future.done():
             probe.future.set_result(rtt)
 
-    # ----- management plane -------------------------------------------------------------
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Per-peer state under the YANG leaf names, ordered by address."""
-        stats = self._ctx.stats
-        return [peer.as_state(stats.heartbeats_sent[str(a)], stats.heartbeats_received[str(a)])
-                for a, peer in sorted(self._peers.items())]
+    # ----- state for the snapshot (nf/snapshot.py) -----------------------------------------
+    def peer_states(self) -> list[PeerState]:
+        """Every monitored peer's state, ordered by address."""
+        return [self._state(peer) for _, peer in sorted(self._peers.items())]
 
-    def peer_state(self, address: IPv6Address) -> dict[str, Any] | None:
+    def peer_state(self, address: IPv6Address | str) -> PeerState | None:
         """One peer's state (a keyed lookup for filtered reads), or None if not monitored."""
-        address = _address(address)
-        peer = self._peers.get(address)
-        if peer is None:
-            return None
-        stats = self._ctx.stats
-        return peer.as_state(stats.heartbeats_sent[str(address)], stats.heartbeats_received[str(address)])
+        peer = self._peers.get(_address(address))
+        return self._state(peer) if peer is not None else None
+
+    def _state(self, peer: PeerLiveness) -> PeerState:
+        stats, text = self._ctx.stats, str(peer.address)
+        return PeerState(
+            address=peer.address, name=peer.name, liveness=peer.state.value,
+            last_heartbeat_sent=peer.last_sent, last_heartbeat_received=peer.last_received, rtt_us=peer.rtt_us,
+            missed_heartbeats=peer.missed, heartbeats_sent=stats.heartbeats_sent[text],
+            heartbeats_received=stats.heartbeats_received[text], heartbeat_timeouts=stats.heartbeat_timeouts[text],
+            restart_counter=peer.restart_counter, restart_count=peer.restart_count,
+            last_restart=peer.last_restart, last_up=peer.last_up, last_down=peer.last_down,
+            down_count=peer.down_count)
 
 
 def _address(value: IPv6Address | str) -> IPv6Address:

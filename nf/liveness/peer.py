@@ -1,15 +1,14 @@
 """What the heartbeat monitor knows about one peer: timing, liveness and restart history.
 
-Field names follow the YANG `peers/peer` state leaves; `as_state()` returns them under
-those names. Times are wall-clock seconds (`None` until the event happened); the RTT is in
-microseconds, measured on the monotonic clock.
+The monitor turns it into the snapshot's `PeerState` (nf/snapshot.py). Times are
+wall-clock seconds (`None` until the event happened); the RTT is in microseconds, measured
+on the monotonic clock.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 from ipaddress import IPv6Address
-from typing import Any
 
 from nf.core.timers import Timer
 
@@ -63,26 +62,6 @@ class PeerLiveness:
     down_since: float | None = None  # monotonic seconds, while down
     timer: Timer | None = None
     asked_early: bool = False  # check_now() already sent its one off-cadence request
-
-    def as_state(self, heartbeats_sent: int, heartbeats_received: int) -> dict[str, Any]:
-        """The YANG state leaves of this peer (per-peer counters come from Statistics)."""
-        return {
-            "address": str(self.address),
-            "name": self.name,
-            "liveness-state": self.state.value,
-            "last-heartbeat-sent": self.last_sent,
-            "last-heartbeat-received": self.last_received,
-            "rtt": self.rtt_us,
-            "missed-heartbeats": self.missed,
-            "heartbeats-sent": heartbeats_sent,
-            "heartbeats-received": heartbeats_received,
-            "restart-counter": self.restart_counter,
-            "restart-count": self.restart_count,
-            "last-restart": self.last_restart,
-            "last-up": self.last_up,
-            "last-down": self.last_down,
-            "down-count": self.down_count,
-        }
 
 
 def rtt_microseconds(sent_at: float, received_at: float) -> int:

@@ -115,17 +115,6 @@ class LmaCounters:
     bri_timeouts: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class PoolUsage:
-    name: str
-    prefix: IPv6Network
-    assign_length: int
-    size: int
-    used: int
-    free: int
-    high_water: int
-
-
 class LmaRole:
     name = "lma"
     handles = frozenset({ProxyBindingUpdate, BindingRevocationAck})
@@ -203,7 +192,7 @@ class LmaRole:
         elif isinstance(message, BindingRevocationAck):
             self._on_bra(message, src)
 
-    # ----- snapshots for NETCONF and the exporter ---------------------------------------
+    # ----- look-ups (RPCs; the snapshot reads the cache itself, nf/snapshot.py) -------------
     def bindings(self) -> list[BindingCacheEntry]:
         return list(self.cache)
 
@@ -219,15 +208,6 @@ class LmaRole:
     def session(self, entry: BindingCacheEntry) -> LmaSession:
         return self._session(entry)
 
-    def count_by_state(self) -> dict[str, int]:
-        counts = {state.value: 0 for state in BindingState}
-        for state, count in self.cache.count_by_state().items():
-            counts[state.value] = count
-        return counts
-
-    def bindings_per_mag(self) -> dict[IPv6Address, int]:
-        return {mag: self.cache.count_by_mag(mag) for mag in self.cache.mags()}
-
     def forwarding(self, mn_identifier: str | None = None) -> list[BindingForwarding]:
         """What each binding (of one mobile node, or all) has in the data plane: its downlink
         routes into the tunnel to its MAG."""
@@ -235,10 +215,6 @@ class LmaRole:
         tunnels = self.ctx.tunnels
         return [BindingForwarding(self._session(e).key, e.mn_identifier, e.link_layer_id, e.home_network_prefixes,
                                   e.proxy_coa, tunnels.to(e.proxy_coa)) for e in entries]
-
-    def pool_usage(self) -> list[PoolUsage]:
-        return [PoolUsage(p.name, p.prefix, p.assign_length, p.size, p.used, p.free, p.high_water)
-                for p in self.pools]
 
     # ----- Proxy Binding Update ---------------------------------------------------------
     def _on_pbu(self, pbu: ProxyBindingUpdate, src: IPv6Address, port: int) -> None:

@@ -23,6 +23,7 @@ from nf.roles.base import BindingForwarding, RoleContext
 from nf.roles.mag_forwarding import RouterAdvertisement, router_advertisement, session_key, session_spec
 from nf.roles.mag_pbu import PbuContent, build_pbu, wire_lifetime
 from nf.settings import AccessInterface
+from nf.snapshot import BulEntryState
 from nf.wire import (
     AccessTechnologyType,
     BindingAckStatus,
@@ -60,6 +61,11 @@ class MagCounters:
     pba_timeouts: int = 0
     pba_rejected_by_status: Counter[int] = field(default_factory=Counter)
     pba_rtt_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=RTT_SAMPLES_KEPT))
+
+    def copy(self) -> MagCounters:
+        """A detached copy, safe to hand to another thread."""
+        return MagCounters(self.pba_timeouts, Counter(self.pba_rejected_by_status),
+                           deque(self.pba_rtt_seconds, maxlen=RTT_SAMPLES_KEPT))
 
 
 @dataclass(slots=True, eq=False)
@@ -171,7 +177,7 @@ class MagRole:
         if not entry.home_network_prefixes:  # nothing granted that the LMA must release
             self._delete(entry, "deregistered")
             return entry
-        entry.state = BulState.DEREGISTERING
+        self.bul.set_state(entry, BulState.DEREGISTERING)
         entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
         self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
         return entry
@@ -243,11 +249,11 @@ class MagRole:
         except DataPlaneError as e:
             log.error("cannot install forwarding for %s: %s; de-registering it", entry.mn_identifier, e)
             self._drop("dataplane-error")
-            entry.state = BulState.DEREGISTERING
+            self.bul.set_state(entry, BulState.DEREGISTERING)
             self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
             return
         first = not session.ever_accepted
-        entry.mark_accepted(pba.lifetime, now)
+        self.bul.mark_accepted(entry, pba.lifetime, now)
         session.ever_accepted = True
         session.retried = False
         session.accepted_wall = self.ctx.clock.wall()
@@ -356,62 +362,46 @@ class MagRole:
         if str(event.data.get("peer")) == str(self.settings.mag.lma_address):
             self.on_lma_restart()
 
-    # ----- snapshots ---------------------------------------------------------------------
-    def entries(self) -> list[dict[str, Any]]:
-        """The binding update list as YANG `binding-update-list/entry` leaves."""
-        return [self._entry_state(e) for e in self.bul]
+    # ----- state for the snapshot (nf/snapshot.py) -----------------------------------------
+    def entries(self) -> list[BulEntryState]:
+        """Every binding update list entry's state."""
+        return [self.entry_state(e) for e in self.bul]
 
-    def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> dict[str, Any] | None:
+    def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> BulEntryState | None:
         found = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
-        return self._entry_state(found) if found is not None else None
+        return self.entry_state(found) if found is not None else None
 
     def forwarding(self, mn_identifier: str | None = None) -> list[BindingForwarding]:
         """What each installed session (of one mobile node, or all) has in the data plane:
         uplink rules into the tunnel to its LMA and delivery on its access link."""
-        entries = self.bul if mn_identifier is None else [e for e in self.bul if e.mn_identifier == mn_identifier]
+        entries = self.bul if mn_identifier is None else self.bul.by_mn(mn_identifier)
         tunnels = self.ctx.tunnels
         return [BindingForwarding(session_key(e.mn_identifier, e.link_layer_id), e.mn_identifier, e.link_layer_id,
                                   e.home_network_prefixes, e.lma_address, tunnels.to(e.lma_address, uplink=True),
                                   _session(e).interface)
                 for e in entries if _session(e).installed]
 
-    def counts(self) -> dict[str, int]:
-        states = Counter(e.state.value for e in self.bul)
-        return {"entries": len(self.bul), **{s.value: states.get(s.value, 0) for s in BulState}}
-
-    def rtt_samples(self) -> list[float]:
-        """Round-trip times (seconds) of PBU to PBA, newest last, for a histogram."""
-        return list(self.counters.pba_rtt_seconds)
-
     def advertisement(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> RouterAdvertisement | None:
         entry = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
         return _session(entry).advertisement if entry is not None else None
 
-    def _entry_state(self, e: BindingUpdateListEntry) -> dict[str, Any]:
+    def entry_state(self, e: BindingUpdateListEntry) -> BulEntryState:
         session = _session(e)
         now = self.ctx.clock.monotonic()
-        return {
-            "mn-identifier": e.mn_identifier,
-            "link-layer-id": format_link_layer_id(e.link_layer_id),
-            "interface": session.interface,
-            "lma-address": str(e.lma_address),
-            "proxy-coa": str(self.settings.node.address),
-            "home-network-prefix": [str(p) for p in e.home_network_prefixes],
-            "mag-link-local-address": str(session.link_local_address) if session.link_local_address else None,
-            "access-technology-type": e.access_technology_type,
-            "handoff-indicator": e.handoff_indicator,
-            "sequence-number": e.sequence_sent,
-            "lifetime-requested": e.lifetime_requested,
-            "lifetime-granted": e.lifetime_granted,
-            "remaining-lifetime": max(0, int(e.expires_at - now)) if e.expires_at is not None else 0,
-            "time-sent": session.last_sent_wall,
-            "accepted": session.last_status is not None and session.last_status < 128,
-            "accepted-time": session.accepted_wall,
-            "last-status": session.last_status,
-            "retransmissions": e.retransmissions,
-            "state": e.state.value,
-            "tunnel": self._spec(e).tunnel.name if session.installed else None,
-        }
+        return BulEntryState(
+            mn_identifier=e.mn_identifier, link_layer_id=e.link_layer_id, interface=session.interface,
+            lma_address=e.lma_address, proxy_coa=self.settings.node.address,
+            home_network_prefixes=e.home_network_prefixes, mag_link_local_address=session.link_local_address,
+            access_technology_type=e.access_technology_type, handoff_indicator=e.handoff_indicator,
+            sequence_number=e.sequence_sent, lifetime_requested=e.lifetime_requested,
+            lifetime_granted=e.lifetime_granted,
+            remaining_lifetime=max(0, int(e.expires_at - now)) if e.expires_at is not None else 0,
+            time_sent=session.last_sent_wall,
+            accepted=session.last_status is not None and session.last_status < 128,
+            accepted_time=session.accepted_wall, last_status=session.last_status,
+            retransmissions=e.retransmissions, state=e.state.value,
+            tunnel=self._spec(e).tunnel.name if session.installed else None,
+        )
 
     # ----- sending and retransmission ----------------------------------------------------
     def _send_update(self, entry: BindingUpdateListEntry, lifetime: int, timeout: float) -> None:
@@ -485,7 +475,7 @@ class MagRole:
         session.refresh_timer = None
         if session.retransmit_timer is not None:
             session.retransmit_timer.cancel()
-        entry.state = BulState.REFRESHING
+        self.bul.set_state(entry, BulState.REFRESHING)
         entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
         self._send_update(entry, entry.lifetime_requested, INITIAL_BINDACK_TIMEOUT)
 

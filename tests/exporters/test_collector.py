@@ -1,12 +1,15 @@
 """The collector reads the source at scrape time and exports bounded, well-named metrics."""
-import math
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporters.collector import Collector
-from exporters.source import FakeSource, HistogramSnapshot, PeerLiveness, RegistrationCounters
+from exporters.source import FakeSource, peer
+from nf.core.stats import Statistics
+from nf.roles.mag import MagCounters
+from nf.snapshot import BindingCounts
 
 ALLOWED_LABELS = {"role", "version", "state", "pool", "status", "direction", "trigger", "peer", "reason",
                   "operation", "error", "section", "le"}
@@ -18,13 +21,18 @@ def registry_for(source) -> CollectorRegistry:
     return registry
 
 
+def cache_counts(**by_state: int) -> BindingCounts:
+    return BindingCounts(cache={state.replace("_", "-"): n for state, n in by_state.items()})
+
+
 def test_values_come_from_the_source_at_scrape_time():
-    source = FakeSource(bindings={"active": 3})
+    source = FakeSource()
+    source.update(bindings=cache_counts(active=3))
     registry = registry_for(source)
     assert registry.get_sample_value("dmm_bindings", {"state": "active"}) == 3
-    source.bindings = {"active": 4, "deleting": 1}
+    source.update(bindings=cache_counts(active=4, deregistration_pending=1))
     assert registry.get_sample_value("dmm_bindings", {"state": "active"}) == 4
-    assert registry.get_sample_value("dmm_bindings", {"state": "deleting"}) == 1
+    assert registry.get_sample_value("dmm_bindings", {"state": "deregistration-pending"}) == 1
 
 
 def test_populated_source_exports_every_family_with_its_values():
@@ -62,12 +70,13 @@ def test_pba_round_trip_is_a_cumulative_histogram_in_seconds():
     assert value("dmm_pba_round_trip_seconds_bucket", {"le": "0.005"}) == 80
     assert value("dmm_pba_round_trip_seconds_bucket", {"le": "+Inf"}) == 120
     assert value("dmm_pba_round_trip_seconds_count") == 120
-    assert value("dmm_pba_round_trip_seconds_sum") == pytest.approx(0.61)
+    assert value("dmm_pba_round_trip_seconds_sum") == pytest.approx(1.51)
 
 
 def test_a_node_without_the_mag_role_exports_no_histogram():
-    registry = registry_for(FakeSource(pba_rtt=None))
-    assert registry.get_sample_value("dmm_pba_round_trip_seconds_count") is None
+    source = FakeSource()
+    assert source.state.counters.mag is None
+    assert registry_for(source).get_sample_value("dmm_pba_round_trip_seconds_count") is None
 
 
 def test_labels_are_bounded_and_names_follow_prometheus_conventions():
@@ -81,10 +90,11 @@ def test_labels_are_bounded_and_names_follow_prometheus_conventions():
 
 
 def test_scrape_size_does_not_grow_with_bindings():
-    source = FakeSource(bindings={"active": 10})
+    source = FakeSource()
+    source.update(bindings=cache_counts(active=10))
     registry = registry_for(source)
     small = generate_latest(registry).splitlines()
-    source.bindings = {"active": 1_000_000}
+    source.update(bindings=cache_counts(active=1_000_000))
     large = generate_latest(registry).splitlines()
     assert len(large) == len(small)
     assert b'dmm_bindings{state="active"} 1e+06' in large
@@ -102,14 +112,11 @@ def errors(samples, section: str) -> float:
     return samples[("dmm_exporter_source_errors_total", frozenset({("section", section)}))]
 
 
-class BrokenPeers(FakeSource):
-    def peers(self):
-        raise RuntimeError("runtime did not answer")
-
-
-def test_a_failing_section_is_left_out_counted_and_the_rest_still_served():
-    registry = registry_for(BrokenPeers(bindings={"active": 2}, peer_liveness=[
-        PeerLiveness("2001:db8::1", up=True, last_change=0.0)]))
+def test_a_section_with_inconsistent_values_is_left_out_counted_and_the_rest_still_served():
+    source = FakeSource()
+    source.update(bindings=cache_counts(active=2),
+                  peers=(peer("2001:db8::1", up=True, last_change=0.0, timeouts=-1),))
+    registry = registry_for(source)
     first = scrape_once(registry)
     assert not any(name == "dmm_peer_up" for name, _ in first)
     assert first[("dmm_bindings", frozenset({("state", "active")}))] == 2
@@ -119,18 +126,30 @@ def test_a_failing_section_is_left_out_counted_and_the_rest_still_served():
     assert errors(second, "peers") == 2
 
 
-def test_inconsistent_source_data_is_counted_not_raised():
-    class BadCounters(FakeSource):
-        def registration_counters(self):
-            return RegistrationCounters(received=-1)
-
-    samples = scrape_once(registry_for(BadCounters()))
+def test_a_negative_counter_is_counted_not_raised():
+    source = FakeSource()
+    source.update(counters=replace(source.state.counters, statistics=Statistics(pbu_received=-1)))
+    samples = scrape_once(registry_for(source))
     assert ("dmm_registrations_received_total", frozenset()) not in samples
     assert errors(samples, "registrations") == 1
 
 
+def test_a_snapshot_that_cannot_be_read_leaves_the_runtime_out_and_serves_the_rest():
+    class Unanswered(FakeSource):
+        def snapshot(self):
+            raise TimeoutError("runtime did not answer within 10.0 s")
+
+    samples = scrape_once(registry_for(Unanswered()))
+    assert errors(samples, "snapshot") == 1
+    assert not any(name.startswith(("dmm_info", "dmm_bindings", "dmm_peer_up")) for name, _ in samples)
+    assert ("dmm_netconf_sessions", frozenset()) in samples
+
+
 def test_infinite_histogram_bound_is_rendered_as_plus_inf_only_once():
-    source = FakeSource(pba_rtt=HistogramSnapshot(((1.0, 1), (math.inf, 1)), 0.2, 1))
+    source = FakeSource()
+    mag = MagCounters()
+    mag.pba_rtt_seconds.append(0.2)
+    source.update(counters=replace(source.state.counters, mag=mag))
     text = generate_latest(registry_for(source)).decode()
     assert text.count('le="+Inf"') == 1
-    assert 'dmm_pba_round_trip_seconds_bucket{le="1.0"} 1.0' in text
+    assert 'dmm_pba_round_trip_seconds_bucket{le="0.25"} 1.0' in text

@@ -7,6 +7,7 @@ import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from exporters.collector import Collector
 from exporters.http import MetricsServer
-from exporters.source import FakeSource, PeerLiveness
+from exporters.source import FakeSource, peer
+from nf.core.stats import Statistics
+from nf.snapshot import BindingCounts
 from tests.exporters.promql import metric_names, sample_names
 
 RULES = Path(__file__).resolve().parents[2] / "exporters" / "prometheus" / "rules.yml"
@@ -62,7 +65,7 @@ class Prometheus:
 @pytest.fixture(scope="module")
 def source() -> FakeSource:
     source = FakeSource.populated()
-    source.bindings = {"active": 5}
+    source.update(bindings=BindingCounts(cache={"active": 5}))
     return source
 
 
@@ -106,8 +109,8 @@ def test_prometheus_scrapes_the_endpoint(prometheus):
 
 def test_series_follow_the_source(prometheus, source):
     assert wait_for(lambda: prometheus.value('dmm_bindings{state="active"}') == 5, "5 active bindings")
-    source.bindings = {"active": 7}
-    source.peer_liveness = [PeerLiveness("2001:db8::1", up=False, last_change=time.time())]
+    source.update(bindings=BindingCounts(cache={"active": 7}),
+                  peers=(peer("2001:db8::1", up=False, last_change=time.time()),))
     assert wait_for(lambda: prometheus.value('dmm_bindings{state="active"}') == 7, "7 active bindings")
     assert wait_for(lambda: prometheus.value('dmm_peer_up{peer="2001:db8::1"}') == 0, "the peer to go down")
 
@@ -118,7 +121,8 @@ def test_counter_rates_are_computed_from_scrapes(prometheus, source):
     def growing_rate() -> bool:
         nonlocal step
         step += 1
-        source.handovers = 9 + step * 10  # keeps rising between scrapes
+        # keeps rising between scrapes
+        source.update(counters=replace(source.state.counters, statistics=Statistics(handovers=9 + step * 10)))
         rate = prometheus.value("rate(dmm_handovers_total[10s])")
         return rate is not None and rate > 0
 

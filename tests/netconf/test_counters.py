@@ -8,7 +8,7 @@ from lxml import etree
 from ncclient.operations import RPCError
 
 from exporters.runtime_source import RuntimeSource
-from exporters.source import NetconfRpcCount
+from exporters.source import ManagementCounters, NetconfRpcCount
 from tests.netconf.conftest import SRV_NS, RawClient, connect, wait_for
 
 HOSTNAME = f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><system xmlns="{SRV_NS}"><hostname>%s</hostname></system></config>'
@@ -54,14 +54,14 @@ def test_metrics_source_reads_the_server(server):
     client = connect(server)
     client.edit_config(target="running", config=HOSTNAME % "m")
     client.get_config("running")
-    assert source.netconf_sessions() == 1
-    assert source.config_commits() == 1
-    assert NetconfRpcCount("get-config", None, 1) in source.netconf_rpcs()
-    assert NetconfRpcCount("edit-config", None, 1) in source.netconf_rpcs()
+    counters = source.management()
+    assert (counters.sessions, counters.commits) == (1, 1)
+    assert NetconfRpcCount("get-config", None, 1) in counters.rpcs
+    assert NetconfRpcCount("edit-config", None, 1) in counters.rpcs
     client.close_session()
-    assert wait_for(lambda: source.netconf_sessions() == 0)
+    assert wait_for(lambda: source.management().sessions == 0)
 
 
 def test_metrics_source_without_a_server_reads_zero():
     source = RuntimeSource(runtime=None, service=SimpleNamespace(netconf=None))
-    assert (source.netconf_sessions(), source.config_commits(), list(source.netconf_rpcs())) == (0, 0, [])
+    assert source.management() == ManagementCounters()

@@ -19,7 +19,7 @@ from nf import wire
 from nf.core.events import Event, EventBus
 from nf.core.stats import Statistics
 from nf.core.timers import TimerService
-from nf.liveness.heartbeat import HeartbeatMonitor, LivenessError
+from nf.liveness.heartbeat import HeartbeatMonitor, HeartbeatTotals, LivenessError
 from nf.liveness.peer import Liveness
 from nf.model import new_context
 from nf.roles.base import RoleContext
@@ -186,7 +186,7 @@ async def test_per_peer_timing_overrides_the_node_default():
     h = await start_monitor(make_settings(interval=60, missing=3, peers=[peer]))
     h.advance(20)
     assert len(h.requests_to(PEER)) == 3
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "down"
+    assert h.monitor.peer_state(PEER).liveness == "down"
 
 
 # ----- responses to requests --------------------------------------------------------------
@@ -214,11 +214,11 @@ async def test_responses_are_not_answered():
 @async_test
 async def test_rtt_is_measured_in_microseconds_and_the_path_comes_up():
     h = await start_monitor()
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "unknown"
+    assert h.monitor.peer_state(PEER).liveness == "unknown"
     h.advance(0.0125)
     h.respond(h.requests_to(PEER)[0])
     state = h.monitor.peer_state(PEER)
-    assert (state["liveness-state"], state["rtt"], state["missed-heartbeats"]) == ("up", 12500, 0)
+    assert (state.liveness, state.rtt_us, state.missed_heartbeats) == ("up", 12500, 0)
     [up] = h.events_of("peer-path-up")
     assert dict(up.data) == {"peer": str(PEER), "name": "peer1", "rtt": 12500}  # no down-duration: first contact
 
@@ -227,12 +227,12 @@ async def test_rtt_is_measured_in_microseconds_and_the_path_comes_up():
 async def test_path_goes_down_after_exactly_the_allowed_misses():
     h = await start_monitor(make_settings(missing=3))
     h.advance(120)  # requests at 0, 60, 120: two of them missed
-    assert h.monitor.peer_state(PEER)["missed-heartbeats"] == 2
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "unknown"
+    assert h.monitor.peer_state(PEER).missed_heartbeats == 2
+    assert h.monitor.peer_state(PEER).liveness == "unknown"
     assert h.events_of("peer-path-down") == []
     h.advance(60)  # the third request goes unanswered
     state = h.monitor.peer_state(PEER)
-    assert (state["liveness-state"], state["down-count"], state["last-down"]) == ("down", 1, h.clock.wall())
+    assert (state.liveness, state.down_count, state.last_down) == ("down", 1, h.clock.wall())
     [down] = h.events_of("peer-path-down")
     assert down.data["peer"] == str(PEER)
     assert down.data["missed-heartbeats"] == 3
@@ -246,11 +246,11 @@ async def test_path_goes_down_after_exactly_the_allowed_misses():
 async def test_a_response_brings_a_down_path_up_with_the_down_duration():
     h = await start_monitor(make_settings(missing=1))
     h.advance(60)  # down at t=60
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "down"
+    assert h.monitor.peer_state(PEER).liveness == "down"
     h.advance(90)
     h.respond(h.requests_to(PEER)[-1])  # the request sent at t=120, answered at t=150
     state = h.monitor.peer_state(PEER)
-    assert (state["liveness-state"], state["missed-heartbeats"], state["last-up"]) == ("up", 0, h.clock.wall())
+    assert (state.liveness, state.missed_heartbeats, state.last_up) == ("up", 0, h.clock.wall())
     [up] = h.events_of("peer-path-up")
     assert up.data["down-duration"] == 90
 
@@ -261,7 +261,7 @@ async def test_a_late_response_to_a_missed_request_does_not_bring_the_path_up():
     first = h.requests_to(PEER)[0]
     h.advance(60)
     h.respond(first)
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "down"
+    assert h.monitor.peer_state(PEER).liveness == "down"
     assert h.events_of("peer-path-up") == []
 
 
@@ -269,7 +269,7 @@ async def test_a_late_response_to_a_missed_request_does_not_bring_the_path_up():
 async def test_a_response_from_another_address_does_not_count():
     h = await start_monitor()
     h.respond(h.requests_to(PEER)[0], src=OTHER)
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "unknown"
+    assert h.monitor.peer_state(PEER).liveness == "unknown"
 
 
 @async_test
@@ -277,7 +277,7 @@ async def test_unsendable_requests_count_as_missed():
     h = await start_monitor(make_settings(missing=2))
     h.link_up = False
     h.advance(120)
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "down"
+    assert h.monitor.peer_state(PEER).liveness == "down"
 
 
 @async_test
@@ -308,7 +308,7 @@ async def test_restart_is_detected_when_the_counter_changes_not_on_the_first_val
     assert event.data["action"] == "re-register"
     assert restarts == [(PEER, 7, 8)]
     state = h.monitor.peer_state(PEER)
-    assert (state["restart-counter"], state["restart-count"], state["last-restart"]) == (8, 1, h.clock.wall())
+    assert (state.restart_counter, state.restart_count, state.last_restart) == (8, 1, h.clock.wall())
 
 
 @async_test
@@ -317,7 +317,7 @@ async def test_a_restart_counter_carried_by_a_request_is_checked_too():
     h.respond(h.requests_to(PEER)[-1], counter=3)
     request = wire.Heartbeat(sequence=9, options=(wire.RestartCounterOption(4),))
     h.monitor.on_message(request, PEER, PEER_PORT, LOCAL)
-    assert h.monitor.peer_state(PEER)["restart-count"] == 1
+    assert h.monitor.peer_state(PEER).restart_count == 1
 
 
 @async_test
@@ -343,9 +343,9 @@ async def test_fast_probing_asks_at_its_own_interval_and_multiplier():
     h = await start_monitor(settings)
     h.advance(0.2)
     assert len(h.requests_to(PEER)) == 2
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "unknown"
+    assert h.monitor.peer_state(PEER).liveness == "unknown"
     h.advance(0.2)
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "down"
+    assert h.monitor.peer_state(PEER).liveness == "down"
 
 
 # ----- probe-path -------------------------------------------------------------------------
@@ -359,7 +359,7 @@ async def test_probe_resolves_with_the_rtt_of_its_response():
     h.respond(h.requests_to(PEER)[-1])
     result = await task
     assert (result.answered, result.rtt_us, result.address) == (True, 3000, PEER)
-    assert h.monitor.peer_state(PEER)["rtt"] == 3000
+    assert h.monitor.peer_state(PEER).rtt_us == 3000
 
 
 @async_test
@@ -407,18 +407,14 @@ async def test_configured_peers_are_not_removed_by_remove_peer():
 
 
 @async_test
-async def test_snapshot_names_the_yang_state_leaves():
+async def test_peer_state_holds_its_counters_and_the_restart_counter_seen():
     h = await start_monitor()
     h.respond(h.requests_to(PEER)[-1], counter=5)
-    [state] = h.monitor.snapshot()
-    assert state["address"] == str(PEER)
-    assert state["heartbeats-sent"] == 1 and state["heartbeats-received"] == 1
-    assert state["restart-counter"] == 5
-    assert {"liveness-state", "last-heartbeat-sent", "last-heartbeat-received", "rtt", "missed-heartbeats",
-            "restart-count", "last-restart", "last-up", "last-down", "down-count"} <= state.keys()
-    assert h.monitor.totals.as_state() == {"requests-sent": 1, "requests-received": 0, "responses-sent": 0,
-                                           "responses-received": 1, "timeouts": 0, "paths-down": 0,
-                                           "peer-restarts": 0}
+    [state] = h.monitor.peer_states()
+    assert state.address == PEER
+    assert state.heartbeats_sent == 1 and state.heartbeats_received == 1
+    assert state.restart_counter == 5
+    assert h.monitor.totals == HeartbeatTotals(requests_sent=1, responses_received=1)
 
 
 @async_test
@@ -463,8 +459,8 @@ def test_any_heartbeat_sequence_leaves_a_consistent_state(traffic):
             h.advance(pause)
             h.monitor.on_message(message, src, PEER_PORT, LOCAL)
         state = h.monitor.peer_state(PEER)
-        assert state["liveness-state"] in {"unknown", "up", "down"}
-        assert state["missed-heartbeats"] <= h.stats.heartbeat_timeouts[str(PEER)]
+        assert state.liveness in {"unknown", "up", "down"}
+        assert state.missed_heartbeats <= h.stats.heartbeat_timeouts[str(PEER)]
         answered = [m for m, _, _ in traffic if not m.response]
         assert len(h.responses()) == len(answered)
     asyncio.run(body())
@@ -479,8 +475,8 @@ async def test_check_now_asks_a_peer_of_unknown_state_at_once_and_its_answer_bri
     requests = h.requests_to(PEER)
     assert len(requests) == 2
     h.respond(requests[-1])
-    assert h.monitor.peer_state(PEER)["liveness-state"] == "up"
-    assert h.monitor.peer_state(PEER)["missed-heartbeats"] == 0
+    assert h.monitor.peer_state(PEER).liveness == "up"
+    assert h.monitor.peer_state(PEER).missed_heartbeats == 0
 
 
 @async_test

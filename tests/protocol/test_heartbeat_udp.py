@@ -58,24 +58,24 @@ def test_heartbeats_over_udp_detect_path_down_and_a_peer_restart(tmp_path):
         runtime_a, monitor_a = await start_node(settings_a, tmp_path / "a")
         runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
         try:
-            await wait_until(lambda: peer_state(monitor_a)["liveness-state"] == "up"
-                           and peer_state(monitor_b)["liveness-state"] == "up")
+            await wait_until(lambda: peer_state(monitor_a).liveness == "up"
+                           and peer_state(monitor_b).liveness == "up")
             state = peer_state(monitor_a)
-            assert state["restart-counter"] == runtime_b.restart_counter == 0
-            assert 0 < state["rtt"] < 1_000_000
-            assert state["heartbeats-received"] >= 1
+            assert state.restart_counter == runtime_b.restart_counter == 0
+            assert 0 < state.rtt_us < 1_000_000
+            assert state.heartbeats_received >= 1
 
             await runtime_b.stop()
-            await wait_until(lambda: peer_state(monitor_a)["liveness-state"] == "down")
+            await wait_until(lambda: peer_state(monitor_a).liveness == "down")
             assert [e.data["peer"] for e in runtime_a.events.history() if e.kind == "peer-path-down"] == ["::1"]
 
             runtime_b, monitor_b = await start_node(settings_b, tmp_path / "b")
             assert (tmp_path / "b" / FILE_NAME).read_text().strip() == "1"
-            await wait_until(lambda: peer_state(monitor_a)["restart-count"] == 1
-                           and peer_state(monitor_a)["liveness-state"] == "up")
+            await wait_until(lambda: peer_state(monitor_a).restart_count == 1
+                           and peer_state(monitor_a).liveness == "up")
             [restart] = [e for e in runtime_a.events.history() if e.kind == "peer-restart"]
             assert (restart.data["previous-restart-counter"], restart.data["restart-counter"]) == (0, 1)
-            assert peer_state(monitor_b)["restart-count"] == 0  # b lost its memory of a: first value again
+            assert peer_state(monitor_b).restart_count == 0  # b lost its memory of a: first value again
         finally:
             await runtime_b.stop()
             await runtime_a.stop()

@@ -88,7 +88,7 @@ def test_handover_moves_the_binding_and_a_late_deregistration_from_the_old_mag_l
             assert lma_of(lma).binding(MN, ll_bytes()) is entry
             assert entry.proxy_coa == MAG2 and entry.home_network_prefixes == (hnp,)
             assert lma.dataplane.route(RouteKind.DOWNLINK, hnp).tunnel == tunnel_name(MAG2)
-            assert mag_of(mag2).entry(MN, MN_LL)["home-network-prefix"] == [str(hnp)]
+            assert mag_of(mag2).entry(MN, MN_LL).home_network_prefixes == (hnp,)
             assert set(lma.dataplane.tunnels) == {tunnel_name(MAG2)}  # nothing left towards MAG1
             assert lma.stats.handovers == 1 and lma_of(lma).counters.lifetime_extensions_after_handoff == 1
             [moved] = event_kinds(lma, "binding-updated")

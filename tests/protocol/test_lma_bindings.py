@@ -98,7 +98,7 @@ def test_a_named_free_pool_prefix_is_granted_for_a_new_session():
     h = Harness()
     wanted = IPv6Network("2001:db8:1000:3::/64")
     assert prefixes_of(h.register(prefixes=[wanted])) == [wanted]
-    assert h.lma.pool_usage()[0].used == 1
+    assert next(iter(h.lma.pools)).used == 1
 
 
 def test_pool_exhaustion_is_130_with_a_pool_exhausted_event():
@@ -141,7 +141,7 @@ def test_expiry_deletes_the_binding_its_route_and_returns_the_prefix():
     h.advance(1)
     assert h.lma.binding(MN, LL) is None
     assert downlink_tunnel(h, prefix) is None and h.dataplane.tunnels == {}
-    assert h.lma.pool_usage()[0].used == 0
+    assert next(iter(h.lma.pools)).used == 0
     [event] = h.events_of("binding-deleted")
     assert (event.data["reason"], event.data["home-network-prefix"]) == ("expired", [str(prefix)])
     assert h.lma.counters.bindings_expired == 1 and h.stats.bindings_deleted == 1
@@ -276,7 +276,7 @@ def test_data_plane_failure_rejects_with_130_and_leaves_nothing_behind():
     pba = h.register()
     assert (pba.status, pba.lifetime) == (130, 0)
     assert len(h.lma.cache) == 0 and h.dataplane.installed() == {}
-    assert h.lma.pool_usage()[0].used == 0
+    assert next(iter(h.lma.pools)).used == 0
     assert h.events_of("binding-created") == [] and len(h.events_of("data-path-failure")) == 1
 
 
@@ -295,9 +295,9 @@ def test_snapshots_count_by_state_mag_and_pool():
     [prefix] = prefixes_of(h.register(MAG1))
     h.register(MAG2, mn=MN_STATIC)
     h.register(MAG1, lifetime=0, prefixes=[prefix], hi=5)
-    assert h.lma.count_by_state()["active"] == 1 and h.lma.count_by_state()["deregistration-pending"] == 1
-    assert h.lma.bindings_per_mag() == {MAG1: 1, MAG2: 1}
-    usage = h.lma.pool_usage()[0]
+    assert h.lma.cache.count_by_state() == {BindingState.ACTIVE: 1, BindingState.DEREGISTRATION_PENDING: 1}
+    assert {mag: h.lma.cache.count_by_mag(mag) for mag in h.lma.cache.mags()} == {MAG1: 1, MAG2: 1}
+    usage = next(iter(h.lma.pools))
     assert (usage.name, usage.size, usage.used, usage.free) == ("home", 4, 1, 3)
     assert h.lma.binding_for_prefix(STATIC[1]).mn_identifier == MN_STATIC
     assert len(h.lma.bindings()) == 2 and len(h.lma.bindings_of(MN)) == 1

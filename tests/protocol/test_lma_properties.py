@@ -47,5 +47,5 @@ def test_any_sequence_of_pbus_is_answered_validly_and_keeps_state_consistent(ste
         installed = {route.prefix for route in h.dataplane.routes() if route.kind is RouteKind.DOWNLINK}
         bound = {p for entry in h.lma.bindings() for p in entry.home_network_prefixes}
         assert installed == bound
-        pool = h.lma.pool_usage()[0]
+        pool = next(iter(h.lma.pools))
         assert pool.used == len([p for p in bound if p.subnet_of(POOL)])

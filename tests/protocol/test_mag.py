@@ -164,7 +164,7 @@ def test_attach_sends_a_pbu_with_the_rfc_5213_flags_and_options(h):
     assert options_of(pbu, LinkLocalAddressOption)[0].address == MAG_LINK_LOCAL
     assert options_of(pbu, TimestampOption)[0].to_time() == pytest.approx(WALL_START, abs=1 / 65536)
     assert h.stats.pbu_sent == 1
-    assert h.mag.entry(MN, "02:00:00:aa:bb:cc")["state"] == "registering"
+    assert h.mag.entry(MN, "02:00:00:aa:bb:cc").state == "registering"
 
 
 def test_sequence_numbers_increase_per_mobile_node_and_wrap_at_16_bits(h):
@@ -213,10 +213,10 @@ def test_accepted_pba_installs_forwarding_router_advertisement_and_publishes_bin
     h.advance(0.25)
     h.answer(lifetime=3600)
     entry = h.mag.entry(MN)
-    assert entry["state"] == "registered"
-    assert entry["home-network-prefix"] == [str(HNP)]
-    assert entry["lifetime-granted"] == 3600 and entry["last-status"] == 0 and entry["accepted"] is True
-    tunnel = h.dataplane.tunnels[entry["tunnel"]]
+    assert entry.state == "registered"
+    assert entry.home_network_prefixes == (HNP,)
+    assert entry.lifetime_granted == 3600 and entry.last_status == 0 and entry.accepted is True
+    tunnel = h.dataplane.tunnels[entry.tunnel]
     assert (tunnel.local, tunnel.remote) == (MAG, LMA)
     assert h.dataplane.route(RouteKind.UPLINK, HNP).tunnel == tunnel.name
     assert h.dataplane.route(RouteKind.ACCESS, HNP).interface == "acc0"
@@ -228,7 +228,7 @@ def test_accepted_pba_installs_forwarding_router_advertisement_and_publishes_bin
     assert created.data["mn-identifier"] == MN and created.data["home-network-prefix"] == [str(HNP)]
     assert created.data["proxy-coa"] == str(MAG) and created.data["lifetime"] == 3600
     assert h.stats.pba_received_by_status == {0: 1} and h.stats.bindings_created == 1
-    assert h.mag.rtt_samples() == [pytest.approx(0.25)]
+    assert list(h.mag.counters.pba_rtt_seconds) == [pytest.approx(0.25)]
     assert h.timers.next_deadline() == pytest.approx(h.clock.now + 3600 - 30)  # refresh-advance 30 s
 
 
@@ -243,9 +243,9 @@ def test_refresh_is_sent_refresh_advance_before_expiry_with_the_assigned_prefix_
     assert refresh.sequence == h.pbus()[0].sequence + 1 and refresh.lifetime == 3600
     assert options_of(refresh, HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(HNP)]
     assert options_of(refresh, wire.HandoffIndicatorOption)[0].value == wire.HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
-    assert h.mag.entry(MN)["state"] == "refreshing"
+    assert h.mag.entry(MN).state == "refreshing"
     h.answer()
-    assert h.mag.entry(MN)["state"] == "registered"
+    assert h.mag.entry(MN).state == "registered"
     assert h.kinds() == ["binding-created", "binding-updated"] and h.stats.bindings_refreshed == 1
 
 
@@ -299,8 +299,8 @@ def test_a_pba_to_a_retransmission_stops_the_back_off_and_is_not_an_rtt_sample(h
     h.mag.attach(MN)
     h.advance(1.5)
     h.answer()
-    assert h.mag.entry(MN)["state"] == "registered"
-    assert h.mag.rtt_samples() == []
+    assert h.mag.entry(MN).state == "registered"
+    assert not h.mag.counters.pba_rtt_seconds
     h.advance(100)
     assert len(h.pbus()) == 2
 
@@ -310,7 +310,7 @@ def test_a_pba_for_the_superseded_sequence_number_is_dropped(h):
     first = h.last_pbu().sequence
     h.advance(1.5)
     h.answer(sequence=first)
-    assert h.mag.entry(MN)["state"] == "registering"
+    assert h.mag.entry(MN).state == "registering"
     assert h.stats.drops_by_reason["pba-unmatched"] == 1
 
 
@@ -332,7 +332,7 @@ def test_duplicate_pba_is_dropped_and_counted(h):
 def test_pba_for_an_unknown_session_is_dropped_and_counted(h, change):
     h.mag.attach(MN)
     h.answer(**change)
-    assert h.mag.entry(MN)["state"] == "registering"
+    assert h.mag.entry(MN).state == "registering"
     assert h.stats.drops_by_reason["pba-unmatched"] == 1
     assert h.dataplane.installed() == {}
 
@@ -340,7 +340,7 @@ def test_pba_for_an_unknown_session_is_dropped_and_counted(h, change):
 def test_accepting_pba_without_a_home_network_prefix_enables_no_service(h):
     h.mag.attach(MN)
     h.answer(prefixes=())
-    assert h.mag.entry(MN)["state"] == "registering"
+    assert h.mag.entry(MN).state == "registering"
     assert h.dataplane.installed() == {}
     assert h.stats.drops_by_reason["pba-without-home-network-prefix"] == 1
 
@@ -383,7 +383,7 @@ def test_timestamp_mismatch_is_retried_once_with_the_lma_clock(h):
     assert len(h.pbus()) == 2
     assert options_of(retry, TimestampOption)[0].to_time() == pytest.approx(lma_clock, abs=1e-4)
     h.answer()
-    assert h.mag.entry(MN)["state"] == "registered"
+    assert h.mag.entry(MN).state == "registered"
 
 
 def test_timestamp_mismatch_without_the_lma_timestamp_is_not_retried(h):
@@ -397,7 +397,7 @@ def test_sequence_out_of_window_resynchronises_from_the_lma(h):
     h.answer(status=BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW, lifetime=0, prefixes=(), sequence=900)
     assert h.last_pbu().sequence == 901
     h.answer()
-    assert h.mag.entry(MN)["state"] == "registered"
+    assert h.mag.entry(MN).state == "registered"
 
 
 def test_insufficient_resources_gives_up_without_retrying(h):
@@ -417,7 +417,7 @@ def test_detach_sends_lifetime_zero_with_the_same_prefixes_and_cleans_up(h):
     assert options_of(dereg, HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(HNP)]
     assert options_of(dereg, MobileNodeIdentifierOption) == [MobileNodeIdentifierOption(MN)]
     assert h.dataplane.installed() == {} and h.mag.advertisement(MN) is None
-    assert h.mag.entry(MN)["state"] == "deregistering"
+    assert h.mag.entry(MN).state == "deregistering"
     h.answer(lifetime=0)
     assert h.mag.entry(MN) is None
     assert h.events.history()[-1].data["reason"] == "deregistered"
@@ -476,7 +476,7 @@ def test_bri_for_an_unknown_binding_answers_binding_does_not_exist(h):
     registered(h)
     h.deliver(bri(options=(MobileNodeIdentifierOption("nobody@example.net"),)))
     assert last_bra(h).status == BindingRevocationStatus.BINDING_DOES_NOT_EXIST
-    assert h.mag.entry(MN)["state"] == "registered"
+    assert h.mag.entry(MN).state == "registered"
 
 
 def test_bri_naming_another_prefix_of_the_node_does_not_remove_it(h):
@@ -519,7 +519,7 @@ def test_lma_restart_event_reregisters_every_session(h):
     assert options_of(again, HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(HNP)]
     assert h.dataplane.installed() != {}  # forwarding stays while the LMA re-learns the binding
     h.answer()
-    assert h.mag.entry(MN)["state"] == "registered"
+    assert h.mag.entry(MN).state == "registered"
 
 
 def test_restart_of_another_peer_changes_nothing(h):
@@ -550,11 +550,11 @@ def test_data_plane_failure_deregisters_instead_of_serving_half(h):
 def test_counts_and_entries_snapshot(h):
     registered(h)
     h.mag.attach("mn2@example.net", link_layer_id=b"\x02\x00\x00\x00\x00\x02")
-    assert h.mag.counts()["entries"] == 2
-    assert h.mag.counts()["registered"] == 1 and h.mag.counts()["registering"] == 1
-    entries = {e["mn-identifier"]: e for e in h.mag.entries()}
-    assert entries["mn2@example.net"]["link-layer-id"] == "02:00:00:00:00:02"
-    assert entries[MN]["remaining-lifetime"] == 3600
+    counts = h.mag.bul.count_by_state()
+    assert counts[BulState.REGISTERED] == 1 and counts[BulState.REGISTERING] == 1 and len(h.mag.bul) == 2
+    entries = {e.mn_identifier: e for e in h.mag.entries()}
+    assert entries["mn2@example.net"].link_layer_id == bytes.fromhex("020000000002")
+    assert entries[MN].remaining_lifetime == 3600
 
 
 def test_stop_cancels_every_timer(h):
@@ -562,7 +562,7 @@ def test_stop_cancels_every_timer(h):
     h.mag.attach("mn2@example.net")
     asyncio.run(h.mag.stop())
     assert len(h.timers) == 0
-    assert BulState.REGISTERED.value == h.mag.entry(MN)["state"]
+    assert BulState.REGISTERED.value == h.mag.entry(MN).state
 
 
 def test_lma_restart_during_an_initial_attach_keeps_its_handoff_indicator(h):

@@ -78,7 +78,7 @@ def test_attach_registers_through_the_runtime_over_udp(tmp_path, lma_socket):
                 wire.MobileNodeIdentifierOption(MN), wire.HomeNetworkPrefixOption(HNP),
                 wire.MobileNodeLinkLayerIdentifierOption(bytes.fromhex("020000aabbcc"))))
             lma_socket.sendto(wire.encode(pba, LOOPBACK, LOOPBACK), ("::1", mag_port))
-            await wait_until(lambda: (mag.entry(MN, "02:00:00:aa:bb:cc") or {}).get("state") == "registered")
+            await wait_until(lambda: getattr(mag.entry(MN, "02:00:00:aa:bb:cc"), "state", None) == "registered")
             assert runtime.dataplane.route(RouteKind.UPLINK, HNP) is not None
             assert runtime.stats.pba_received_by_status == {0: 1}
             assert [e.kind for e in runtime.events.history()] == ["binding-created"]

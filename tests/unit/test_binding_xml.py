@@ -9,11 +9,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mgmt.binding_xml import BindingPrinter, BindingRow
+from mgmt.binding_xml import BindingPrinter
 from mgmt.operational import EnumNames
 from mgmt.yang_values import date_and_time, pin_utc
 from nf.core.binding_cache import BindingState
 from nf.model import new_context
+from nf.snapshot import BindingRow
 
 NS = "urn:dmm-nf:yang:dmm-nf"
 BINDINGS = "/dmm-nf:dmm-nf/binding-cache/binding"

@@ -17,9 +17,10 @@ def test_new_entry_starts_registering_with_nothing_granted():
 
 
 def test_accepted_pba_records_lifetime_and_stops_retransmission():
-    e = bul_entry()
+    bul = BindingUpdateList()
+    e = bul.put(bul_entry())
     e.retransmissions, e.next_retransmission = 2, 12.5
-    e.mark_accepted(lifetime=3600, now=100.0)
+    bul.mark_accepted(e, lifetime=3600, now=100.0)
     assert e.state is BulState.REGISTERED
     assert (e.retransmissions, e.next_retransmission, e.expires_at) == (0, None, 3700.0)
 
@@ -61,3 +62,26 @@ def test_remove_forgets_entry_and_prefixes():
     assert bul.remove("mn1@example.net", b"\x02" * 6) is e
     assert bul.remove("mn1@example.net", b"\x02" * 6) is None
     assert bul.by_prefix(P1) is None and len(bul) == 0
+
+
+def test_entries_are_counted_per_state_as_they_come_change_and_go():
+    bul = BindingUpdateList()
+    a = bul.put(bul_entry())
+    bul.put(bul_entry(mn="mn2"))
+    bul.mark_accepted(a, lifetime=3600, now=0.0)
+    bul.set_state(a, BulState.REFRESHING)
+    counts = bul.count_by_state()
+    assert (counts[BulState.REGISTERING], counts[BulState.REFRESHING], counts[BulState.REGISTERED]) == (1, 1, 0)
+    bul.put(bul_entry())  # replaces a
+    bul.remove("mn2", b"\x02" * 6)
+    assert bul.count_by_state() == {**dict.fromkeys(BulState, 0), BulState.REGISTERING: 1}
+
+
+def test_lookup_by_mn_identifier_returns_each_interface_of_that_node_only():
+    bul = BindingUpdateList()
+    wifi, lte = bul.put(bul_entry(ll=b"\x02" * 6)), bul.put(bul_entry(ll=b"\x04" * 6))
+    bul.put(bul_entry(mn="mn2"))
+    assert bul.by_mn("mn1@example.net") == [wifi, lte]
+    bul.remove("mn1@example.net", b"\x02" * 6)
+    bul.remove("mn1@example.net", b"\x04" * 6)
+    assert bul.by_mn("mn1@example.net") == [] and len(bul.by_mn("mn2")) == 1

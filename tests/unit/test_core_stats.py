@@ -11,16 +11,16 @@ def test_counters_by_code_and_totals():
     assert stats.drops == 2
 
 
-def test_snapshot_is_a_detached_plain_copy():
+def test_copy_is_detached_from_the_counters_it_copies():
     stats = Statistics()
     stats.pbu_received = 5
     stats.heartbeats_sent["2001:db8::1"] += 1
-    snap = stats.snapshot()
+    copy = stats.copy()
     stats.pbu_received += 1
     stats.heartbeats_sent["2001:db8::1"] += 1
-    assert snap["pbu_received"] == 5
-    assert snap["heartbeats_sent"] == {"2001:db8::1": 1}
-    assert type(snap["heartbeats_sent"]) is dict
+    assert copy.pbu_received == 5
+    assert copy.heartbeats_sent == {"2001:db8::1": 1}
+    assert copy.discontinuity_time == stats.discontinuity_time
 
 
 def test_reset_zeroes_counters_and_records_discontinuity():

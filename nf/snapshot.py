@@ -1,0 +1,358 @@
+"""One typed snapshot of the runtime's state per read, for NETCONF and the exporter alike.
+
+A reader names the sections it needs in a `SnapshotRequest` — with, for a keyed list, the
+keys its entries must have — and `Runtime.snapshot(request)` takes exactly those on the
+runtime's loop in one call: every section is of the same instant, and nothing the reader
+did not ask for is copied. The values are frozen (or detached copies), so the reader maps
+them in its own thread: NETCONF to the YANG tree (mgmt/operational.py), the exporter to
+metric families (exporters/collector.py). Nothing here knows YANG or Prometheus.
+
+Sizes: the binding cache section copies one tuple per binding it selects (a key goes
+straight to the cache's indexes); every other section is bounded by configuration (pools,
+peers, tunnels) or by retention (events), and `bindings` holds counts the cache and the
+binding update list keep as entries change, so a scrape does not grow with the bindings.
+
+Adding a section is one edit here: a frozen dataclass for its values, a `_take_…(runtime,
+keys)` function, and a field of `Snapshot` declared as `section(_take_…)`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from ipaddress import IPv6Address, IPv6Network
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from nf import VERSION
+from nf.core.binding_cache import BindingState
+
+if TYPE_CHECKING:
+    from nf.core.alarms import Alarm
+    from nf.core.events import Event
+    from nf.core.stats import Statistics
+    from nf.liveness.heartbeat import HeartbeatTotals
+    from nf.roles.lma import LmaCounters
+    from nf.roles.mag import MagCounters
+    from nf.runtime import Runtime
+    from nf.transport.base import TransportCounters
+
+
+# ----- keys -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EntryKey:
+    """Selects a mobile node's entries in the binding cache or the binding update list:
+    every interface of the node, or (`any_interface` false) the one whose link-layer
+    identifier is `link_layer_id` (None: the entry without one)."""
+
+    mn_identifier: str
+    link_layer_id: bytes | None = None
+    any_interface: bool = True
+
+    @classmethod
+    def interface(cls, mn_identifier: str, link_layer_id: bytes | None) -> EntryKey:
+        return cls(mn_identifier, link_layer_id, any_interface=False)
+
+
+# ----- sections -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    name: str
+    address: IPv6Address
+    roles: tuple[str, ...]  # configured roles running here, sorted (nf.roles.registry names)
+    software_version: str
+    restart_counter: int
+    start_wall: float
+    now_wall: float  # when the snapshot was taken
+
+    @property
+    def uptime(self) -> float:
+        return self.now_wall - self.start_wall
+
+
+@dataclass(frozen=True, slots=True)
+class BindingCounts:
+    """Entries per state (state names as in YANG) of the binding cache (LMA) and of the
+    binding update list (MAG); None where the node has not that role."""
+
+    cache: Mapping[str, int] | None = None
+    cache_peak: int | None = None
+    update_list: Mapping[str, int] | None = None
+
+
+class BindingRow(NamedTuple):
+    """One binding cache entry's fields at the snapshot's instant (a tuple: a million of
+    them are copied in about a second on the loop, far faster than dataclasses)."""
+
+    mn_identifier: str
+    link_layer_id: bytes | None
+    home_network_prefixes: tuple
+    proxy_coa: Any
+    access_technology_type: int
+    handoff_indicator: int
+    sequence: int
+    lifetime: int
+    expires_at: float  # monotonic
+    state: str
+    created_wall: float
+    last_refresh_wall: float
+    tunnel_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BindingCacheState:
+    lma_address: IPv6Address
+    now_monotonic: float  # the clock `BindingRow.expires_at` is on, read with the rows
+    rows: Sequence[BindingRow]
+
+
+@dataclass(frozen=True, slots=True)
+class BulEntryState:
+    """One binding update list entry (the YANG `binding-update-list/entry` leaves)."""
+
+    mn_identifier: str
+    link_layer_id: bytes | None
+    interface: str
+    lma_address: IPv6Address
+    proxy_coa: IPv6Address
+    home_network_prefixes: tuple[IPv6Network, ...]
+    mag_link_local_address: IPv6Address | None
+    access_technology_type: int
+    handoff_indicator: int
+    sequence_number: int
+    lifetime_requested: int
+    lifetime_granted: int
+    remaining_lifetime: int  # seconds
+    time_sent: float | None  # wall clock
+    accepted: bool
+    accepted_time: float | None
+    last_status: int | None
+    retransmissions: int
+    state: str
+    tunnel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    name: str
+    prefix: IPv6Network
+    assign_length: int
+    size: int
+    used: int
+    free: int
+    high_water: int
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelState:
+    name: str
+    local: IPv6Address | None
+    remote: IPv6Address | None
+    packets_in: int | None = None  # None: the backend keeps no counters for this tunnel
+    bytes_in: int | None = None
+    packets_out: int | None = None
+    bytes_out: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerState:
+    """One monitored peer: its liveness (RFC 5847) and its counters. Times are wall clock."""
+
+    address: IPv6Address
+    name: str | None
+    liveness: str  # "unknown" | "up" | "down"
+    last_heartbeat_sent: float | None
+    last_heartbeat_received: float | None
+    rtt_us: int | None
+    missed_heartbeats: int
+    heartbeats_sent: int
+    heartbeats_received: int
+    heartbeat_timeouts: int
+    restart_counter: int | None
+    restart_count: int
+    last_restart: float | None
+    last_up: float | None
+    last_down: float | None
+    down_count: int
+
+    @property
+    def last_change(self) -> float:
+        """When the path last went up or down (0 if never)."""
+        return max(self.last_up or 0.0, self.last_down or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Every counter of the node, as detached copies: the shared `Statistics`, the RFC 5847
+    totals, the transport's, and the counters only the LMA or the MAG role keeps."""
+
+    statistics: Statistics
+    heartbeat: HeartbeatTotals | None
+    transport: TransportCounters | None
+    lma: LmaCounters | None
+    mag: MagCounters | None
+
+
+# ----- taking each section (on the runtime's loop) -------------------------------------------
+Keys = tuple | None  # a section's keys from the request; None: every entry
+
+
+def _take_node(runtime: Runtime, keys: Keys) -> NodeState:
+    settings = runtime.settings
+    return NodeState(name=settings.node.name, address=settings.node.address, roles=tuple(sorted(runtime.roles)),
+                     software_version=VERSION, restart_counter=runtime.restart_counter,
+                     start_wall=runtime.start_wall, now_wall=time.time())
+
+
+def _take_bindings(runtime: Runtime, keys: Keys) -> BindingCounts | None:
+    lma, mag = runtime.lma, runtime.mag
+    if lma is None and mag is None:
+        return None
+    cache = update_list = peak = None
+    if lma is not None:
+        counted = lma.cache.count_by_state()
+        cache = {state.value: counted.get(state, 0) for state in BindingState}
+        peak = lma.cache.peak
+    if mag is not None:
+        update_list = {state.value: n for state, n in mag.bul.count_by_state().items()}
+    return BindingCounts(cache=cache, cache_peak=peak, update_list=update_list)
+
+
+def _take_binding_cache(runtime: Runtime, keys: Keys) -> BindingCacheState | None:
+    lma = runtime.lma
+    if lma is None:
+        return None
+    return BindingCacheState(lma_address=runtime.settings.node.address, now_monotonic=runtime.clock.monotonic(),
+                             rows=binding_rows(_select(lma.cache, keys)))
+
+
+def _take_binding_update_list(runtime: Runtime, keys: Keys) -> tuple[BulEntryState, ...] | None:
+    mag = runtime.mag
+    if mag is None:
+        return None
+    return tuple(mag.entry_state(e) for e in _select(mag.bul, keys))
+
+
+def _take_pools(runtime: Runtime, keys: Keys) -> tuple[PoolState, ...] | None:
+    lma = runtime.lma
+    if lma is None:
+        return None
+    return tuple(PoolState(p.name, p.prefix, p.assign_length, p.size, p.used, p.free, p.high_water)
+                 for p in lma.pools)
+
+
+def _take_tunnels(runtime: Runtime, keys: Keys) -> tuple[TunnelState, ...]:
+    dataplane = runtime.dataplane
+    counters = dataplane.counters()
+    rows = []
+    for name, tunnel in dataplane.tunnels.items():
+        c = counters.get(name)
+        rows.append(TunnelState(name, getattr(tunnel, "local", None), getattr(tunnel, "remote", None),
+                                *((c.packets_in, c.bytes_in, c.packets_out, c.bytes_out) if c else ())))
+    return tuple(rows)
+
+
+def _take_peers(runtime: Runtime, keys: Keys) -> tuple[PeerState, ...] | None:
+    monitor = runtime.liveness
+    if monitor is None:
+        return None
+    if keys is None:
+        return tuple(monitor.peer_states())
+    return tuple(state for address in dict.fromkeys(keys) if (state := monitor.peer_state(address)) is not None)
+
+
+def _take_counters(runtime: Runtime, keys: Keys) -> Counters:
+    lma, mag, monitor, transport = runtime.lma, runtime.mag, runtime.liveness, runtime.transport
+    return Counters(
+        statistics=runtime.stats.copy(),
+        heartbeat=replace(monitor.totals) if monitor is not None else None,
+        transport=replace(transport.counters) if transport is not None else None,
+        lma=replace(lma.counters) if lma is not None else None,
+        mag=mag.counters.copy() if mag is not None else None,
+    )
+
+
+def _take_alarms(runtime: Runtime, keys: Keys) -> tuple[Alarm, ...]:
+    return tuple(replace(alarm) for alarm in runtime.alarms.alarms())
+
+
+def _take_events(runtime: Runtime, keys: Keys) -> tuple[Event, ...]:
+    return tuple(runtime.events.history())
+
+
+Taker = Callable[["Runtime", Keys], Any]
+
+
+def section(take: Taker) -> Any:
+    """A `Snapshot` field: None unless requested; `take` fills it on the runtime's loop."""
+    return field(default=None, metadata={"take": take})
+
+
+# ----- the snapshot ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The sections a `SnapshotRequest` named, all of one instant. A section is None when it
+    was not requested or the node has no such state (no binding cache without the LMA role)."""
+
+    node: NodeState | None = section(_take_node)
+    bindings: BindingCounts | None = section(_take_bindings)
+    binding_cache: BindingCacheState | None = section(_take_binding_cache)  # keys: EntryKey
+    binding_update_list: tuple[BulEntryState, ...] | None = section(_take_binding_update_list)  # keys: EntryKey
+    pools: tuple[PoolState, ...] | None = section(_take_pools)
+    tunnels: tuple[TunnelState, ...] | None = section(_take_tunnels)
+    peers: tuple[PeerState, ...] | None = section(_take_peers)  # keys: IPv6Address
+    counters: Counters | None = section(_take_counters)
+    alarms: tuple[Alarm, ...] | None = section(_take_alarms)
+    events: tuple[Event, ...] | None = section(_take_events)
+
+
+SECTIONS: frozenset[str] = frozenset(f.name for f in fields(Snapshot))
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """Which sections to take, and for keyed sections the keys their entries must have
+    (a section absent from `keys` is taken whole; an empty tuple selects no entry)."""
+
+    sections: frozenset[str]
+    keys: Mapping[str, tuple] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = (set(self.sections) | set(self.keys)) - SECTIONS
+        if unknown:
+            raise ValueError(f"no snapshot section {sorted(unknown)[0]!r}; sections are {sorted(SECTIONS)}")
+
+    @classmethod
+    def of(cls, *sections: str, **keys: tuple) -> SnapshotRequest:
+        return cls(frozenset(sections) | frozenset(keys), keys)
+
+
+def take(runtime: Runtime, request: SnapshotRequest) -> Snapshot:
+    """The requested sections of `runtime`; call on its loop (`Runtime.snapshot` does)."""
+    return Snapshot(**{f.name: f.metadata["take"](runtime, request.keys.get(f.name))
+                       for f in fields(Snapshot) if f.name in request.sections})
+
+
+# ----- helpers --------------------------------------------------------------------------------
+def binding_rows(entries: Iterable) -> list[BindingRow]:
+    """Copy binding cache entries' fields (runtime loop)."""
+    return [BindingRow(e.mn_identifier, e.link_layer_id, e.home_network_prefixes, e.proxy_coa,
+                       e.access_technology_type, e.handoff_indicator, e.sequence, e.lifetime, e.expires_at,
+                       e.state.value, e.created_wall, e.last_refresh_wall, e.tunnel_id)
+            for e in entries]
+
+
+def _select(index, keys: Keys) -> Iterable:
+    """The entries of a binding cache or binding update list that `keys` (EntryKeys) select,
+    through the index's lookups; the index itself (every entry) when keys is None."""
+    if keys is None:
+        return index
+    found: dict[int, Any] = {}
+    for key in keys:
+        if key.any_interface:
+            candidates = index.by_mn(key.mn_identifier)
+        else:
+            entry = index.get(key.mn_identifier, key.link_layer_id)
+            candidates = [entry] if entry is not None else []
+        for entry in candidates:
+            found.setdefault(id(entry), entry)
+    return list(found.values())
