@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tree = _load(args.config)
+    from mgmt.netconf.datastore import DatastoreError
     from mgmt.service import Service, ServiceOptions
     from nf.dataplane.base import DataPlaneError
     from nf.hostcheck import HostCheckError
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
                              metrics_port=args.metrics_port, state_dir=args.state_dir)
     try:
         service = Service(tree, options, default_state_dir=default_state_dir)
+    except DatastoreError as e:  # a saved datastore the node cannot boot from
+        raise CliError(str(e), EXIT_USAGE) from None
     except HostCheckError as e:
         raise CliError(f"{args.config}: {e}", EXIT_USAGE) from None
     except DataPlaneError as e:  # e.g. an encapsulation this kernel cannot carry

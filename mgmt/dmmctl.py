@@ -11,6 +11,7 @@ docs/dmmctl.md).
 from __future__ import annotations
 
 import argparse
+import copy
 import getpass
 import json
 import logging
@@ -187,6 +188,8 @@ def cmd_config_get(client: Client, args: argparse.Namespace) -> Result:
         tree.free()
     xml = []
     for child in data:
+        child = copy.deepcopy(child)
+        etree.cleanup_namespaces(child)  # no declarations it inherited but does not use
         etree.indent(child)
         xml.append(etree.tostring(child, encoding="unicode"))
     return as_json, "\n".join(xml) if xml else f"<!-- {args.datastore} is empty -->"

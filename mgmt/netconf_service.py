@@ -15,6 +15,7 @@ from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
 from mgmt.notify import EventNotifier
 from mgmt.operational import OperationalState
 from mgmt.rpcs import ProductRpcs
+from mgmt.service import NETCONF_STATE
 from mgmt.yang_values import pin_utc
 from nf.runtime import ReconfigureError
 from nf.settings import NetconfUser, settings_from_tree
@@ -70,7 +71,7 @@ def start_netconf(service: "Service") -> NetconfServer:
     mgmt = service.settings.management
     passwords, keys = netconf_credentials(mgmt.netconf_users)
     port = service.options.netconf_port if service.options.netconf_port is not None else mgmt.netconf_port
-    server = NetconfServer(service.ctx, service.state_dir / "netconf", port=port, address=mgmt.netconf_address,
+    server = NetconfServer(service.ctx, service.state_dir / NETCONF_STATE, port=port, address=mgmt.netconf_address,
                            password_hashes=passwords, authorized_keys=keys, hooks=hooks, initial_config=service.initial_tree,
                            idle_timeout=float(mgmt.netconf_idle_timeout))
     log.info("NETCONF over SSH on [%s]:%d", mgmt.netconf_address, server.port)

@@ -13,11 +13,14 @@ from typing import Callable
 
 import libyang
 
+from mgmt.netconf.datastore import boot_configuration
 from nf.hostcheck import check_host
 from nf.runtime import Runtime
 from nf.settings import Settings, settings_from_tree
 
 log = logging.getLogger(__name__)
+
+NETCONF_STATE = "netconf"  # the NETCONF server's part of the state directory (datastores, host key)
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,16 @@ class Service:
     def __init__(self, tree: libyang.DNode, options: ServiceOptions,
                  default_state_dir: Callable[[str], Path]) -> None:
         self.ctx = tree.context  # one context for the datastores, the state tree and the RPCs
-        self.initial_tree = tree
-        self.settings: Settings = settings_from_tree(tree, self.ctx)
+        self.initial_tree = tree  # the --config file: what the startup datastore starts as
         self.options = options
-        self.state_dir = options.state_dir or default_state_dir(self.settings.node.name)
+        self.state_dir = options.state_dir or default_state_dir(settings_from_tree(tree, self.ctx).node.name)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # the runtime runs what running holds at boot: the saved startup, not the file, once
+        # there is one (RFC 6241 §8.7)
+        booted, source = boot_configuration(self.ctx, self.state_dir / NETCONF_STATE)
+        if booted is not None:
+            log.info("booting from %s (saved by NETCONF), not %s", source, options.config_path)
+        self.settings: Settings = settings_from_tree(booted if booted is not None else tree, self.ctx)
         check_host(self.settings)
         self.runtime = Runtime(self.settings, self.state_dir)
         self.metrics = None

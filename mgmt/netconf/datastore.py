@@ -159,6 +159,35 @@ class DatastoreError(Exception):
     """A persisted datastore file cannot be loaded; ``str()`` names the file and why."""
 
 
+UNCONFIRMED = "before-confirmed-commit"  # running before a confirmed commit not yet confirmed
+
+
+def _load(ctx: libyang.Context, path: Path) -> Optional[libyang.DNode]:
+    """The validated configuration saved in ``path``, None when there is no such file (an
+    empty configuration is an empty tree, not None)."""
+    saved = read_if_exists(path)
+    if saved is None:
+        return None
+    try:
+        tree = validate(ctx, parse_config(ctx, saved))
+    except RpcErrors as exc:
+        raise DatastoreError(f"{path}: {exc}") from None
+    return tree if tree is not None else validate(ctx, None)
+
+
+def boot_configuration(ctx: libyang.Context, state_dir: Path) -> tuple[Optional[libyang.DNode], Optional[Path]]:
+    """What running holds when the node boots with this state directory, and the file it
+    comes from: the configuration from before a confirmed commit that was never confirmed
+    (RFC 6241 §8.4.1), else the saved startup (§8.7: loaded when the device boots); (None,
+    None) on a first boot, when the initial configuration is used."""
+    for name in (UNCONFIRMED, "startup"):
+        path = Path(state_dir) / f"{name}.xml"
+        tree = _load(ctx, path)
+        if tree is not None:
+            return tree, path
+    return None, None
+
+
 class Datastores:
     """running, candidate and startup, with the candidate's dirty flag.
 
@@ -178,22 +207,32 @@ class Datastores:
         return self.state_dir / f"{name}.xml"
 
     def _boot(self, initial: Optional[libyang.DNode]) -> None:
-        saved = read_if_exists(self._path("startup"))
-        if saved is not None:
-            try:
-                startup = validate(self.ctx, parse_config(self.ctx, saved))
-            except RpcErrors as exc:
-                raise DatastoreError(f"{self._path('startup')}: {exc}") from None
-        else:
+        startup = _load(self.ctx, self._path("startup"))
+        if startup is None:
             try:
                 startup = validate(self.ctx, duplicate(initial))
             except RpcErrors as exc:
                 raise DatastoreError(f"initial configuration: {exc}") from None
             self._persist("startup", startup)
         self._trees["startup"] = startup
-        self._trees["running"] = duplicate(startup)
-        self._persist("running", startup)
-        self._trees["candidate"] = duplicate(startup)
+        # RFC 6241 §8.4.1: a confirmed commit the node went down before confirming is undone
+        unconfirmed = _load(self.ctx, self._path(UNCONFIRMED))
+        self._trees["running"] = unconfirmed if unconfirmed is not None else duplicate(startup)
+        self._persist("running", self._trees["running"])
+        self.forget_unconfirmed()
+        self._trees["candidate"] = duplicate(self._trees["running"])
+
+    def keep_unconfirmed(self, before: Optional[libyang.DNode]) -> None:
+        """A confirmed commit is pending: ``before`` (running as it was) is what the next boot
+        restores unless the commit is confirmed or rolled back first."""
+        self._persist(UNCONFIRMED, before)
+
+    def forget_unconfirmed(self) -> None:
+        self._path(UNCONFIRMED).unlink(missing_ok=True)
+
+    def forget_startup(self) -> None:
+        """The next boot starts from the initial configuration (``delete-config`` of startup)."""
+        self._path("startup").unlink(missing_ok=True)
 
     def _persist(self, name: str, tree: Optional[libyang.DNode]) -> None:
         write_atomic(self._path(name), to_xml(tree).encode())

@@ -576,6 +576,10 @@ class NetconfServer:
                 ds.free(empty)
                 raise
             self._replace(target, empty, session)
+            if target == "startup":
+                # RFC 6241 §8.7.5.1: back to factory defaults, the initial configuration the
+                # next boot starts from again
+                self.datastores.forget_startup()
         return _ok()
 
     def _replace(self, target: str, tree: Optional[libyang.DNode], session: Session) -> None:
@@ -699,9 +703,15 @@ class NetconfServer:
                 raise
             was_pending = self.confirmed.pending
             backup = None if was_pending else self.datastores.get("running")
+            starts = confirmed and not was_pending
+            if starts:
+                # saved before running changes: a node going down from here on boots with it
+                self.datastores.keep_unconfirmed(backup)
             try:
                 self._install_running(tree, session)
             except (RpcError, RpcErrors):
+                if starts:
+                    self.datastores.forget_unconfirmed()
                 ds.free(backup)
                 raise
             self.datastores.reset_candidate()
@@ -711,6 +721,7 @@ class NetconfServer:
             else:
                 ds.free(backup)
                 ds.free(self.confirmed.confirm())
+                self.datastores.forget_unconfirmed()
                 if was_pending:
                     self.services.confirmed_commit_event("complete", session, None)
         return _ok()
@@ -740,6 +751,7 @@ class NetconfServer:
                 self.datastores.replace("running", ds.duplicate(backup))
             finally:
                 ds.free(backup)
+            self.datastores.forget_unconfirmed()
             self.datastores.reset_candidate()
 
     def _discard_changes(self, session: Session, op: etree._Element) -> list[etree._Element]:

@@ -42,8 +42,12 @@ class ServiceThread:
     """``dmm-nf run`` with lma.xml, its loop in a thread; ``stop()`` ends it."""
 
     def __init__(self, tmp: Path) -> None:
+        """``tmp`` holds the config file and the state directory; a second service on the
+        same ``tmp`` is the same node booting again."""
         self.tmp = tmp
-        self.config = lma_config(tmp / "lma.xml")
+        self.config = tmp / "lma.xml"
+        if not self.config.exists():
+            lma_config(self.config)
         self.service: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
