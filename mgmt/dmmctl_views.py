@@ -133,4 +133,15 @@ def probe_view(output: dict[str, Any]) -> str:
     if "rtt" in output:
         items.append(("rtt avg/min/max", f"{microseconds(output['rtt'])} / {microseconds(output.get('rtt-min'))} / "
                                          f"{microseconds(output.get('rtt-max'))}"))
+    if "bfd-state" in output:
+        items.append(("bfd", f"{output['bfd-state']} ({output.get('bfd-diagnostic', 'no-diagnostic')})"))
+    for probe in output.get("path-probe", []):
+        verdict = "passed" if probe.get("passed") else "FAILED"
+        rtt = f", rtt {microseconds(probe['rtt'])}" if "rtt" in probe else ""
+        items.append((f"path {probe['prefix']}", f"{verdict}{rtt}"))
+        for check in probe.get("check", []):
+            mark = "ok" if check.get("as-expected") else "WRONG"
+            items.append((f"  {check.get('node')} {check.get('check')}", f"{mark}: {check.get('actual', '')}"))
+    for line in output.get("failure", "").splitlines():
+        items.append(("failure", line))
     return pairs(items)

@@ -8,12 +8,14 @@ kernel data plane) answers `operation-not-supported` — never a fake success.
 from __future__ import annotations
 
 import json
+from ipaddress import IPv6Address
 from typing import Any, Callable, Optional, TypeVar
 
 import libyang
 
 from mgmt.netconf.errors import RpcError, invalid_value, operation_failed, operation_not_supported
 from mgmt.yang_values import link_layer_bytes
+from nf.liveness.bfd import BfdState, Diagnostic
 from nf.liveness.forwarding import mismatch_data
 from nf.runtime import Runtime
 
@@ -23,6 +25,16 @@ Handler = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
 
 
 AUDIT_LISTED = 1000  # mismatches an audit-forwarding reply lists (the count is complete)
+
+
+def _check_data(check: dict) -> dict[str, Any]:
+    """A path probe's check (as the far end sent it: untrusted JSON) under the YANG names."""
+    data = {"node": str(check.get("node", "")), "check": str(check.get("check", "")),
+            "as-expected": bool(check.get("ok"))}
+    for leaf in ("expected", "actual"):
+        if check.get(leaf) is not None:
+            data[leaf] = str(check[leaf])[:512]
+    return data
 
 
 def _lookup_data(lookup) -> dict[str, Any]:
@@ -105,23 +117,60 @@ class ProductRpcs:
         return output
 
     def probe_path(self, p: dict[str, Any]) -> dict[str, Any]:
-        """RFC 5847 Heartbeat requests to a peer, or to the peer serving a mobile node."""
+        """The path to a peer (heartbeats, its BFD session) or of one mobile node (the same to
+        its peer, plus a path probe through the node's own forwarding at both ends)."""
         monitor = self._needs(self.runtime.liveness, "heartbeat monitor", "probe-path")
         count = int(p.get("count", 3))
         timeout = int(p.get("timeout", 1000)) / 1000.0
-        peer = p.get("peer") or self._run(lambda: self._peer_of(p.get("mn-identifier", "")))
-        if peer is None:
-            return {"result": "unknown-target", "sent": 0, "received": 0}
+        mn = p.get("mn-identifier")
+        if mn is not None:
+            bindings = self._run(lambda: self.runtime.forwarding_of(mn))
+            if not bindings:
+                raise invalid_value(f"no binding for mobile node {mn!r} on this node",
+                                    path=f"/{MODULE}:probe-path/mn-identifier")
+            peer = bindings[0].peer
+        else:
+            peer = IPv6Address(p["peer"])
+            if not self._run(lambda: peer in set(monitor.peers()) or peer in self.runtime.settings.peers):
+                raise invalid_value(f"{peer} is not a peer of this node", path=f"/{MODULE}:probe-path/peer")
+            bindings = []
 
-        async def probe_all() -> list:
-            return [await monitor.probe(peer, timeout) for _ in range(count)]
+        async def probe_all() -> tuple[list, object, list]:
+            heartbeats = [await monitor.probe(peer, timeout) for _ in range(count)]
+            data_path = self.runtime.data_path
+            bfd = data_path.bfd.session(peer) if data_path is not None else None
+            paths = []
+            if bindings and data_path is not None and data_path.prober is not None:
+                for binding in bindings:
+                    paths += await data_path.prober.probe(binding, timeout)
+            return heartbeats, bfd, paths
 
-        results = self._run(probe_all, timeout=count * timeout + 5.0)
-        rtts = [r.rtt_us for r in results if r.answered]
-        output: dict[str, Any] = {"result": "reachable" if rtts else "unreachable", "peer": str(peer),
-                                  "sent": len(results), "received": len(rtts)}
+        heartbeats, bfd, paths = self._run(probe_all, timeout=(count + len(bindings) * 4) * timeout + 5.0)
+        rtts = [r.rtt_us for r in heartbeats if r.answered]
+        output: dict[str, Any] = {"peer": str(peer), "sent": len(heartbeats), "received": len(rtts)}
+        failures = [] if rtts else [f"no Heartbeat Response from {peer}"]
         if rtts:
             output.update({"rtt": sum(rtts) // len(rtts), "rtt-min": min(rtts), "rtt-max": max(rtts)})
+        if bfd is not None:
+            output["bfd-state"] = bfd.local_state.label
+            output["bfd-diagnostic"] = Diagnostic(bfd.local_diagnostic).label
+            if bfd.local_state is not BfdState.UP:
+                failures.append(f"BFD session with {peer} is {bfd.local_state.label} "
+                                f"({Diagnostic(bfd.local_diagnostic).label})")
+        if bindings and not paths:
+            failures.append("no path probe: this node has no data-path probe address or no kernel data plane")
+        for result in paths:
+            entry: dict[str, Any] = {"prefix": str(result.prefix), "passed": result.passed,
+                                     "check": [_check_data(c) for c in result.checks]}
+            if result.rtt_us is not None:
+                entry["rtt"] = result.rtt_us
+            if result.failure:
+                entry["failure"] = result.failure
+                failures.append(f"{result.prefix}: {result.failure}")
+            output.setdefault("path-probe", []).append(entry)
+        output["result"] = "unreachable" if failures else "reachable"
+        if failures:
+            output["failure"] = "\n".join(failures)
         return output
 
     def check_forwarding(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -156,18 +205,6 @@ class ProductRpcs:
             "duration": int((data_path.auditor.state.last_duration or 0) * 1000),
             "mismatch": [mismatch_data(m, owners.get(i)) for i, m in enumerate(report.mismatches[:AUDIT_LISTED])],
         }
-
-    def _peer_of(self, mn_identifier: str):
-        """The peer a mobile node's traffic depends on: its MAG at an LMA, its LMA at a MAG."""
-        lma = self.runtime.lma
-        if lma is not None:
-            bindings = lma.bindings_of(mn_identifier)
-            if bindings:
-                return bindings[0].proxy_coa
-        mag = self.runtime.mag
-        if mag is not None and any(e["mn-identifier"] == mn_identifier for e in mag.entries()):
-            return self.runtime.settings.mag.lma_address
-        return None
 
     def _enums(self, rpc_path: str) -> dict[str, int]:
         """Name -> value of an RPC parameter's enumeration; rpc_path is 'rpc/input|output/leaf'."""

@@ -106,7 +106,7 @@ class Runtime:
         for role in self.roles.values():
             await role.start()
         await self.liveness.start()
-        self.data_path = DataPathService(ctx, self.forwarding_of, self.bindings_via)
+        self.data_path = DataPathService(ctx, self.forwarding_of, self.bindings_via, self.forwarding_for_prefix)
         await self.data_path.start()
         self._start_access_links()
         self.ready = True
@@ -129,6 +129,14 @@ class Runtime:
         """What the bindings of every role (of one mobile node, or all) have in the data plane
         (nf.roles.base.BindingForwarding), for the audit and the path probes."""
         return [f for role in (self.lma, self.mag) if role is not None for f in role.forwarding(mn_identifier)]
+
+    def forwarding_for_prefix(self, prefix):
+        """The binding (nf.roles.base.BindingForwarding) that holds exactly `prefix`, if any."""
+        for role in (self.lma, self.mag):
+            found = role.forwarding_for_prefix(prefix) if role is not None else None
+            if found is not None:
+                return found
+        return None
 
     def bindings_via(self, peer: IPv6Address) -> int:
         """Bindings served through the tunnel to `peer`."""

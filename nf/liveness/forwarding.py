@@ -182,27 +182,27 @@ class ForwardingAuditor:
 
     # ----- kernel route lookups for one binding --------------------------------------------
     def _lookups(self, binding: BindingForwarding) -> list[KernelLookup]:
-        lookup = getattr(self._dataplane, "lookup", None)
-        if lookup is None:  # a backend with no kernel: nothing to look up
+        return [lookup for prefix in binding.prefixes for lookup in self.lookups_for(binding, prefix)]
+
+    def lookups_for(self, binding: BindingForwarding, prefix: IPv6Network) -> list[KernelLookup]:
+        """The kernel route lookups for one prefix of a binding, made as for its packets."""
+        if getattr(self._dataplane, "lookup", None) is None:  # a backend with no kernel: nothing to look up
             return []
         tunnel = binding.tunnel
-        checks = []
-        for prefix in binding.prefixes:
-            inside = prefix.network_address
-            if binding.anchor_side:
-                checks.append(self._lookup("downlink", prefix, inside, None, None,
-                                           lambda r, p=prefix: r.prefix == p and r.segments == (tunnel.remote_sid,),
-                                           f"route {prefix} encap seg6 segs {tunnel.remote_sid}"))
-            else:
-                iface = binding.access_interface
-                checks.append(self._lookup("access", prefix, inside, None, None,
-                                           lambda r, p=prefix: r.prefix == p and r.device == iface,
-                                           f"route {prefix} dev {iface}"))
-                source = prefix[1] if prefix.num_addresses > 1 else inside
-                checks.append(self._lookup("uplink", prefix, tunnel.remote, source, iface,
-                                           lambda r: r.table == tunnel.table and r.segments == (tunnel.remote_sid,),
-                                           f"table {tunnel.table} encap seg6 segs {tunnel.remote_sid}"))
-        return checks
+        inside = prefix.network_address
+        if binding.anchor_side:
+            return [self._lookup("downlink", prefix, inside, None, None,
+                                 lambda r: r.prefix == prefix and r.segments == (tunnel.remote_sid,),
+                                 f"route {prefix} encap seg6 segs {tunnel.remote_sid}")]
+        iface = binding.access_interface
+        source = prefix[1] if prefix.num_addresses > 1 else inside
+        return [
+            self._lookup("access", prefix, inside, None, None,
+                         lambda r: r.prefix == prefix and r.device == iface, f"route {prefix} dev {iface}"),
+            self._lookup("uplink", prefix, tunnel.remote, source, iface,
+                         lambda r: r.table == tunnel.table and r.segments == (tunnel.remote_sid,),
+                         f"table {tunnel.table} encap seg6 segs {tunnel.remote_sid}"),
+        ]
 
     def _lookup(self, what, prefix, destination, source, iif, matches, expected) -> KernelLookup:
         try:

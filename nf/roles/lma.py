@@ -216,6 +216,13 @@ class LmaRole:
         return [BindingForwarding(self._session(e).key, e.mn_identifier, e.link_layer_id, e.home_network_prefixes,
                                   e.proxy_coa, tunnels.to(e.proxy_coa)) for e in entries]
 
+    def forwarding_for_prefix(self, prefix: IPv6Network) -> BindingForwarding | None:
+        entry = self.cache.by_prefix(prefix)
+        if entry is None:
+            return None
+        return BindingForwarding(self._session(entry).key, entry.mn_identifier, entry.link_layer_id,
+                                 entry.home_network_prefixes, entry.proxy_coa, self.ctx.tunnels.to(entry.proxy_coa))
+
     # ----- Proxy Binding Update ---------------------------------------------------------
     def _on_pbu(self, pbu: ProxyBindingUpdate, src: IPv6Address, port: int) -> None:
         self.ctx.stats.pbu_received += 1

@@ -381,6 +381,14 @@ class MagRole:
                                   _session(e).interface)
                 for e in entries if _session(e).installed]
 
+    def forwarding_for_prefix(self, prefix) -> BindingForwarding | None:
+        entry = self.bul.by_prefix(prefix)
+        if entry is None or not _session(entry).installed:
+            return None
+        return BindingForwarding(session_key(entry.mn_identifier, entry.link_layer_id), entry.mn_identifier,
+                                 entry.link_layer_id, entry.home_network_prefixes, entry.lma_address,
+                                 self.ctx.tunnels.to(entry.lma_address, uplink=True), _session(entry).interface)
+
     def advertisement(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> RouterAdvertisement | None:
         entry = self.bul.get(mn_identifier, parse_link_layer_id(link_layer_id))
         return _session(entry).advertisement if entry is not None else None

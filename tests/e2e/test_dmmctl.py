@@ -255,8 +255,10 @@ def test_probe_measures_the_path_and_exit_status_says_whether_it_answered(idle_l
     assert output["rtt-min"] <= output["rtt"] <= output["rtt-max"]
 
     unknown = dmmctl("probe", "--mn", "nobody@example.net", port=lma.port)
-    assert unknown.returncode == 1
-    assert "result:   unknown-target" in unknown.stdout
+    assert unknown.returncode == 5 and unknown.stdout == ""  # 5: the node answered with an rpc-error
+    [line] = unknown.stderr.strip().splitlines()
+    assert line.startswith("dmmctl: error: ") and "invalid-value" in line
+    assert "no binding for mobile node 'nobody@example.net' on this node" in line and "probe-path" in line
 
 
 def test_config_get_prints_the_datastore_as_xml_or_json(idle_lab):

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 from lxml import etree
 from ncclient import manager
+from ncclient.operations import RPCError
 
 from tests.e2e.test_daemon import EXAMPLES, dmm_nf, free_port, ready, wait_for
 
@@ -140,8 +141,11 @@ def test_probe_path_measures_the_round_trip_to_the_mag(lab):
         assert reply.findtext(f"{{{NS}}}result") == "reachable"
         assert reply.findtext(f"{{{NS}}}sent") == "2" and reply.findtext(f"{{{NS}}}received") == "2"
         assert int(reply.findtext(f"{{{NS}}}rtt-min")) <= int(reply.findtext(f"{{{NS}}}rtt-max"))
-        unknown = rpc(lma, f'<probe-path xmlns="{NS}"><mn-identifier>nobody@example.net</mn-identifier></probe-path>')
-        assert unknown.findtext(f"{{{NS}}}result") == "unknown-target"
+        with pytest.raises(RPCError) as unknown:
+            lma.dispatch(etree.fromstring(
+                f'<probe-path xmlns="{NS}"><mn-identifier>nobody@example.net</mn-identifier></probe-path>'))
+        assert unknown.value.tag == "invalid-value" and "nobody@example.net" in unknown.value.message
+        assert unknown.value.path.endswith(":probe-path/dmm:mn-identifier") or "mn-identifier" in unknown.value.path
 
 
 POLICY_MN2 = f"""<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><policy-store><mobile-node>

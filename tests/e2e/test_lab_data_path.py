@@ -1,0 +1,149 @@
+"""The data path in the running lab: BFD through every tunnel between dmm-nf processes, and
+per-mobile-node path probes, against faults injected in the kernel with `ip`."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from lxml import etree
+from ncclient import manager
+
+from mgmt.lab_cli import Lab
+from nf.lab.configs import PASSWORD, USER, mn_identifier
+from nf.lab.topology import HOME_PREFIX
+
+pytestmark = pytest.mark.root
+
+NS = "urn:dmm-nf:yang:dmm-nf"
+MN1, MN2 = mn_identifier("mn1"), mn_identifier("mn2")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    running = Lab(f"dmmp{os.getpid() % 10000}-", tmp_path_factory.mktemp("lab"))
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down()
+
+
+def wait_for(condition, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def probe(lab: Lab, host: str, **target) -> dict:
+    with lab.client(host) as client:
+        return client.rpc("probe-path", {**target, "count": 1, "timeout": 500})
+
+
+def bfd_up(lab: Lab, host: str, peer: str) -> bool:
+    return probe(lab, host, peer=peer).get("bfd-state") == "up"
+
+
+@pytest.fixture
+def restore(lab):
+    """Undo commands after a test: the lab is shared by the module."""
+    undo: list[tuple[str, list[str]]] = []
+    yield undo
+    for host, command in reversed(undo):
+        lab.topology.exec(host, *command, check=False)
+    for host, peer in (("lma", "2001:db8:ff::11"), ("lma", "2001:db8:ff::12"), ("mag1", "2001:db8:ff::1")):
+        wait_for(lambda: bfd_up(lab, host, peer), what=f"BFD {host} -> {peer} up again")
+
+
+def test_bfd_runs_through_every_tunnel_between_the_processes(lab):
+    for host, peer in (("lma", "2001:db8:ff::11"), ("lma", "2001:db8:ff::12"), ("mag1", "2001:db8:ff::1"),
+                       ("mag2", "2001:db8:ff::1")):
+        wait_for(lambda: bfd_up(lab, host, peer), what=f"BFD {host} -> {peer} up")
+
+
+def test_each_mobile_node_path_probe_passes_through_its_own_forwarding(lab):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up")
+    for host, mn in (("lma", MN1), ("lma", MN2), ("mag1", MN1), ("mag2", MN2)):
+        output = probe(lab, host, **{"mn-identifier": mn})
+        assert output["result"] == "reachable", output.get("failure")
+        [path] = output["path-probe"]
+        assert path["passed"] and path["prefix"] == str(HOME_PREFIX["mn1" if mn == MN1 else "mn2"])
+        assert {c["check"] for c in path["check"]} == {"downlink", "access", "uplink"}
+
+
+@pytest.mark.parametrize("host, command, failing_check", [
+    ("lma", "ip -6 route del 2001:db8:100:1::/64", "lma downlink"),
+    ("mag1", "ip -6 route del 2001:db8:100:1::/64 dev acc-mn1", "mag1 access"),
+    ("mag1", "ip -6 rule del from 2001:db8:100:1::/64 iif acc-mn1 lookup 100", "mag1 uplink"),
+], ids=["lma-downlink-route", "mag-access-route", "mag-uplink-rule"])
+def test_a_route_deleted_for_one_node_fails_its_probe_and_no_other(lab, host, command, failing_check):
+    lab.topology.exec(host, *command.split())
+    try:
+        for prober in ("lma", "mag1"):  # from either end of the tunnel
+            broken = probe(lab, prober, **{"mn-identifier": MN1})
+            assert broken["result"] == "unreachable"
+            assert failing_check in broken["failure"], broken["failure"]
+        assert probe(lab, "lma", **{"mn-identifier": MN2})["result"] == "reachable"
+    finally:  # the forwarding audit puts the deleted object back
+        with lab.client(host) as client:
+            repaired = client.rpc("audit-forwarding", {"repair": "true"})
+    assert repaired["repaired"] == 1, repaired
+    assert probe(lab, "lma", **{"mn-identifier": MN1})["result"] == "reachable"
+
+
+def subscribe(lab: Lab, host: str):
+    session = manager.connect(host=str(lab.topology.management_address(host)), port=830, username=USER,
+                              password=PASSWORD, hostkey_verify=False, look_for_keys=False, allow_agent=False,
+                              timeout=10)
+    session.create_subscription()
+    return session
+
+
+def next_notification(session, kind: str, timeout: float = 10.0) -> etree._Element:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        note = session.take_notification(block=True, timeout=max(0.1, deadline - time.monotonic()))
+        if note is None:
+            continue
+        found = etree.fromstring(note.notification_xml.encode()).find(f".//{{{NS}}}{kind}")
+        if found is not None:
+            return found
+    raise AssertionError(f"no {kind} notification within {timeout} s")
+
+
+@pytest.mark.parametrize("host, command, undo", [
+    ("lma", "ip -6 route del 2001:db8:fe::11/128",
+     "ip -6 route add 2001:db8:fe::11/128 encap seg6 mode encap segs 2001:db8:ff::11 dev to-mag1 proto 201"),
+    ("mag1", "ip -6 rule del from 2001:db8:fe::11 to 2001:db8:fe::1 lookup 100",
+     "ip -6 rule add from 2001:db8:fe::11 to 2001:db8:fe::1 lookup 100 priority 1000 proto 201"),
+    # the core link blackholed: frames to mag1 go to a MAC nobody has (a link set down would
+    # also flush its routes, which a routing protocol, not dmm-nf, puts back)
+    ("lma", "ip -6 neigh replace 2001:db8:10:1::2 lladdr 02:de:ad:00:00:01 dev to-mag1 nud permanent",
+     "ip -6 neigh del 2001:db8:10:1::2 dev to-mag1"),
+], ids=["downlink-route-deleted", "uplink-rule-deleted", "core-link-blackholed"])
+def test_a_tunnel_fault_takes_bfd_down_with_the_rfc_5880_diagnostics_at_both_ends(lab, restore, host, command, undo):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up")
+    lma, mag1 = subscribe(lab, "lma"), subscribe(lab, "mag1")
+    try:
+        restore.append((host, undo.split()))
+        lab.topology.exec(host, *command.split())
+        downs = {name: next_notification(session, "data-path-down") for name, session in (("lma", lma), ("mag1", mag1))}
+        diagnostics = {name: note.findtext(f"{{{NS}}}diagnostic") for name, note in downs.items()}
+        # the end that stops hearing expires its detection time (1); the other is told (3)
+        assert sorted(diagnostics.values()) in (
+            ["control-detection-time-expired", "neighbor-signaled-session-down"],
+            ["control-detection-time-expired", "control-detection-time-expired"])  # both directions lost
+        assert downs["mag1"].findtext(f"{{{NS}}}peer") == "2001:db8:ff::1"
+        lab.topology.exec(host, *undo.split())
+        restore.pop()
+        up = next_notification(lma, "data-path-up", timeout=15)
+        assert up.findtext(f"{{{NS}}}peer") == "2001:db8:ff::11" and int(up.findtext(f"{{{NS}}}down-duration")) > 0
+    finally:
+        lma.close_session()
+        mag1.close_session()
