@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Optional
@@ -36,6 +37,8 @@ MODULES_STATE_PATH = "/ietf-yang-library:modules-state"
 STREAMS_PATH = "/ietf-subscribed-notifications:streams"
 NETCONF_STREAMS_PATH = "/nc-notifications:netconf"
 CAP = "urn:ietf:params:netconf:capability:"
+# a data path quoted in a message (libyang's, ours): "/module:node/..."
+_PATH_IN_MESSAGE = re.compile(r'"(/[A-Za-z_][\w.\-]*:[^"]*)"')
 
 
 def _implemented(ctx: libyang.Context, name: str) -> bool:
@@ -134,32 +137,83 @@ class Services:
             self.monitoring.bad_rpc(session.session_id)
 
     # ------------------------------------------------------------------ NACM
+    def rules_for_message(self, session: "Session") -> None:
+        """Fix the access control rules for the message the session starts processing: the
+        same rules stay in effect for the whole message (RFC 8341 §3.4), though another
+        session's commit changes /nacm meanwhile."""
+        session.nacm = self.nacm
+
+    def _rules(self, session: "Session") -> Optional[Nacm]:
+        return getattr(session, "nacm", None) or self.nacm
+
     def check_rpc(self, session: "Session", module: str, name: str, namespace: str = NC_NS) -> None:
         """RFC 8341 §3.4.4; a denial's error-path names the operation (``/nc:rpc/nc:edit-config``)."""
-        if self.nacm is not None and not self.nacm.check_rpc(session.username, module, name):
+        nacm = self._rules(session)
+        if nacm is None:
+            return
+        deny_all = self._schema_denies_all(f"/{module}:{name}")
+        if not nacm.check_rpc(session.username, module, name, default_deny_all=deny_all):
             prefix = "nc" if namespace == NC_NS else "op"
             raise RpcError("access-denied", f"{session.username} may not invoke {module}:{name}", "protocol",
                            path=f"/nc:rpc/{prefix}:{name}", path_namespaces={"nc": NC_NS, prefix: namespace})
 
     def prune_read(self, session: "Session", tree: Optional[libyang.DNode]) -> Optional[libyang.DNode]:
-        if self.nacm is None:
-            return tree
-        return self.nacm.prune_read(session.username, tree)
+        nacm = self._rules(session)
+        return tree if nacm is None else nacm.prune_read(session.username, tree)
 
     def reads_whole(self, session: "Session", schema_path: str) -> bool:
         """See ``Nacm.reads_whole``."""
-        return self.nacm is None or self.nacm.reads_whole(session.username, schema_path)
+        nacm = self._rules(session)
+        return nacm is None or nacm.reads_whole(session.username, schema_path)
 
     def check_writes(self, session: "Session", diff: Optional[libyang.DNode]) -> None:
         """RFC 8341 §3.4.5 on every node a change creates, updates or deletes (each node of a
         created or deleted subtree too; implicit defaults are side effects, §3.2.5)."""
-        if self.nacm is None or diff is None:
+        nacm = self._rules(session)
+        if nacm is None or diff is None:
             return
         user = session.username
         for change in changed_nodes(diff):
-            if not self.nacm.check_write(user, change.node, change.operation):
+            if not nacm.check_write(user, change.node, change.operation):
                 raise RpcError("access-denied", f"{user} may not {change.operation} {change.path}",
                                path=change.path)
+
+    def redact_errors(self, session: "Session", errors: list[RpcError]) -> list[RpcError]:
+        """RFC 6241 §4.3, RFC 8341 §3.2.5 and §3.4.3: an rpc-error says nothing of data the
+        user may not read. An error whose path, or a path its message names, is not readable
+        keeps its tag and type and loses its message, path and error-app-tag."""
+        nacm = self._rules(session)
+        if nacm is None:
+            return errors
+        kept = []
+        for error in errors:
+            paths = _PATH_IN_MESSAGE.findall(error.message)
+            if error.path and error.path_namespaces is None and error.path != "/":
+                paths.append(error.path)
+            if all(self._may_read(nacm, session.username, path) for path in paths):
+                kept.append(error)
+            else:
+                kept.append(RpcError(error.tag, "the request cannot be completed: it concerns data this "
+                                     "user may not read", error.error_type, info=error.info))
+        return kept
+
+    def _may_read(self, nacm: Nacm, user: str, path: str) -> bool:
+        try:
+            return nacm.may_read(user, path, self._schema_of)
+        except ValueError:  # not a path NACM can read: say nothing of it
+            return False
+
+    def _schema_denies_all(self, schema_path: str) -> bool:
+        """Does the rpc or notification at ``schema_path`` carry nacm:default-deny-all?"""
+        snode = self._schema_of(schema_path)
+        return snode is not None and any(
+            e.name() == "default-deny-all" and e.module().name() == "ietf-netconf-acm" for e in snode.extensions())
+
+    def _schema_of(self, schema_path: str) -> Optional[libyang.SNode]:
+        try:
+            return next(self.ctx.find_path(schema_path), None)
+        except libyang.LibyangError:
+            return None
 
     def _nacm_from(self, running: Optional[libyang.DNode]) -> Nacm:
         """Rules from running's /nacm; while running has none, the shipped default policy
@@ -177,7 +231,10 @@ class Services:
             shipped.free()
 
     def _may_receive(self, user: str, module: str, name: str) -> bool:
-        return self.nacm is None or self.nacm.check_notification(user, module, name)
+        if self.nacm is None:
+            return True
+        deny_all = self._schema_denies_all(f"/{module}:{name}")
+        return self.nacm.check_notification(user, module, name, default_deny_all=deny_all)
 
     # ------------------------------------------------------------------ config and state
     def running_changed(self, running: Optional[libyang.DNode], diff: Optional[libyang.DNode],

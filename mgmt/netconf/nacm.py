@@ -21,7 +21,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import libyang
 from _libyang import lib
@@ -228,10 +228,12 @@ class Nacm:
 
     # ------------------------------------------------------------------ notifications
     def check_notification(
-        self, user: str, module: str, name: str, external_groups: Iterable[str] = (), recovery: bool = False
+        self, user: str, module: str, name: str, external_groups: Iterable[str] = (), recovery: bool = False,
+        default_deny_all: bool = False,
     ) -> bool:
         """May ``user`` receive ``module:name``? (§3.4.6). ``replayComplete`` and
-        ``notificationComplete`` are always delivered."""
+        ``notificationComplete`` are always delivered; ``default_deny_all`` says the
+        notification carries the nacm:default-deny-all extension (step 10)."""
         if self._bypass(recovery) or name in ("replayComplete", "notificationComplete"):
             return True
         for rule in self._rules_for(user, external_groups):
@@ -241,7 +243,7 @@ class Nacm:
                 continue
             if rule.allows_operation("read"):
                 return self._count(rule.permit, "denied_notifications")
-        return self._count(self.read_default, "denied_notifications")
+        return self._count(self.read_default and not default_deny_all, "denied_notifications")
 
     # ------------------------------------------------------------------ data
     def _data_decision(
@@ -304,6 +306,29 @@ class Nacm:
                 kept.append(top)
         return kept[0] if kept else None
 
+    def may_read(
+        self, user: str, path: str, schema_of: Callable[[str], Optional[libyang.SNode]],
+        external_groups: Iterable[str] = (), recovery: bool = False,
+    ) -> bool:
+        """Would the data node at ``path`` (module-name prefixes) be in a reply to ``user``:
+        is it and is each of its ancestors readable (§3.4.5)? ``schema_of(schema path)`` finds
+        the schema nodes whose nacm:default-deny-all applies where no rule decides. Counts
+        nothing: it decides what an rpc-error may say, it is not itself an access."""
+        if self._bypass(recovery):
+            return True
+        rules = [r for r in self._rules_for(user, external_groups) if r.data_rule() and r.allows_operation("read")]
+        steps = _path_steps(path)
+        for depth in range(1, len(steps) + 1):
+            decision = self._data_decision(rules, steps[depth - 1][0], steps[:depth], "read")
+            if decision is None:
+                schema_path = "".join(f"/{module}:{name}" for module, name, _ in steps[:depth])
+                snode = schema_of(schema_path)
+                denied = snode is not None and _schema_denies(snode, ("default-deny-all",))
+                decision = not denied and self.read_default
+            if not decision:
+                return False
+        return True
+
     def reads_whole(
         self, user: str, schema_path: str, external_groups: Iterable[str] = (), recovery: bool = False,
     ) -> bool:
@@ -348,12 +373,16 @@ class Nacm:
         return permitted
 
 
+def _schema_denies(snode: libyang.SNode, extensions: tuple[str, ...]) -> bool:
+    return any(e.name() in extensions and e.module().name() == "ietf-netconf-acm" for e in snode.extensions())
+
+
 def _default_deny_at_or_above(node: libyang.DNode, extensions: tuple[str, ...]) -> bool:
     """Does the schema of ``node`` or of one of its ancestors carry one of the nacm
     ``extensions``?"""
     snode: Optional[libyang.SNode] = node.schema()
     while snode is not None:
-        if any(e.name() in extensions and e.module().name() == "ietf-netconf-acm" for e in snode.extensions()):
+        if _schema_denies(snode, extensions):
             return True
         snode = snode.parent()
     return False

@@ -282,8 +282,8 @@ class NetconfServer:
             return
         if session.end_reason == "bad-hello":
             self.services.bad_hello()
-        else:
-            self.services.session_ended(session, session_id, session.end_reason, session.killed_by)
+        # RFC 6470 netconf-session-end, with termination-reason bad-hello for a bad <hello>
+        self.services.session_ended(session, session_id, session.end_reason, session.killed_by)
 
     def _idle_watchdog(self) -> None:
         period = max(0.05, min(1.0, self.idle_timeout / 4)) if self.idle_timeout > 0 else 1.0

@@ -262,6 +262,7 @@ class Session(NetconfServerSession):
         self.source_host = str(transport.getpeername()[0]) if transport.getpeername() else ""
         self.end_reason = "dropped"  # RFC 6470 termination-reason unless told otherwise
         self.killed_by: Optional[int] = None
+        self.nacm = None  # the access control rules of the message being processed
         self._send_lock = threading.Lock()
         self._after_reply: list = []
         self.started = time.time()
@@ -272,27 +273,37 @@ class Session(NetconfServerSession):
         self.pkt_stream.stream = None  # else its __del__ would close the channel
         self.pkt_stream = _LimitedFraming(channel, base.MAXSSHBUF, server.max_message_size)
         server.register_session(self)
+        self._opening = True  # the library closes a session whose hello fails: said why below
         try:
             base.NetconfSession._open_session(self, True)
-        except Exception:
-            self.end_reason = "bad-hello"
+        except Exception as exc:
+            self._opening = False
+            # RFC 6470: bad-hello for a <hello> that is wrong, dropped for a client gone
+            self.end_reason = "dropped" if isinstance(exc, (ChannelClosed, EOFError, OSError)) else "bad-hello"
             self.close()
             raise
+        self._opening = False
         server.session_opened(self)
 
     def __str__(self) -> str:
         return f"Session({self.session_id}, {self.username})"
 
     def close(self) -> None:
+        if getattr(self, "_opening", False):
+            self._close_channel()
+            return
         if self.closed.is_set():
             return
         self.closed.set()
         sid = self.session_id
+        self._close_channel()
+        self.nc_server.session_ended(self, sid)
+
+    def _close_channel(self) -> None:
         try:
             base.NetconfSession.close(self)
         except (EOFError, OSError):
             pass
-        self.nc_server.session_ended(self, sid)
 
     def _reader_exits(self) -> None:
         self.close()
@@ -368,6 +379,7 @@ class Session(NetconfServerSession):
                 "missing-attribute", "the rpc element has no message-id", "rpc",
                 info=[(_nc("bad-attribute"), "message-id"), (_nc("bad-element"), "rpc")])])
             return
+        self.nc_server.services.rules_for_message(self)
         operations = [child for child in root if isinstance(child.tag, str)]
         operation = self.nc_server.operation_label(operations[0]) if len(operations) == 1 else MALFORMED
         errors: Sequence[RpcError] = ()
@@ -386,7 +398,7 @@ class Session(NetconfServerSession):
         # counted before the reply leaves, so a client that has its reply sees it counted
         self.nc_server.counters.rpc_answered(operation, errors[0].tag if errors else None)
         if errors:
-            self._send_errors(root, errors)
+            self._send_errors(root, self.nc_server.services.redact_errors(self, list(errors)))
         else:
             self._send_reply(root, children)
             self.last_activity = time.monotonic()

@@ -226,3 +226,19 @@ def test_default_deny_all_on_a_container_denies_writes_below_it():
     peer = "/dmm-nf:dmm-nf/peers/peer[address='2001:db8::1']"
     assert not nacm.check_write("joe", tree.find_path(f"{peer}/authentication/key"), "update")  # §3.4.5 step 10
     assert nacm.check_write("joe", tree.find_path(f"{peer}/name"), "update")
+
+
+def test_the_rules_in_effect_when_a_message_arrives_decide_all_of_it(ctx):
+    from types import SimpleNamespace
+
+    from mgmt.netconf.errors import RpcError
+    from mgmt.netconf.integration import Services
+
+    services = Services(ctx)
+    session = SimpleNamespace(username="oper", nacm=None)
+    services.rules_for_message(session)  # the shipped policy: oper may run get
+    services.nacm = Nacm.from_config({"nacm": {"exec-default": "deny"}})  # another session's commit
+    services.check_rpc(session, "ietf-netconf", "get")  # RFC 8341 §3.4: still the message's rules
+    services.rules_for_message(session)  # the next message
+    with pytest.raises(RpcError):
+        services.check_rpc(session, "ietf-netconf", "get")

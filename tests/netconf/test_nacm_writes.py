@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 from ncclient.operations import RPCError
+from ncclient.xml_ import to_ele
 
 from mgmt.netconf.datastore import parse_config
+from mgmt.netconf.server import ServerHooks
 from tests.netconf.conftest import connect
 from tests.netconf.test_server_edit import SRV, cfg, hostname, peer, peers
 from tests.netconf.test_server_integration import HOST, full_context
@@ -110,3 +112,67 @@ def test_a_denied_operation_names_it_in_error_path(server):
     path = denied.value.path.strip()
     namespaces = {p: ns for p, ns in denied.value.xml.nsmap.items() if p}
     assert [e.tag for e in request.xpath(path, namespaces=namespaces)] == [f"{{{NC}}}kill-session"]  # §3.4.4
+
+
+# oper may create peers but not read them
+WRITE_ONLY = POLICY.replace(
+    '<rule><name>no-weight</name>',
+    '<rule><name>unseen</name><module-name>example-server</module-name><path>/srv:peer</path>'
+    '<access-operations>read</access-operations><action>deny</action></rule><rule><name>no-weight</name>')
+
+
+@pytest.fixture
+def write_only(servers):
+    ctx = full_context()
+    return servers.start(ctx=ctx, initial_config=parse_config(ctx, WRITE_ONLY))
+
+
+def test_an_rpc_error_says_nothing_of_data_the_user_may_not_read(write_only):
+    with connect(write_only) as admin, connect(write_only, user="oper") as oper:
+        admin.edit_config(target="running", config=cfg(peer("hidden", "2001:db8::1")))
+        with pytest.raises(RPCError) as seen_by_admin:
+            admin.edit_config(target="running", config=cfg(peer("b", "2001:db8::1")))
+        with pytest.raises(RPCError) as seen_by_oper:
+            oper.edit_config(target="running", config=cfg(peer("b", "2001:db8::1")))  # address not unique
+    assert "hidden" in seen_by_admin.value.message and seen_by_admin.value.app_tag == "data-not-unique"
+    assert seen_by_oper.value.tag == seen_by_admin.value.tag == "operation-failed"
+    assert "hidden" not in etree.tostring(seen_by_oper.value.xml).decode()  # RFC 8341 §3.2.5, RFC 6241 §4.3
+    assert (seen_by_oper.value.path, seen_by_oper.value.app_tag) == (None, None)
+
+
+@pytest.fixture
+def guarded(servers):
+    """The shipped policy (admin in operator, oper in no group) and the example-guarded module."""
+    ctx = full_context()
+    ctx.load_module("example-guarded")
+    return servers.start(ctx=ctx, hooks=ServerHooks(rpc_hook=lambda name, request: None))
+
+
+def test_an_operation_marked_default_deny_all_needs_a_rule(guarded):
+    wipe = to_ele('<wipe xmlns="urn:example:guarded"/>')
+    with connect(guarded) as admin, connect(guarded, user="oper") as oper:
+        assert admin.dispatch(wipe).ok  # the operator rule permits it
+        with pytest.raises(RPCError) as denied:
+            oper.dispatch(wipe)  # no rule: denied though exec-default is permit (RFC 8341 §3.4.4 step 10)
+    assert denied.value.tag == "access-denied"
+
+
+def test_a_notification_marked_default_deny_all_reaches_only_users_a_rule_permits(guarded):
+    with connect(guarded) as admin, connect(guarded, user="oper") as oper:
+        admin.create_subscription()
+        oper.create_subscription()
+        guarded.services.hub.publish('<secret-event xmlns="urn:example:guarded"><detail>x</detail></secret-event>')
+        guarded.services.hub.publish('<netconf-session-start xmlns="urn:ietf:params:xml:ns:yang:'
+                                     'ietf-netconf-notifications"><username>u</username><session-id>9</session-id>'
+                                     "</netconf-session-start>")
+
+        def names(mgr) -> list[str]:
+            seen = []
+            while "netconf-session-start" not in seen:
+                note = mgr.take_notification(block=True, timeout=5)
+                assert note is not None, seen
+                seen += [etree.QName(e).localname for e in note.notification_ele][1:]
+            return seen
+
+        assert names(admin) == ["secret-event", "netconf-session-start"]
+        assert names(oper) == ["netconf-session-start"]  # RFC 8341 §3.4.6 step 10

@@ -94,3 +94,34 @@ def test_a_subscribed_session_is_served_and_closes(servers):
     assert hostname(mgr) == "h"  # §6.1 interleave
     mgr.close_session()  # §1.3: close-session is accepted while subscribed
     assert not mgr.connected
+
+
+def session_ends(mgr, count: int) -> list[str]:
+    reasons = []
+    while len(reasons) < count:
+        note = mgr.take_notification(block=True, timeout=5)
+        assert note is not None, f"only {reasons}"
+        end = note.notification_ele.find("{urn:ietf:params:xml:ns:yang:ietf-netconf-notifications}"
+                                         "netconf-session-end")
+        if end is not None:
+            reasons.append(end.findtext("{urn:ietf:params:xml:ns:yang:ietf-netconf-notifications}termination-reason"))
+    return reasons
+
+
+def test_a_bad_hello_ends_its_session_with_reason_bad_hello(servers):
+    from tests.netconf.conftest import RawClient, wait_for
+
+    server = servers.start(ctx=full_context())
+    with connect(server) as listener:
+        subscribe(listener)
+        raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>'
+                                      "urn:ietf:params:netconf:base:1.1</capability></capabilities>"
+                                      "<session-id>9</session-id></hello>")
+        try:
+            assert wait_for(raw.closed)
+        finally:
+            raw.close()
+        assert session_ends(listener, 1) == ["bad-hello"]  # RFC 6470 §2.2
+        monitoring = listener.get(filter=("subtree", '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:'
+                                                     'ietf-netconf-monitoring"><statistics/></netconf-state>'))
+    assert monitoring.data_ele.findtext(".//{urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring}in-bad-hellos") == "1"
