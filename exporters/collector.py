@@ -167,6 +167,62 @@ def _mobility(snap: Snapshot) -> list[Metric]:
     return [handovers, dropped]
 
 
+def _data_path(snap: Snapshot) -> list[Metric]:
+    """BFD through the tunnels (per peer), the forwarding audit, the path probes."""
+    dp = snap.data_path
+    if dp is None:
+        return []
+    up = GaugeMetricFamily("dmm_bfd_session_up", "BFD session with the peer: 1 up, 0 not.", labels=["peer"])
+    state = GaugeMetricFamily("dmm_bfd_session_state",
+                              "BFD session state (RFC 5880: 0 AdminDown, 1 Down, 2 Init, 3 Up).", labels=["peer"])
+    downs = CounterMetricFamily("dmm_bfd_session_down", "Times the BFD session went down from up.", labels=["peer"])
+    diagnostic = GaugeMetricFamily("dmm_bfd_session_diagnostic",
+                                   "Why the session last changed state (RFC 5880 Diagnostic field).", labels=["peer"])
+    for peer, session in sorted(dp.bfd_sessions.items()):
+        label = [str(peer)]
+        up.add_metric(label, 1.0 if session.local_state == 3 else 0.0)
+        _add(state, label, int(session.local_state), f"BFD {peer} state")
+        _add(downs, label, session.down_count, f"BFD {peer} downs")
+        _add(diagnostic, label, session.local_diagnostic, f"BFD {peer} diagnostic")
+    c = dp.bfd_counters
+    packets = CounterMetricFamily("dmm_bfd_packets", "BFD Control packets, by direction.", labels=["direction"])
+    _add(packets, ["received"], c.packets_in, "BFD packets received")
+    _add(packets, ["sent"], c.packets_out, "BFD packets sent")
+    dropped = CounterMetricFamily("dmm_bfd_packets_dropped", "Received BFD packets dropped, by reason.",
+                                  labels=["reason"])
+    for reason, count in sorted(c.drops.items()):
+        _add(dropped, [reason], count, f"BFD drops for {reason}")
+    audit = dp.audit
+    audits = CounterMetricFamily("dmm_forwarding_audits", "Forwarding audits run (periodic and requested).")
+    _add(audits, [], audit.runs, "forwarding audits")
+    repairs = CounterMetricFamily("dmm_forwarding_repairs", "Differences between bindings and kernel repaired.")
+    _add(repairs, [], audit.repairs, "forwarding repairs")
+    mismatches = GaugeMetricFamily("dmm_forwarding_mismatches",
+                                   "Differences the last forwarding audit found, by kind.", labels=["kind"])
+    last = Counter(m.kind.value for m in audit.last_report.mismatches) if audit.last_report else Counter()
+    for kind in ("missing", "unowned", "wrong-sid", "wrong-next-hop", "wrong-device", "wrong-table", "stale"):
+        _add(mismatches, [kind], last[kind], f"forwarding mismatches {kind}")
+    families = [up, state, downs, diagnostic, packets, dropped, audits, repairs, mismatches]
+    if audit.last_duration is not None:
+        duration = GaugeMetricFamily("dmm_forwarding_audit_duration_seconds", "Time the last forwarding audit took.")
+        _add(duration, [], audit.last_duration, "audit duration")
+        stamp = GaugeMetricFamily("dmm_forwarding_audit_timestamp_seconds", "Unix time the last audit ended.")
+        _add(stamp, [], audit.last_time, "audit time")
+        families += [duration, stamp]
+    probes = dp.probe_counters
+    messages = CounterMetricFamily("dmm_path_probe_messages", "Path probe messages, by direction.",
+                                   labels=["direction"])
+    _add(messages, ["sent"], probes.get("sent", 0), "path probes sent")
+    _add(messages, ["received"], probes.get("received", 0), "path probes received")
+    answered = CounterMetricFamily("dmm_path_probe_answers", "Path probes of peers answered.")
+    _add(answered, [], probes.get("answered", 0), "path probes answered")
+    drops = CounterMetricFamily("dmm_path_probe_drops", "Path probe messages dropped, by reason.", labels=["reason"])
+    for key, count in sorted(probes.items()):
+        if key.startswith("drop:"):
+            _add(drops, [key[5:]], count, f"path probe drops {key}")
+    return families + [messages, answered, drops]
+
+
 def _netconf(counters: ManagementCounters) -> list[Metric]:
     sessions = GaugeMetricFamily("dmm_netconf_sessions", "Open NETCONF sessions.")
     _add(sessions, [], counters.sessions, "NETCONF sessions")
@@ -192,6 +248,7 @@ SECTIONS: dict[str, Section] = {
     "revocations": _revocations,
     "peers": _peers,
     "mobility": _mobility,
+    "data-path": _data_path,
 }
 ERROR_SECTIONS = ("snapshot", *SECTIONS, "netconf")
 

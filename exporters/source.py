@@ -17,16 +17,30 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, IPv6Network
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from nf import VERSION
 from nf.core.stats import Statistics
 from nf.liveness.heartbeat import HeartbeatTotals
 from nf.roles.mag import MagCounters
-from nf.snapshot import BindingCounts, Counters, NodeState, PeerState, PoolState, Snapshot, SnapshotRequest, TunnelState
+from nf.dataplane.base import AuditReport, Mismatch, MismatchKind
+from nf.liveness.bfd import DROP_REASONS, BfdCounters, BfdSessionState, BfdState
+from nf.liveness.forwarding import AuditState
+from nf.snapshot import (
+    BindingCounts,
+    Counters,
+    DataPathState,
+    NodeState,
+    PeerState,
+    PoolState,
+    Snapshot,
+    SnapshotRequest,
+    TunnelState,
+)
 
 # What a scrape asks the runtime for.
-METRICS_REQUEST = SnapshotRequest.of("node", "bindings", "pools", "tunnels", "peers", "counters")
+METRICS_REQUEST = SnapshotRequest.of("node", "bindings", "pools", "tunnels", "peers", "counters", "data_path")
 
 
 class SourceDataError(ValueError):
@@ -112,7 +126,31 @@ def idle_snapshot(roles: tuple[str, ...] = ("lma",), started: float | None = Non
                                update_list={} if "mag" in roles else None),
         pools=(), tunnels=(), peers=(),
         counters=Counters(Statistics(), HeartbeatTotals(), None, None, MagCounters() if "mag" in roles else None),
+        data_path=data_path_state(),
     )
+
+
+def data_path_state(sessions: Sequence[BfdSessionState] = (), audit: AuditState | None = None,
+                    probes: Mapping[str, int] | None = None) -> DataPathState:
+    """The data-path section with these BFD sessions (keyed by their key, a peer address)."""
+    return DataPathState(bfd_sessions={s.key: s for s in sessions}, bfd_modes={s.key: "tunnel" for s in sessions},
+                         bfd_counters=BfdCounters(0, 0, 0, 0, {reason: 0 for reason in DROP_REASONS}),
+                         audit=audit or AuditState(), probe_counters=dict(probes or {}))
+
+
+def bfd_session(address: str, *, up: bool, downs: int = 0) -> BfdSessionState:
+    """A BFD session's state with the values the exporter reads (for tests and benchmarks)."""
+    peer_address = IPv6Address(address)
+    return BfdSessionState(
+        key=peer_address, local_address=IPv6Address("2001:db8:fe::1"), remote_address=peer_address, source_port=49152,
+        remote_port=4784, local_state=BfdState.UP if up else BfdState.DOWN, remote_state=BfdState.UP if up else BfdState.DOWN,
+        local_discriminator=1, remote_discriminator=2 if up else 0,
+        local_diagnostic=0 if up else 1, remote_diagnostic=0, detect_multiplier=3, remote_detect_multiplier=3,
+        desired_min_tx=0.3, required_min_rx=0.3, advertised_desired_min_tx=0.3 if up else 1.0,
+        remote_desired_min_tx=0.3, remote_required_min_rx=0.3, negotiated_tx_interval=0.3, detection_time=0.9,
+        poll_in_progress=False, up_count=downs + (1 if up else 0), down_count=downs, last_up=None, last_down=None,
+        last_state_change=0.0, packets_sent=10, packets_received=10, packets_dropped=0, minimum_ttl=254,
+        authentication_type=0)
 
 
 def peer(address: str, *, up: bool, last_change: float, requests: int = 0, responses: int = 0, timeouts: int = 0,
@@ -164,6 +202,13 @@ class FakeSource:
                             restarts=1),
                        peer("2001:db8::2", up=False, last_change=now - 30, requests=60, responses=50, timeouts=10)),
                 counters=Counters(stats, HeartbeatTotals(), None, None, mag),
+                data_path=data_path_state(
+                    (bfd_session("2001:db8::1", up=True, downs=1), bfd_session("2001:db8::2", up=False, downs=2)),
+                    AuditState(runs=4, repairs=1, last_time=now - 30, last_duration=0.05,
+                               last_report=AuditReport(checked=40, objects=80, mismatches=(
+                                   Mismatch(MismatchKind.MISSING, "route 2001:db8:1000::/64", "", ""),)),
+                               mismatches_found=Counter({"missing": 2})),
+                    {"sent": 4, "received": 4, "answered": 2, "drop:unknown-prefix": 1}),
             ),
             counters=ManagementCounters(
                 sessions=2, rpcs=(NetconfRpcCount("get", None, 30), NetconfRpcCount("edit-config", "invalid-value", 2)),

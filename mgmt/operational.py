@@ -23,6 +23,8 @@ import libyang
 from mgmt.binding_xml import BindingPrinter
 from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
 from mgmt.yang_values import date_and_time, link_layer_bytes, link_layer_text
+from nf.liveness.bfd import Diagnostic
+from nf.liveness.forwarding import mismatch_data
 from nf.runtime import Runtime
 from nf.snapshot import EntryKey, Snapshot, SnapshotRequest
 
@@ -164,6 +166,7 @@ class OperationalState:
         }) for t in snap.tunnels or ()])
 
     def _peers(self, snap: Snapshot) -> dict[str, Any]:
+        sessions = snap.data_path.bfd_sessions if snap.data_path is not None else {}
         return _list("peer", [_compact({
             "address": str(p.address),
             "name": p.name,
@@ -180,7 +183,42 @@ class OperationalState:
             "last-up": date_and_time(p.last_up),
             "last-down": date_and_time(p.last_down),
             "down-count": p.down_count,
+            "bfd": _bfd(sessions.get(p.address)),
         }) for p in snap.peers or ()])
+
+    def _data_path(self, snap: Snapshot) -> dict[str, Any]:
+        """The forwarding audit's state (data-path/audit, config false)."""
+        state = snap.data_path.audit if snap.data_path is not None else None
+        if state is None or state.runs == 0:
+            return {}
+        report = state.last_report
+        return {"audit": _compact({
+            "runs": str(state.runs),
+            "last-run": date_and_time(state.last_time),
+            "last-duration": int((state.last_duration or 0) * 1000),
+            "last-checked": report.checked,
+            "last-mismatches": len(report.mismatches),
+            "repairs": str(state.repairs),
+            "last-mismatch": [mismatch_data(m, state.last_mismatch_owners.get(i))
+                              for i, m in enumerate(report.mismatches[:AUDIT_STATE_LISTED])],
+        })}
+
+    def _data_path_statistics(self, snap: Snapshot) -> dict[str, Any]:
+        """statistics/bfd and statistics/path-probe."""
+        dp = snap.data_path
+        if dp is None:
+            return {}
+        c, probes = dp.bfd_counters, dp.probe_counters
+        return {
+            "bfd": {"packets-received": str(c.packets_in), "packets-sent": str(c.packets_out),
+                    "send-errors": str(c.send_errors), "receive-errors": str(c.receive_errors),
+                    "drop": [{"reason": r, "count": str(n)} for r, n in sorted(c.drops.items())]},
+            "path-probe": {"sent": str(probes.get("sent", 0)), "received": str(probes.get("received", 0)),
+                           "answered": str(probes.get("answered", 0)),
+                           "send-errors": str(probes.get("send-error", 0)),
+                           "drop": [{"reason": k.split(":", 1)[1], "count": str(n)}
+                                    for k, n in sorted(probes.items()) if k.startswith("drop:")]},
+        }
 
     def _statistics(self, snap: Snapshot) -> dict[str, Any]:
         counters, bindings = snap.counters, snap.bindings
@@ -275,9 +313,11 @@ CONTAINERS: dict[str, Container] = {
                                      "entry", "binding_update_list"),
     "prefix-pools": Container(("pools",), OperationalState._pools),
     "tunnels": Container(("tunnels",), OperationalState._tunnels),
-    "peers": Container(("peers",), OperationalState._peers, "peer", "peers"),
+    "peers": Container(("peers", "data_path"), OperationalState._peers, "peer", "peers"),
+    "data-path": Container(("data_path",), OperationalState._data_path),
     "alarms": Container(("alarms",), OperationalState._alarms),
-    "statistics": Container(("counters", "bindings"), OperationalState._statistics),
+    "statistics": Container(("counters", "bindings", "data_path"),
+                            lambda state, snap: {**state._statistics(snap), **state._data_path_statistics(snap)}),
     "event-history": Container(("events",), OperationalState._event_history),
 }
 
@@ -322,6 +362,36 @@ def _keys(section: str, plan_keys: Optional[list[dict[str, str]]]) -> Optional[t
         except ValueError:
             pass
     return tuple(found)
+
+
+AUDIT_STATE_LISTED = 100  # data-path/audit/last-mismatch entries (the count is complete)
+
+
+def _bfd(state) -> Optional[dict[str, Any]]:
+    """A BFD session (nf.liveness.bfd.BfdSessionState) as peers/peer/bfd/session."""
+    if state is None:
+        return None
+    return {"session": _compact({
+        "state": state.local_state.label,
+        "remote-state": state.remote_state.label,
+        "local-discriminator": state.local_discriminator,
+        "remote-discriminator": state.remote_discriminator,
+        "local-diagnostic": Diagnostic(state.local_diagnostic).label,
+        "remote-diagnostic": Diagnostic(state.remote_diagnostic).label,
+        "local-address": str(state.local_address),
+        "remote-address": str(state.remote_address),
+        "negotiated-transmit-interval": round(state.negotiated_tx_interval * 1e6),
+        "detection-time": round(state.detection_time * 1e6),
+        "remote-detect-multiplier": state.remote_detect_multiplier,
+        "up-count": state.up_count,
+        "down-count": state.down_count,
+        "last-up": date_and_time(state.last_up),
+        "last-down": date_and_time(state.last_down),
+        "last-state-change": date_and_time(state.last_state_change),
+        "packets-sent": str(state.packets_sent),
+        "packets-received": str(state.packets_received),
+        "packets-dropped": str(state.packets_dropped),
+    })}
 
 
 def _by_code(counter, enums: EnumNames, schema_path: str) -> list[dict[str, str]]:

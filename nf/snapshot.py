@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from nf.core.alarms import Alarm
     from nf.core.events import Event
     from nf.core.stats import Statistics
+    from nf.liveness.bfd import BfdCounters, BfdSessionState
+    from nf.liveness.forwarding import AuditState
     from nf.liveness.heartbeat import HeartbeatTotals
     from nf.roles.lma import LmaCounters
     from nf.roles.mag import MagCounters
@@ -192,6 +194,18 @@ class Counters:
     mag: MagCounters | None
 
 
+@dataclass(frozen=True, slots=True)
+class DataPathState:
+    """The forwarding path's liveness (nf/liveness/data_path.py): BFD sessions by peer, the
+    engine's counters, the forwarding audit's state, the path probes' counters."""
+
+    bfd_sessions: Mapping[IPv6Address, BfdSessionState]
+    bfd_modes: Mapping[IPv6Address, str]  # "tunnel" | "direct", by peer
+    bfd_counters: BfdCounters
+    audit: AuditState
+    probe_counters: Mapping[str, int]
+
+
 # ----- taking each section (on the runtime's loop) -------------------------------------------
 Keys = tuple | None  # a section's keys from the request; None: every entry
 
@@ -271,6 +285,18 @@ def _take_counters(runtime: Runtime, keys: Keys) -> Counters:
     )
 
 
+def _take_data_path(runtime: Runtime, keys: Keys) -> DataPathState | None:
+    data_path = runtime.data_path
+    if data_path is None:
+        return None
+    bfd = data_path.bfd
+    sessions = {peer.peer: state for peer in bfd.peers() if (state := bfd.session(peer.peer)) is not None}
+    prober = data_path.prober
+    return DataPathState(bfd_sessions=sessions, bfd_modes={p.peer: p.mode for p in bfd.peers()},
+                         bfd_counters=bfd.engine.counters(), audit=data_path.auditor.state.copy(),
+                         probe_counters=dict(prober.counters) if prober is not None else {})
+
+
 def _take_alarms(runtime: Runtime, keys: Keys) -> tuple[Alarm, ...]:
     return tuple(replace(alarm) for alarm in runtime.alarms.alarms())
 
@@ -301,6 +327,7 @@ class Snapshot:
     tunnels: tuple[TunnelState, ...] | None = section(_take_tunnels)
     peers: tuple[PeerState, ...] | None = section(_take_peers)  # keys: IPv6Address
     counters: Counters | None = section(_take_counters)
+    data_path: DataPathState | None = section(_take_data_path)
     alarms: tuple[Alarm, ...] | None = section(_take_alarms)
     events: tuple[Event, ...] | None = section(_take_events)
 

@@ -76,6 +76,11 @@ class AuditState:
     last_mismatch_owners: dict[int, str] = field(default_factory=dict)  # mismatch index -> MN identifier
     mismatches_found: Counter[str] = field(default_factory=Counter)  # by kind, over all runs
 
+    def copy(self) -> AuditState:
+        """A detached copy (the report is immutable; the maps are copied)."""
+        return AuditState(self.runs, self.repairs, self.last_time, self.last_duration, self.last_report,
+                          dict(self.last_mismatch_owners), Counter(self.mismatches_found))
+
 
 class ForwardingAuditor:
     def __init__(self, dataplane, forwarding_of: ForwardingOf, events, *, interval: float = 0.0,

@@ -147,3 +147,32 @@ def test_a_tunnel_fault_takes_bfd_down_with_the_rfc_5880_diagnostics_at_both_end
     finally:
         lma.close_session()
         mag1.close_session()
+
+
+def peer_bfd(lab: Lab, host: str, peer: str) -> dict:
+    with lab.client(host) as client:
+        state = client.get(f"<peers><peer><address>{peer}</address><bfd/></peer></peers>")
+    [entry] = state["peers"]["peer"]
+    return entry["bfd"]["session"]
+
+
+def test_both_ends_show_the_session_with_each_others_discriminators_over_netconf(lab):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up")
+    at_lma, at_mag = peer_bfd(lab, "lma", "2001:db8:ff::11"), peer_bfd(lab, "mag1", "2001:db8:ff::1")
+    assert at_lma["state"] == at_mag["state"] == "up"
+    assert at_lma["remote-discriminator"] == at_mag["local-discriminator"]
+    assert at_mag["remote-discriminator"] == at_lma["local-discriminator"]
+    assert (at_lma["local-address"], at_lma["remote-address"]) == ("2001:db8:fe::1", "2001:db8:fe::11")
+    assert at_lma["negotiated-transmit-interval"] == 300000 and at_lma["detection-time"] == 900000
+    assert int(at_lma["packets-received"]) > 0 and at_lma["up-count"] >= 1
+
+
+def test_audit_state_and_bfd_counters_are_read_back_over_netconf(lab):
+    with lab.client("lma") as client:
+        client.rpc("audit-forwarding", {})
+        tree = client.get("<data-path><audit/></data-path><statistics><bfd/></statistics>")
+    audit = tree["data-path"]["audit"]
+    # two bindings, the probed tunnels to mag1 and mag2, the probe address
+    assert int(audit["runs"]) >= 1 and audit["last-mismatches"] == 0 and audit["last-checked"] == 5
+    bfd = tree["statistics"]["bfd"]
+    assert int(bfd["packets-sent"]) > 0 and {d["reason"] for d in bfd["drop"]} >= {"bad-version", "no-session"}

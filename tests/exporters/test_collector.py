@@ -12,7 +12,7 @@ from nf.roles.mag import MagCounters
 from nf.snapshot import BindingCounts
 
 ALLOWED_LABELS = {"role", "version", "state", "pool", "status", "direction", "trigger", "peer", "reason",
-                  "operation", "error", "section", "le"}
+                  "operation", "error", "section", "le", "kind"}
 
 
 def registry_for(source) -> CollectorRegistry:
