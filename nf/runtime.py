@@ -19,6 +19,7 @@ from typing import Any, Callable, TypeVar
 from nf import wire
 from nf.core.alarms import AlarmTable
 from nf.liveness.data_path import DataPathService
+from nf.liveness.faults import FaultDispatcher
 from nf.liveness.heartbeat import HeartbeatMonitor
 from nf.liveness.restart_counter import next_restart_counter
 from nf.roles.base import Clock, Role, RoleContext, SystemClock
@@ -72,6 +73,7 @@ class Runtime:
         self.roles: dict[str, Role] = {}  # the configured roles by name (nf.roles.registry), built at start
         self.liveness: HeartbeatMonitor | None = None  # RFC 5847 heartbeats, a service of every node
         self.data_path: DataPathService | None = None  # the forwarding path: audit, BFD, path probes
+        self.faults: FaultDispatcher | None = None
         self._handlers: dict[type, Role] = {}  # message class -> the role it is dispatched to
         self._bind_address = bind_address
         self.access_links = None  # nf.access.attachments.AccessLinks of a MAG on the Linux data plane
@@ -190,10 +192,7 @@ class Runtime:
         restart reaches the roles that react to one."""
         monitor = HeartbeatMonitor(ctx)
         self.liveness = monitor
-        for role in self.roles.values():
-            hook = getattr(role, "on_peer_restart", None)
-            if hook is not None:
-                monitor.restart_listeners.append(lambda address, _old, _new, hook=hook: hook(address))
+        self.faults = FaultDispatcher(self)  # peer restarts and path failures, as fault-policy says
         self.events.subscribe(lambda event: self._watch_registered_peer(monitor, event), {"binding-created"})
 
     def _watch_registered_peer(self, monitor, event) -> None:
@@ -219,6 +218,8 @@ class Runtime:
             await self.liveness.stop()
         if self.data_path is not None:
             await self.data_path.stop()
+        if self.faults is not None:
+            self.faults.close()
         self._stop_access_links()
         if self._timers is not None:
             self._timers.close()

@@ -137,6 +137,7 @@ class MagSettings:
     fixed_link_local_address: IPv6Address | None
     fixed_link_layer_address: bytes | None
     enable_mag_local_routing: bool
+    standby_lma_address: IPv6Address | None = None
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             fixed_link_local_address=_opt_addr(mag_d.get("fixed-link-local-address")),
             fixed_link_layer_address=bytes.fromhex(lla.replace(":", "")) if lla else None,
             enable_mag_local_routing=mag_d.get("enable-mag-local-routing", False),
+            standby_lma_address=_opt_addr(mag_d.get("standby-lma-address")),
         )
 
     policy_att_path = f"/{TOP}/policy-store/mobile-node/access-technology"

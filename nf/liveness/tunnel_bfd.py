@@ -215,7 +215,8 @@ class TunnelBfd:
 
     def _publish_down(self, peer: BfdPeer, diagnostic: Diagnostic) -> None:
         data = {"peer": str(peer.peer), "tunnel": self._tunnel_name(peer), "diagnostic": diagnostic.label,
-                "bindings": self._bindings_via(peer.peer)}
+                "bindings": self._bindings_via(peer.peer),
+                "action": self.ctx.settings.fault_policy.on_data_path_failure}
         if peer.name:
             data["name"] = peer.name
         log.warning("data path to %s down (BFD, %s)", peer.peer, diagnostic.label)

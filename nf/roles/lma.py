@@ -672,13 +672,14 @@ class LmaRole:
             self.cache.update(entry, state=BindingState.REVOCATION_PENDING)
         return self.revocations.send(mag, trigger, entries, (), global_=True, reason=reason)
 
-    def on_peer_restart(self, mag: IPv6Address) -> int:
-        """Apply fault-policy/on-peer-restart; returns the bindings served by `mag`.
+    def on_peer_restart(self, mag: IPv6Address, policy: str | None = None) -> int:
+        """Apply `policy` (fault-policy/on-peer-restart by default) to a MAG that restarted;
+        returns the bindings served by `mag`.
 
         revoke-bindings revokes them all; re-register and alarm-only keep them (the
         restarted MAG re-registers its mobile nodes, RFC 5847 section 3.2)."""
         count = self.cache.count_by_mag(mag)
-        if self.ctx.settings.fault_policy.on_peer_restart == "revoke-bindings":
+        if (policy or self.ctx.settings.fault_policy.on_peer_restart) == "revoke-bindings":
             self.revoke_all(mag, RevocationTrigger.PER_PEER_POLICY, reason="peer-restart")
         return count
 

@@ -106,7 +106,6 @@ class MagRole:
         self.counters = MagCounters()
         self._sequence: dict[str, int] = {}  # last sequence number sent, per MN-Identifier
         self._clock_offset = 0.0  # LMA clock minus ours, learnt from a TIMESTAMP_MISMATCH answer
-        self._unsubscribe = None
 
     # ----- life cycle --------------------------------------------------------------------
     @property
@@ -120,12 +119,9 @@ class MagRole:
         return lambda: None
 
     async def start(self) -> None:
-        self._unsubscribe = self.ctx.events.subscribe(self._on_peer_restart_event, {"peer-restart"})
+        """Nothing to start: sessions begin with an attach."""
 
     async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         for entry in self.bul:
             _session(entry).cancel_timers()
 
@@ -305,7 +301,7 @@ class MagRole:
         """RFC 5846 section 9 (MAG side): remove the sessions named, answer with a BRA."""
         stats = self.ctx.stats
         stats.bri_received_by_trigger[bri.trigger] += 1
-        if src != self.settings.mag.lma_address:
+        if src != self.settings.mag.lma_address and src != self.settings.mag.standby_lma_address:
             self._drop("bri-from-unknown-peer")
             return
         mn = _first(bri.options, MobileNodeIdentifierOption)
@@ -337,30 +333,58 @@ class MagRole:
                 and (ll_option is None or e.link_layer_id == ll_option.identifier)
                 and (not prefixes or prefixes & set(e.home_network_prefixes))]
 
-    # ----- LMA restart (RFC 5847) --------------------------------------------------------
-    def on_lma_restart(self) -> int:
-        """The LMA's Restart Counter changed: it lost its bindings. Apply the fault policy
-        (default re-register, as RFC 5847 recommends); returns the sessions acted on."""
-        policy = self.settings.fault_policy.on_peer_restart
-        entries = [e for e in self.bul if e.state is not BulState.DEREGISTERING]
+    # ----- faults of an anchor (the runtime's fault dispatcher decides, nf/liveness/faults.py) -----
+    def anchored_at(self, lma: IPv6Address) -> list[BindingUpdateListEntry]:
+        """The sessions registered (or registering) with `lma`, not those leaving."""
+        return [e for e in self.bul if e.lma_address == lma and e.state is not BulState.DEREGISTERING]
+
+    def on_lma_restart(self, lma: IPv6Address | None = None, policy: str | None = None) -> int:
+        """The LMA's Restart Counter changed: it lost its bindings (RFC 5847 §3.2). Apply
+        `policy` (fault-policy/on-peer-restart by default; re-register, as RFC 5847
+        recommends); returns the sessions acted on."""
+        lma = lma if lma is not None else self.settings.mag.lma_address
+        policy = policy or self.settings.fault_policy.on_peer_restart
         if policy == "re-register":
-            for entry in entries:
-                session = _session(entry)
-                session.cancel_timers()
-                if session.ever_accepted:  # an initial attach still in flight keeps its own indicator
-                    entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
-                self._send_update(entry, entry.lifetime_requested,
-                                  self.settings.timers.initial_bindack_timeout_first_reg)
-        elif policy == "revoke-bindings":
-            for entry in entries:
-                _session(entry).cancel_timers()
-                self._uninstall(entry)
-                self._delete(entry, "peer-restart")
+            return self.reregister(lma)
+        if policy == "revoke-bindings":
+            return self.release(lma, "peer-restart")
+        return len(self.anchored_at(lma))
+
+    def reregister(self, lma: IPv6Address) -> int:
+        """Send every session anchored at `lma` a fresh Proxy Binding Update."""
+        entries = self.anchored_at(lma)
+        for entry in entries:
+            session = _session(entry)
+            session.cancel_timers()
+            if session.ever_accepted:  # an initial attach still in flight keeps its own indicator
+                entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
+            self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
         return len(entries)
 
-    def _on_peer_restart_event(self, event: Any) -> None:
-        if str(event.data.get("peer")) == str(self.settings.mag.lma_address):
-            self.on_lma_restart()
+    def release(self, lma: IPv6Address, reason: str) -> int:
+        """End every session anchored at `lma` here (forwarding and advertisement removed),
+        without signalling: the anchor is gone or has lost them."""
+        entries = self.anchored_at(lma)
+        for entry in entries:
+            _session(entry).cancel_timers()
+            self._uninstall(entry)
+            self._delete(entry, reason)
+        return len(entries)
+
+    def fail_over(self, failed: IPv6Address, standby: IPv6Address) -> int:
+        """Register every session anchored at `failed` with `standby` instead (Handoff
+        Indicator 4, handoff state unknown: the node did not move, its anchor changed). The
+        forwarding moves to the standby's tunnel when its acknowledgement arrives; until
+        then the node's packets still go towards the failed anchor, which loses them anyway."""
+        entries = self.anchored_at(failed)
+        for entry in entries:
+            _session(entry).cancel_timers()
+            entry.lma_address = standby
+            entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
+            self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
+        if entries:
+            log.warning("failed over %d session(s) from LMA %s to the standby LMA %s", len(entries), failed, standby)
+        return len(entries)
 
     # ----- state for the snapshot (nf/snapshot.py) -----------------------------------------
     def entries(self) -> list[BulEntryState]:

@@ -511,9 +511,9 @@ def test_bri_from_a_node_that_is_not_our_lma_is_dropped(h):
 
 # ----- LMA restart (RFC 5847) ----------------------------------------------------------------
 
-def test_lma_restart_event_reregisters_every_session(h):
+def test_lma_restart_reregisters_every_session_anchored_there(h):
     registered(h)
-    h.events.publish("peer-restart", **{"peer": str(LMA), "previous-restart-counter": 1, "restart-counter": 2})
+    assert h.mag.on_lma_restart(LMA) == 1  # what the fault dispatcher calls (tests/protocol/test_faults.py)
     again = h.last_pbu()
     assert len(h.pbus()) == 2 and again.lifetime == 3600
     assert options_of(again, HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(HNP)]
@@ -522,9 +522,9 @@ def test_lma_restart_event_reregisters_every_session(h):
     assert h.mag.entry(MN).state == "registered"
 
 
-def test_restart_of_another_peer_changes_nothing(h):
+def test_restart_of_another_anchor_changes_nothing(h):
     registered(h)
-    h.events.publish("peer-restart", peer="2001:db8::77")
+    assert h.mag.on_lma_restart(IPv6Address("2001:db8::77")) == 0
     assert len(h.pbus()) == 1
 
 
