@@ -268,36 +268,48 @@ class Session(NetconfServerSession):
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.closed = threading.Event()
-        sid = self.server._allocate_session_id()
+        sid = self._sid = self.server._allocate_session_id()
         base.NetconfSession.__init__(self, channel, debug, sid)
         self.pkt_stream.stream = None  # else its __del__ would close the channel
         self.pkt_stream = _LimitedFraming(channel, base.MAXSSHBUF, server.max_message_size)
         server.register_session(self)
-        self._opening = True  # the library closes a session whose hello fails: said why below
+        # Until the hello exchange is done a close (the library's when the hello fails, or the
+        # reader thread's when the client goes at once) only closes the channel; the session
+        # is then ended here, with the reason, and never before it was opened.
+        self._state_lock = threading.Lock()
+        self._opening = True
+        self._close_requested = False
         try:
             base.NetconfSession._open_session(self, True)
         except Exception as exc:
-            self._opening = False
+            with self._state_lock:
+                self._opening = False
             # RFC 6470: bad-hello for a <hello> that is wrong, dropped for a client gone
             self.end_reason = "dropped" if isinstance(exc, (ChannelClosed, EOFError, OSError)) else "bad-hello"
             self.close()
             raise
-        self._opening = False
-        server.session_opened(self)
+        with self._state_lock:
+            self._opening = False
+            server.session_opened(self)
+            close_now = self._close_requested
+        if close_now:
+            self.close()
 
     def __str__(self) -> str:
         return f"Session({self.session_id}, {self.username})"
 
     def close(self) -> None:
-        if getattr(self, "_opening", False):
+        with self._state_lock:
+            deferred = self._opening
+            self._close_requested = self._close_requested or deferred
+        if deferred:
             self._close_channel()
             return
         if self.closed.is_set():
             return
         self.closed.set()
-        sid = self.session_id
-        self._close_channel()
-        self.nc_server.session_ended(self, sid)
+        self._close_channel()  # the library's close forgets the session-id: ours is kept
+        self.nc_server.session_ended(self, self._sid)
 
     def _close_channel(self) -> None:
         try:
