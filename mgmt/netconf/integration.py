@@ -54,6 +54,25 @@ def request_error(err: RequestError) -> RpcError:
     return RpcError(err.tag, str(err), err.error_type, path=err.path, app_tag=err.app_tag, info=info)
 
 
+def _subscription_params(op: etree._Element) -> dict[str, etree._Element]:
+    """The parameters of <create-subscription> (RFC 5277 §2.1.1) by name; anything else is
+    unknown-element. The filter is taken in the base namespace too, where ncclient and
+    other clients put it, as well as in the notification namespace of the RFC's schema."""
+    found: dict[str, etree._Element] = {}
+    for child in op:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        known = (qname.namespace == notif.NOTIFICATION_NS
+                 and qname.localname in ("stream", "filter", "startTime", "stopTime")) or \
+                (qname.namespace == NC_NS and qname.localname == "filter")
+        if not known or qname.localname in found:
+            raise RpcError("unknown-element", f"unexpected parameter {qname.localname} in create-subscription",
+                           "protocol", info=[(f"{{{NC_NS}}}bad-element", qname.localname)])
+        found[qname.localname] = child
+    return found
+
+
 def _parse_time(elem: Optional[etree._Element]) -> Optional[datetime]:
     if elem is None:
         return None
@@ -298,14 +317,13 @@ class Services:
         return [data]
 
     def create_subscription(self, session: "Session", op: etree._Element) -> list[etree._Element]:
-        ns = notif.NOTIFICATION_NS
-        stream = op.find(f"{{{ns}}}stream")
-        filter_elem = op.find(f"{{{ns}}}filter")
+        p = _subscription_params(op)
+        stream, filter_elem = p.get("stream"), p.get("filter")
         try:
             flt = Filter.from_element(filter_elem, self.ctx) if filter_elem is not None else None
             sub = self.hub.subscribe(session.session_id, (stream.text or "").strip() if stream is not None else None,
-                                     flt, _parse_time(op.find(f"{{{ns}}}startTime")),
-                                     _parse_time(op.find(f"{{{ns}}}stopTime")), session.username)
+                                     flt, _parse_time(p.get("startTime")), _parse_time(p.get("stopTime")),
+                                     session.username)
         except RequestError as err:
             raise request_error(err) from None
         # the <ok/> goes out before any notification: the writer waits for it

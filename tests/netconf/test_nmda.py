@@ -231,3 +231,25 @@ def test_lock_unlock_and_validate_of_operational_are_invalid_value(nc, operation
 
 def test_validate_takes_an_nmda_datastore(nc):
     assert nc.dispatch(nmda_target("validate", "candidate", "source")).ok
+
+
+YL = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+
+
+def test_the_hello_gives_the_yang_library_revision_and_the_content_id_it_serves(nc):
+    [cap] = [c for c in nc.server_capabilities if c.startswith("urn:ietf:params:netconf:capability:yang-library:1.1?")]
+    params = dict(p.split("=", 1) for p in cap.split("?", 1)[1].split("&"))
+    data = get_data(nc, "operational", f'<subtree-filter><yang-library xmlns="{YL}"><content-id/>'
+                                       "</yang-library></subtree-filter>")
+    assert params["revision"] == "2019-01-04"  # RFC 8526 §2
+    assert params["content-id"] == data.findtext(f"{{{YL}}}yang-library/{{{YL}}}content-id")  # RFC 8525 §3
+
+
+def test_every_datastore_names_the_one_complete_schema_and_modules_state_is_served(nc):
+    data = get_data(nc, "operational", f'<subtree-filter><yang-library xmlns="{YL}"/>'
+                                       f'<modules-state xmlns="{YL}"/></subtree-filter>')
+    schemas = {d.findtext(f"{{{YL}}}schema") for d in data.iter(f"{{{YL}}}datastore")}
+    assert schemas == {"complete"}  # RFC 8525 §4: the same schema for each
+    legacy = {m.findtext(f"{{{YL}}}name") for m in data.iter(f"{{{YL}}}module")
+              if m.getparent().tag == f"{{{YL}}}modules-state"}
+    assert "dmm-nf" in legacy  # RFC 8525 §1: /modules-state for older clients

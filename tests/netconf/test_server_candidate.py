@@ -188,3 +188,43 @@ def test_follow_up_commit_from_another_session_without_persist_is_refused(server
         with pytest.raises(RPCError):
             other.commit()
         assert server.confirmed.pending
+
+
+def test_killing_the_session_of_a_confirmed_commit_restores_the_configuration(server):
+    with connect(server) as killer:
+        owner = connect(server)
+        owner.edit_config(target="candidate", config=HOST("unconfirmed"))
+        owner.commit(confirmed=True)
+        killer.kill_session(owner.session_id)  # RFC 6241 §7.9
+        assert wait_for(lambda: hostname(killer) is None)
+        assert not server.confirmed.pending
+
+
+def test_running_cannot_be_locked_while_another_sessions_confirmed_commit_is_pending(server):
+    with connect(server) as owner, connect(server) as other:
+        owner.edit_config(target="candidate", config=HOST("after"))
+        owner.commit(confirmed=True)
+        with pytest.raises(RPCError) as err:
+            other.lock("running")  # RFC 6241 §7.5
+        assert err.value.tag == "lock-denied"
+        assert owner.lock("running").ok
+
+
+def test_commit_is_in_use_while_another_session_locks_running(server):
+    with connect(server) as holder, connect(server) as committer:
+        committer.edit_config(target="candidate", config=HOST("after"))
+        holder.lock("running")
+        with pytest.raises(RPCError) as err:
+            committer.commit()  # RFC 6241 §8.3.4.1
+        assert err.value.tag == "in-use"
+        assert hostname(holder) is None
+
+
+def test_commit_is_in_use_while_another_session_locks_the_candidate(server):
+    with connect(server) as holder, connect(server) as committer:
+        holder.lock("candidate")
+        holder.edit_config(target="candidate", config=HOST("holders"))
+        with pytest.raises(RPCError) as err:
+            committer.commit()  # RFC 6241 §8.3.4.1
+        assert err.value.tag == "in-use"
+        assert hostname(holder) is None

@@ -123,3 +123,18 @@ def test_nacm_in_running_replaces_the_shipped_policy(servers):
     with connect(server, user="oper") as oper:
         oper.edit_config(target="running", config=HOST("by-oper"))
         assert hostname(oper) == "by-oper"
+
+
+def test_hello_gives_the_with_defaults_basic_mode_the_modes_and_the_module(full_server):
+    with connect(full_server) as mgr:
+        caps = set(mgr.server_capabilities)
+    assert CAP + "with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim" in caps
+    wd_module = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults?module=ietf-netconf-with-defaults"
+    assert any(c.startswith(wd_module) for c in caps)  # RFC 6243 §4.3
+
+
+def test_hello_lists_the_rfc_5277_modules_and_capabilities(full_server):
+    with connect(full_server) as mgr:
+        caps = set(mgr.server_capabilities)
+    assert {CAP + "notification:1.0", CAP + "interleave:1.0"} <= caps
+    assert any(c.startswith("urn:ietf:params:xml:ns:netmod:notification?module=nc-notifications") for c in caps)

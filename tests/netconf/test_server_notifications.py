@@ -125,3 +125,82 @@ def test_a_bad_hello_ends_its_session_with_reason_bad_hello(servers):
         monitoring = listener.get(filter=("subtree", '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:'
                                                      'ietf-netconf-monitoring"><statistics/></netconf-state>'))
     assert monitoring.data_ele.findtext(".//{urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring}in-bad-hellos") == "1"
+
+
+NN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+
+def notifications_named(mgr, name: str, count: int) -> list[etree._Element]:
+    found = []
+    while len(found) < count:
+        note = mgr.take_notification(block=True, timeout=5)
+        assert note is not None, f"only {len(found)} {name}"
+        found += note.notification_ele.findall(f"{{{NN}}}{name}")
+    return found
+
+
+def test_confirmed_commits_are_notified_start_extend_complete_cancel_and_timeout(servers):
+    server = servers.start(ctx=full_context())
+    host = cfg(f'<system xmlns="{SRV}"><hostname>h</hostname></system>')
+    with connect(server) as listener, connect(server) as editor:
+        subscribe(listener)
+        editor.edit_config(target="candidate", config=host)
+        editor.commit(confirmed=True, timeout="60")
+        editor.commit(confirmed=True, timeout="120")
+        editor.commit()
+        editor.edit_config(target="candidate", config=host.replace(">h<", ">i<"))
+        editor.commit(confirmed=True)
+        editor.cancel_commit()
+        editor.edit_config(target="candidate", config=host.replace(">h<", ">j<"))
+        editor.commit(confirmed=True, timeout="1")
+        events = [(e.findtext(f"{{{NN}}}confirm-event"), e.findtext(f"{{{NN}}}timeout"),
+                   e.findtext(f"{{{NN}}}session-id"))
+                  for e in notifications_named(listener, "netconf-confirmed-commit", 7)]
+        sid = editor.session_id
+    assert events == [("start", "60", sid), ("extend", "120", sid), ("complete", None, sid),
+                      ("start", "600", sid), ("cancel", None, sid), ("start", "1", sid),
+                      ("timeout", None, None)]  # RFC 6470 §2.2: no session for a timeout
+
+
+def test_a_killed_session_ends_with_reason_killed_and_who_killed_it(servers):
+    from tests.netconf.conftest import wait_for
+
+    server = servers.start(ctx=full_context())
+    with connect(server) as listener, connect(server) as killer:
+        victim = connect(server)
+        subscribe(listener)
+        killer.kill_session(victim.session_id)
+        assert wait_for(lambda: not victim.connected)
+        [end] = notifications_named(listener, "netconf-session-end", 1)
+    assert (end.findtext(f"{{{NN}}}session-id"), end.findtext(f"{{{NN}}}termination-reason"),
+            end.findtext(f"{{{NN}}}killed-by")) == (victim.session_id, "killed", killer.session_id)
+
+
+def test_a_replay_sends_what_happened_since_its_start_time_then_replay_complete(servers):
+    server = servers.start(ctx=full_context())
+    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    earlier = connect(server)
+    earlier_sid = earlier.session_id
+    earlier.close_session()
+    with connect(server) as listener:
+        subscribe(listener, start=before)
+        names = []
+        while "replayComplete" not in names:
+            note = listener.take_notification(block=True, timeout=5)
+            assert note is not None, names
+            for body in note.notification_ele[1:]:
+                names.append(etree.QName(body).localname)
+                if etree.QName(body).localname == "netconf-session-end":
+                    assert body.findtext(f"{{{NN}}}session-id") == earlier_sid
+    assert names[-1] == "replayComplete" and "netconf-session-end" in names  # RFC 5277 §3.3.2
+
+
+def test_a_subscription_filter_lets_through_only_what_it_selects(servers):
+    server = servers.start(ctx=full_context())
+    with connect(server) as listener:
+        listener.create_subscription(filter=("subtree", f'<netconf-session-end xmlns="{NN}"/>'))
+        other = connect(server)
+        other.close_session()
+        note = listener.take_notification(block=True, timeout=5)
+        assert [etree.QName(e).localname for e in note.notification_ele[1:]] == ["netconf-session-end"]
+        assert listener.take_notification(block=True, timeout=0.3) is None  # the session-start was filtered out
