@@ -205,3 +205,51 @@ def test_get_data_on_operational_filtered_to_one_mobile_node(nodes):
     assert [b.findtext(f"{{{NS}}}mn-identifier") for b in found] == [MN]
     assert found[0].findtext(f"{{{NS}}}home-network-prefix").startswith("2001:db8:1000:")
     assert found[0].findtext(f"{{{NS}}}state")
+
+
+# --------------------------------------------------------------------- conformance fixes, independent clients
+NCN = "urn:ietf:params:xml:ns:netmod:notification"
+WD = "urn:ietf:params:xml:ns:netconf:default:1.0"
+
+
+def test_streams_are_discovered_with_get(lma):  # RFC 5277 §3.2.5.1
+    data = xml_of(lma.console("--ns", f"n={NCN}", "--get", "-x", "/n:netconf/n:streams"))
+    [stream] = data.iter(f"{{{NCN}}}stream")
+    assert (stream.findtext(f"{{{NCN}}}name"), stream.findtext(f"{{{NCN}}}replaySupport")) == ("NETCONF", "true")
+    assert stream.findtext(f"{{{NCN}}}replayLogCreationTime")
+
+
+def test_an_xpath_filter_that_returns_no_node_set_is_invalid_value(lma):  # RFC 6241 §8.9.1
+    error = error_of(lma.console("--get", "-x", "count(/dmm-nf/peers/peer)"))
+    assert error.findtext(f".//{{{NC_NS}}}error-tag") == "invalid-value"
+
+
+def test_report_all_with_a_narrow_filter_returns_just_the_leaf_it_selects(lma):  # RFC 6243 §4.5.1
+    data = xml_of(lma.console("--get-config", "--with-defaults", "report-all",
+                              "-x", "/dmm-nf/timers/timestamp-validity-window"))
+    leaves = [etree.QName(e).localname for e in data.iter() if len(e) == 0]
+    assert leaves == ["timestamp-validity-window"]
+    assert data.findtext(f".//{{{NS}}}timestamp-validity-window") == "300"
+
+
+def test_the_default_attribute_returns_a_timer_to_its_default(lma):  # RFC 6243 §4.5.2
+    set_it = f'<dmm-nf xmlns="{NS}"><timers><timestamp-validity-window>700</timestamp-validity-window></timers></dmm-nf>'
+    back = (f'<dmm-nf xmlns="{NS}" xmlns:wd="{WD}"><timers><timestamp-validity-window wd:default="true">300'
+            "</timestamp-validity-window></timers></dmm-nf>")
+    assert lma.console("--edit-config", "-", stdin=set_it).returncode == 0
+    assert xml_of(lma.console("--get-config", "-x", "/dmm-nf/timers")).findtext(
+        f".//{{{NS}}}timestamp-validity-window") == "700"
+    assert lma.console("--edit-config", "-", stdin=back).returncode == 0
+    tagged = xml_of(lma.console("--get-config", "--with-defaults", "report-all-tagged", "-x",
+                                "/dmm-nf/timers/timestamp-validity-window"))
+    assert tagged.find(f".//{{{NS}}}timestamp-validity-window").get(f"{{{WD}}}default") == "true"
+
+
+def test_unlocking_the_candidate_discards_what_was_not_committed(lma):  # RFC 6241 §8.3.5.2
+    edit = f'<config xmlns="{NC_NS}"><dmm-nf xmlns="{NS}"><event-history><max-entries>999</max-entries></event-history></dmm-nf></config>'
+    with lma.connect() as m:
+        m.lock("candidate")
+        m.edit_config(target="candidate", config=edit)
+        m.unlock("candidate")
+        candidate = m.get_config("candidate").data_ele
+    assert candidate.findtext(f".//{{{NS}}}event-history/{{{NS}}}max-entries") != "999"
