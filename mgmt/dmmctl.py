@@ -180,6 +180,20 @@ def cmd_probe(client: Client, args: argparse.Namespace) -> Result:
     return output, views.probe_view(output)
 
 
+def cmd_self_test(client: Client, args: argparse.Namespace) -> Result:
+    output = client.rpc("self-test", {})
+    if output.get("result") != "pass":
+        args.exit_status = EXIT_FAILURE
+    return output, views.self_test_view(output)
+
+
+def cmd_audit(client: Client, args: argparse.Namespace) -> Result:
+    output = client.rpc("audit-forwarding", {"repair": "true" if args.repair else "false"})
+    if not output.get("consistent"):
+        args.exit_status = EXIT_FAILURE
+    return output, views.audit_view(output)
+
+
 def cmd_config_get(client: Client, args: argparse.Namespace) -> Result:
     data = client.get_config(args.datastore)
     tree = client.parse_tree(data)
@@ -219,7 +233,7 @@ def _connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description="Operate a dmm-nf node over NETCONF.",
-                    epilog="exit status: 0 ok, 1 failure (probe: path not reachable), 2 usage, 3 cannot connect, "
+                    epilog="exit status: 0 ok, 1 failure (a check, probe, audit or self-test failed), 2 usage, 3 cannot connect, "
                            "4 authentication refused, 5 rpc-error from the node, 6 no answer within --timeout")
     _connection_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
@@ -268,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--mn", metavar="ID", help="probe the peer serving this mobile node")
     p.add_argument("--count", type=_probe_count, default=3, metavar="N", help="probes to send, 1..255 (default 3)")
     p.add_argument("--wait", type=_milliseconds, default=1000, metavar="MS", help="wait per probe in ms (default 1000)")
+
+    command("self-test", cmd_self_test, "exercise the service end to end; exit 1 naming the step that failed")
+
+    p = command("audit", cmd_audit, "compare every binding with what the kernel forwards (audit-forwarding); "
+                                    "exit 1 on any difference")
+    p.add_argument("--repair", action="store_true", help="re-install what is missing or wrong, remove what is stale")
 
     config = sub.add_parser("config", help="read configuration datastores", description="Read configuration.")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION", parser_class=Parser)

@@ -145,3 +145,19 @@ def probe_view(output: dict[str, Any]) -> str:
     for line in output.get("failure", "").splitlines():
         items.append(("failure", line))
     return pairs(items)
+
+
+def self_test_view(output: dict[str, Any]) -> str:
+    rows = [(c["name"], "ok" if c.get("passed") else "FAILED", f"{c.get('duration', 0)} ms", c.get("detail", ""))
+            for c in output.get("check", [])]
+    verdict = "self-test passed" if output["result"] == "pass" else f"self-test FAILED at {output.get('failed-step')}"
+    return table(["STEP", "RESULT", "TIME", "DETAIL"], rows) + "\n" + verdict
+
+
+def audit_view(output: dict[str, Any]) -> str:
+    rows = [(m.get("kind"), m.get("mn-identifier", "-"), m.get("object", ""), m.get("actual", "") or "-",
+             "yes" if m.get("repaired") else (m.get("repair-error") and "no") or "-")
+            for m in output.get("mismatch", [])]
+    summary = (f"checked {output.get('checked', 0)} entries in {output.get('duration', 0)} ms: "
+               f"{output.get('mismatches', 0)} difference(s), {output.get('repaired', 0)} repaired")
+    return (table(["KIND", "MN", "OBJECT", "KERNEL HAS", "REPAIRED"], rows) + "\n" if rows else "") + summary

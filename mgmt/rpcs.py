@@ -17,6 +17,7 @@ from mgmt.netconf.errors import RpcError, invalid_value, operation_failed, opera
 from mgmt.yang_values import link_layer_bytes
 from nf.liveness.bfd import BfdState, Diagnostic
 from nf.liveness.forwarding import mismatch_data
+from nf.liveness.self_test import SelfTest
 from nf.runtime import Runtime
 
 MODULE = "dmm-nf"
@@ -58,6 +59,7 @@ class ProductRpcs:
             "probe-path": self.probe_path,
             "check-forwarding": self.check_forwarding,
             "audit-forwarding": self.audit_forwarding,
+            "self-test": self.self_test,
         }
 
     def __call__(self, name: str, request: libyang.DNode) -> Optional[libyang.DNode]:
@@ -205,6 +207,18 @@ class ProductRpcs:
             "duration": int((data_path.auditor.state.last_duration or 0) * 1000),
             "mismatch": [mismatch_data(m, owners.get(i)) for i, m in enumerate(report.mismatches[:AUDIT_LISTED])],
         }
+
+    def self_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The service end to end (nf/liveness/self_test.py); each step with its time."""
+        timeout = self.runtime.settings.self_test.timeout
+        steps = self._run(lambda: SelfTest(self.runtime).run(timeout), timeout=8 * timeout + 10.0)
+        failed = next((step.name for step in steps if not step.passed), None)
+        output: dict[str, Any] = {"result": "fail" if failed else "pass", "check": [
+            {"name": step.name, "passed": step.passed, "detail": step.detail, "duration": int(step.duration * 1000)}
+            for step in steps]}
+        if failed:
+            output["failed-step"] = failed
+        return output
 
     def _enums(self, rpc_path: str) -> dict[str, int]:
         """Name -> value of an RPC parameter's enumeration; rpc_path is 'rpc/input|output/leaf'."""

@@ -210,6 +210,12 @@ class FaultPolicySettings:
 
 
 @dataclass(frozen=True)
+class SelfTestSettings:
+    mn_identifier: str | None  # None: self-test.<node name>@invalid
+    timeout: float  # seconds per step
+
+
+@dataclass(frozen=True)
 class EventHistorySettings:
     max_entries: int
     max_age: int
@@ -249,6 +255,7 @@ class Settings:
     location_management: LocationManagementSettings
     dmm: DmmSettings
     fault_policy: FaultPolicySettings
+    self_test: SelfTestSettings
     event_history: EventHistorySettings
     management: ManagementSettings
 
@@ -451,6 +458,8 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             on_peer_restart=_name(fault.get("on-peer-restart", "re-register")),
             on_data_path_failure=_name(fault.get("on-data-path-failure", "alarm-only")),
         ),
+        self_test=SelfTestSettings(mn_identifier=d.get("self-test", {}).get("mn-identifier"),
+                                   timeout=_ms(d.get("self-test", {}).get("timeout", 3000))),
         event_history=EventHistorySettings(
             max_entries=hist.get("max-entries", 1000), max_age=hist.get("max-age", 86400)
         ),

@@ -30,6 +30,15 @@ def mn_identifier(mn: str) -> str:
     return f"{MN_LINK_LAYER[mn].replace(':', '-')}@{REALM}"
 
 
+# The self-test's reserved mobile node of each MAG (its default identifier, self-test/mn-identifier)
+# and the prefix the LMA pins for it: on no access link, never advertised.
+SELF_TEST_PREFIX = {"mag1": "2001:db8:100:f1::/64", "mag2": "2001:db8:100:f2::/64"}
+
+
+def self_test_identifier(mag: str) -> str:
+    return f"self-test.{mag}@invalid"
+
+
 def function_config(topology: Topology, host: str) -> str:
     """The XML configuration (the content of <running>) of `host`: lma, mag1 or mag2."""
     if host not in FUNCTION_HOSTS:
@@ -86,6 +95,12 @@ def _lma(host: str) -> str:
       <anchor>{NODE_ADDRESS[host]}</anchor>
       <home-network-prefix>{prefix}</home-network-prefix>
     </mobile-node>""" for mn, prefix in HOME_PREFIX.items())
+    tests = "".join(f"""
+    <mobile-node>
+      <mn-identifier>{self_test_identifier(mag)}</mn-identifier>
+      <allowed-mag>{NODE_ADDRESS[mag]}</allowed-mag>
+      <home-network-prefix>{SELF_TEST_PREFIX[mag]}</home-network-prefix>
+    </mobile-node>""" for mag in MAGS)
     peers = "".join(f"""
     <peer>
       <address>{NODE_ADDRESS[mag]}</address>
@@ -97,7 +112,7 @@ def _lma(host: str) -> str:
     </peer>""" for mag in MAGS)
     return f"""  <lma>{allowed}
   </lma>
-  <policy-store>{policies}
+  <policy-store>{policies}{tests}
   </policy-store>
   <peers>{peers}
   </peers>"""

@@ -86,6 +86,7 @@ class _Session:
     last_status: int | None = None
     accepted_wall: float | None = None
     advertisement: RouterAdvertisement | None = None
+    advertise: bool = True  # False for a node that is on no link (the self-test's)
 
     def cancel_timers(self) -> None:
         for timer in (self.retransmit_timer, self.refresh_timer, self.expiry_timer):
@@ -128,12 +129,14 @@ class MagRole:
     # ----- link events -------------------------------------------------------------------
     def attach(self, mn_identifier: str, link_layer_id: bytes | str | None = None,
                access_technology_type: int | None = None, interface: str | None = None,
-               handoff_indicator: int | None = None) -> BindingUpdateListEntry:
+               handoff_indicator: int | None = None, *, advertise: bool = True) -> BindingUpdateListEntry:
         """A mobile node attached on an access link: register it with the LMA.
 
         The Handoff Indicator is the caller's when it knows (3 for a handoff from another MAG,
         4 when it cannot tell, RFC 5213 section 6.9.1.1); otherwise 1, a new attachment. An
         attach of a node already registered on the same interface only refreshes it.
+        `advertise` False sends no Router Advertisement for it (a node that is on no link:
+        the self-test's, whose advertisement would reach the real nodes of the link).
         """
         _check_nai(mn_identifier)
         ll = parse_link_layer_id(link_layer_id)
@@ -155,7 +158,8 @@ class MagRole:
             mn_identifier=mn_identifier, link_layer_id=ll, lma_address=self.settings.mag.lma_address,
             access_technology_type=int(att), handoff_indicator=int(hi),
             lifetime_requested=wire_lifetime(self.settings.timers.requested_lifetime),
-            role_data=_Session(interface=access.name, link_local_address=self._link_local(access)),
+            role_data=_Session(interface=access.name, link_local_address=self._link_local(access),
+                               advertise=advertise),
         )
         self.bul.put(entry)
         self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
@@ -529,6 +533,8 @@ class MagRole:
         spec = self._spec(entry)
         self.ctx.dataplane.apply(spec)
         session.installed = True
+        if not session.advertise:
+            return
         ra = router_advertisement(self.settings.mag.router_advertisement, spec.key, session.interface,
                                   session.link_local_address, entry.home_network_prefixes)
         session.advertisement = ra

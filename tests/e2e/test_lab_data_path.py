@@ -176,3 +176,56 @@ def test_audit_state_and_bfd_counters_are_read_back_over_netconf(lab):
     assert int(audit["runs"]) >= 1 and audit["last-mismatches"] == 0 and audit["last-checked"] == 5
     bfd = tree["statistics"]["bfd"]
     assert int(bfd["packets-sent"]) > 0 and {d["reason"] for d in bfd["drop"]} >= {"bad-version", "no-session"}
+
+
+def dmmctl(lab: Lab, host: str, *args: str):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "mgmt.dmmctl", "--host", str(lab.topology.management_address(host)),
+                           "--user", USER, "--password", PASSWORD, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_self_test_at_a_mag_registers_probes_and_deregisters_its_test_node(lab):
+    wait_for(lambda: bfd_up(lab, "mag1", "2001:db8:ff::1"), what="BFD up")
+    result = dmmctl(lab, "mag1", "self-test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line.split()[0] for line in result.stdout.splitlines()[1:-1]]
+    assert steps == ["register", "forwarding", "anchor-binding", "data-path", "deregister"]
+    assert result.stdout.splitlines()[-1] == "self-test passed"
+    with lab.client("lma") as client:  # de-registered: kept MinDelayBeforeBCEDelete (RFC 5213 §5.3.5), then gone
+        cache = client.get("<binding-cache/>").get("binding-cache", {}).get("binding", [])
+    assert [b["state"] for b in cache if b["mn-identifier"] == "self-test.mag1@invalid"] in (
+        [], ["deregistration-pending"])
+
+
+def test_self_test_at_the_lma_checks_signalling_forwarding_peers_and_bfd(lab):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::12"), what="BFD up")
+    result = dmmctl(lab, "lma", "--json", "self-test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    import json
+    output = json.loads(result.stdout)
+    assert [c["name"] for c in output["check"]] == ["signalling", "forwarding", "peers", "data-paths"]
+    assert all(c["passed"] and c["duration"] >= 0 for c in output["check"])
+
+
+def test_self_test_names_the_step_that_failed_and_exits_non_zero(lab):
+    import signal
+    pid = lab.functions.pid("lma")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        result = dmmctl(lab, "mag1", "self-test")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "self-test FAILED at register"
+    assert "no Proxy Binding Acknowledgement from 2001:db8:ff::1" in result.stdout
+    wait_for(lambda: bfd_up(lab, "mag1", "2001:db8:ff::1"), what="BFD up after the LMA resumes")
+
+
+def test_audit_reports_a_difference_and_repairs_it(lab):
+    lab.topology.exec("lma", "ip", "-6", "route", "del", "2001:db8:100:2::/64")
+    found = dmmctl(lab, "lma", "audit")
+    assert found.returncode == 1 and "missing" in found.stdout and MN2 in found.stdout
+    repaired = dmmctl(lab, "lma", "audit", "--repair")
+    assert repaired.returncode == 1 and "1 repaired" in repaired.stdout  # it was there to repair
+    assert dmmctl(lab, "lma", "audit").returncode == 0
