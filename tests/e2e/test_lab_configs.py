@@ -2,7 +2,7 @@
 lab relies on (no root needed)."""
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 
 import pytest
 
@@ -26,7 +26,7 @@ def test_each_function_config_validates_and_serves_on_its_management_address(tmp
     assert settings.management.metrics_port == 9430
 
 
-def test_the_lma_pins_each_mobile_node_home_prefix(tmp_path):
+def test_the_lma_pins_each_mobile_node_home_prefix_and_each_mag_self_test_node(tmp_path):
     path = tmp_path / "lma.xml"
     path.write_text(function_config(Topology(), "lma"))
     tree = load_config(path)
@@ -34,7 +34,10 @@ def test_the_lma_pins_each_mobile_node_home_prefix(tmp_path):
     assert {p.mn_identifier: p.home_network_prefixes for p in policies.values()} == {
         "02-00-00-00-01-01@example.net": (IPv6Network("2001:db8:100:1::/64"),),
         "02-00-00-00-02-01@example.net": (IPv6Network("2001:db8:100:2::/64"),),
+        "self-test.mag1@invalid": (IPv6Network("2001:db8:100:f1::/64"),),
+        "self-test.mag2@invalid": (IPv6Network("2001:db8:100:f2::/64"),),
     }
+    assert policies["self-test.mag1@invalid"].allowed_mags == {IPv6Address("2001:db8:ff::11")}
 
 
 @pytest.mark.parametrize("mag", ["mag1", "mag2"])
