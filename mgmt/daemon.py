@@ -109,16 +109,34 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.config}: {e}", EXIT_USAGE) from None
     except DataPlaneError as e:  # e.g. an encapsulation this kernel cannot carry
         raise CliError(f"{args.config}: /dmm-nf:dmm-nf/dataplane: {e}", EXIT_USAGE) from None
+    from nf.liveness.bfd import BfdError
+
+    _raise_open_file_limit()
     try:
         asyncio.run(_serve(service))
     except CliError:
         raise
     except OSError as e:  # a port in use, a missing privilege: the operator can act on these
         raise CliError(f"cannot start: {e.strerror or e}") from None
+    except BfdError as e:  # a BFD socket that cannot be bound: the message names address and port
+        raise CliError(f"cannot start: {e}") from None
     except Exception as e:
         log.exception("fatal error")
         raise CliError(f"stopped on an internal error: {type(e).__name__}: {e}") from None
     return 0
+
+
+def _raise_open_file_limit() -> None:
+    """BFD needs a file descriptor per session (docs/bfd.md): take the hard limit as the soft
+    one, so 1,000 sessions do not meet a soft limit of 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass  # keep the soft limit; adding a session beyond it is one clear error
 
 
 async def _serve(service) -> None:

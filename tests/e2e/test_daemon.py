@@ -180,3 +180,25 @@ def test_a_role_this_release_cannot_run_is_refused_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert err.strip().splitlines() == [f"dmm-nf: error: {EXAMPLES / 'maar.xml'}: /dmm-nf:dmm-nf/node/role: "
                                         "the maar role is not available in this release of dmm-nf"]
+
+
+def test_a_busy_bfd_port_stops_the_start_with_one_line_naming_address_and_port(tmp_path):
+    """BFD binds its port only with a session to run: give the LMA one, and take the port."""
+    bfd_port = free_port()
+    config = (EXAMPLES / "lma.xml").read_text().replace(
+        "</dmm-nf>",
+        f"<data-path><probe-address>2001:db8:fe::1</probe-address><bfd><udp-port>{bfd_port}</udp-port></bfd>"
+        "</data-path></dmm-nf>", 1)
+    config = config.replace("<peer>\n", "<peer>\n      <bfd><probe-address>2001:db8:fe::11</probe-address></bfd>\n", 1)
+    path = tmp_path / "lma-bfd.xml"
+    path.write_text(config)
+    assert "<bfd><probe-address>" in config, "the example changed: the test no longer configures a BFD peer"
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as busy:
+        busy.bind(("::", bfd_port))
+        proc = dmm_nf("run", "--config", str(path), "--state-dir", str(tmp_path), "--netconf-port", str(free_port()),
+                      "--metrics-port", str(free_port()))
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    lines = err.strip().splitlines()
+    assert lines[-1] == f"dmm-nf: error: cannot start: cannot bind BFD socket to [::]:{bfd_port}: address already in use"
+    assert "Traceback" not in err
