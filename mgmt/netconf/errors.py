@@ -189,10 +189,13 @@ def invalid_value(message: str, path: Optional[str] = None, error_type: str = "a
 
 
 # ------------------------------------------------------------------ libyang errors
-def _libyang_error_to_rpc(message: str, path: Optional[str], app_tag: Optional[str]) -> RpcError:
-    """Map one libyang validation message to the tag RFC 7950 §15 prescribes."""
+def _libyang_error_to_rpc(message: str, path: Optional[str], app_tag: Optional[str],
+                          must_app_tag: Callable[[str, str], bool] = lambda path, tag: False) -> RpcError:
+    """Map one libyang validation message to the tag RFC 7950 §15 prescribes.
+    ``must_app_tag(path, tag)`` says a must statement of the node at ``path`` gives that
+    error-app-tag (its own error-message then replaces libyang's)."""
     low = message.lower()
-    if app_tag == "must-violation":
+    if app_tag == "must-violation" or (app_tag and path and must_app_tag(path, app_tag)):
         return RpcError("operation-failed", message, path=path, app_tag=app_tag)
     if low.startswith("unique data leaf"):
         return RpcError("operation-failed", message, path=path, app_tag=app_tag or "data-not-unique")
@@ -222,10 +225,30 @@ def libyang_errors(ctx: libyang.Context, fallback: str) -> list[RpcError]:
             message = ffi.string(err.msg).decode()
             path = ffi.string(err.path).decode() if err.path != ffi.NULL else None
             app_tag = ffi.string(err.apptag).decode() if err.apptag != ffi.NULL else None
-            found.append(_libyang_error_to_rpc(message, _data_path(path), app_tag))
+            found.append(_libyang_error_to_rpc(message, _data_path(path), app_tag,
+                                               lambda p, tag: _must_gives(ctx, p, tag)))
         err = err.next
     lib.ly_err_clean(ctx.cdata, ffi.NULL)
     return found or [RpcError("operation-failed", fallback)]
+
+
+_PREDICATES = re.compile(r"\[(?:[^\]'\"]|'[^']*'|\"[^\"]*\")*\]")
+
+
+def _must_gives(ctx: libyang.Context, path: str, app_tag: str) -> bool:
+    """Has the schema node of the data path ``path`` a must with error-app-tag ``app_tag``?"""
+    try:
+        snode = next(ctx.find_path(_PREDICATES.sub("", path)), None)
+    except libyang.LibyangError:
+        return False
+    if snode is None:
+        return False
+    musts = lib.lysc_node_musts(snode.cdata)
+    if musts == ffi.NULL:
+        return False
+    count = ffi.cast("uint64_t *", musts)[-1]  # libyang keeps a sized array's length before it
+    return any(musts[i].eapptag != ffi.NULL and ffi.string(musts[i].eapptag).decode() == app_tag
+               for i in range(count))
 
 
 _LOCATION = re.compile(r'(?:Data|Schema) location "([^"]+)"')

@@ -58,3 +58,18 @@ def test_yang_library_lists_modules_and_datastores(ctx):
     data = yang_library(ctx, "1")
     assert data.find_path("/ietf-yang-library:yang-library/module-set[name='complete']/module[name='example-top']") is not None
     assert data.find_path("/ietf-yang-library:yang-library/datastore[name='ietf-datastores:operational']") is not None
+
+
+def test_the_content_id_changes_with_the_module_set():
+    from mgmt.netconf.integration import Services
+
+    plain, more = make_context(), make_context()
+    more.load_module("example-server")
+    assert Services(plain).content_id() != Services(more).content_id()  # RFC 8525 §3
+    assert Services(plain).content_id() == Services(make_context()).content_id()
+
+
+def test_the_yang_library_lists_each_module_once():
+    tree = yang_library(make_context(), "x")
+    names = [m.value() for m in tree.find_all("/ietf-yang-library:yang-library/module-set/module/name")]
+    assert len(names) == len(set(names))  # RFC 8525 §4: one entry per YANG 1.0 module name

@@ -178,3 +178,38 @@ def test_a_notification_marked_default_deny_all_reaches_only_users_a_rule_permit
 
         assert names(admin) == ["secret-event", "last"]
         assert names(oper) == ["last"]  # RFC 8341 §3.4.6 step 10
+
+
+def test_what_a_user_may_not_read_is_left_out_and_filters_see_only_the_rest(write_only):
+    with connect(write_only) as admin, connect(write_only, user="oper") as oper:
+        admin.edit_config(target="running", config=cfg(peer("hidden", "2001:db8::1")))
+        admin.edit_config(target="running", config=HOST("visible"))
+        assert peers(oper) == {} and hostname(oper) == "visible"  # RFC 8341 §3.2.4
+        data = oper.get_config("running", filter=("subtree", f'<peer xmlns="{SRV}"><name>hidden</name></peer>')).data_ele
+        assert len(data) == 0
+
+
+def test_delete_config_needs_a_rule(server):
+    with connect(server, user="oper") as oper:
+        with pytest.raises(RPCError) as denied:
+            oper.delete_config("startup")  # RFC 8341 §3.2.7: not by exec-default
+    assert denied.value.tag == "access-denied"
+
+
+def test_discard_changes_needs_only_the_right_to_run_it(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        admin.edit_config(target="candidate", config=HOST("by-admin"))
+        oper.discard_changes()  # RFC 8341 §3.2.9: no datastore rights
+        data = oper.get_config("candidate").data_ele
+    assert data.findtext(f"{{{SRV}}}system/{{{SRV}}}hostname") is None
+
+
+def test_denials_are_counted_in_the_nacm_state(server):
+    with connect(server) as admin, connect(server, user="oper") as oper:
+        with pytest.raises(RPCError):
+            oper.edit_config(target="running", config=cfg(peer("a", "2001:db8::1", extra="<weight>5</weight>")))
+        with pytest.raises(RPCError):
+            oper.kill_session(admin.session_id)
+        counters = admin.get(filter=("subtree", f'<nacm xmlns="{ACM}"/>')).data_ele
+    assert (counters.findtext(f".//{{{ACM}}}denied-data-writes"),
+            counters.findtext(f".//{{{ACM}}}denied-operations")) == ("1", "1")  # RFC 8341 §3.5.2

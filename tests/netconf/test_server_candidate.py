@@ -228,3 +228,15 @@ def test_commit_is_in_use_while_another_session_locks_the_candidate(server):
             committer.commit()  # RFC 6241 §8.3.4.1
         assert err.value.tag == "in-use"
         assert hostname(holder) is None
+
+
+def test_cancel_commit_with_another_persist_id_is_invalid_value(server):
+    with connect(server) as mgr:
+        mgr.edit_config(target="candidate", config=HOST("after"))
+        mgr.commit(confirmed=True, persist="right")
+        with pytest.raises(RPCError) as err:
+            mgr.cancel_commit(persist_id="wrong")  # RFC 6241 §8.4.4.1
+        assert err.value.tag == "invalid-value"
+        assert server.confirmed.pending
+        mgr.cancel_commit(persist_id="right")
+        assert hostname(mgr) is None

@@ -202,3 +202,30 @@ def test_get_config_subtree_filter(client):
     reply = client.get_config("running", filter=("subtree", f'<peer xmlns="{SRV}"><name>b</name></peer>'))
     names = [n.text for n in reply.data_ele.iter(f"{{{SRV}}}name")]
     assert names == ["b"]
+
+
+def test_the_models_error_app_tag_is_the_one_sent(client):
+    with pytest.raises(RPCError) as err:
+        client.edit_config(target="running", config=cfg(peer("a", "x", extra="<priority>12</priority>")))
+    assert (err.value.tag, err.value.app_tag) == ("operation-failed", "priority-out-of-range")  # RFC 6241 §4.3
+
+
+def test_an_error_message_says_its_language(client):
+    with pytest.raises(RPCError) as err:
+        client.edit_config(target="running", config=cfg(f'<system xmlns="{SRV}"><mtu>99</mtu></system>'))
+    message = err.value.xml.find(f"{{{NC}}}error-message")
+    assert message.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"  # RFC 6241 §4.3
+
+
+def test_set_on_running_is_validated_all_the_same(client):
+    with pytest.raises(RPCError) as err:  # running stays valid: the runtime runs it
+        client.edit_config(target="running", test_option="set", config=cfg(peer("a")))
+    assert err.value.tag == "missing-element"
+    assert peers(client) == {}
+
+
+def test_startup_can_be_locked_unlocked_read_and_validated(client):
+    assert client.lock("startup").ok  # RFC 6241 §8.7.5.1
+    assert client.get_config("startup").ok
+    assert client.validate("startup").ok
+    assert client.unlock("startup").ok

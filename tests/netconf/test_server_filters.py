@@ -53,3 +53,10 @@ def test_a_subscription_with_an_xpath_filter_that_returns_no_node_set_is_refused
     assert err.value.tag == "invalid-value"
     client.edit_config(target="running", config=cfg(f'<system xmlns="{SRV}"><hostname>h</hostname></system>'))
     assert hostname(client) == "h"
+
+
+def test_an_unknown_filter_type_is_bad_attribute_naming_it(client):
+    with pytest.raises(RPCError) as err:
+        client.dispatch(to_ele(f'<get xmlns="{NC}"><filter type="regex"/></get>'))
+    assert err.value.tag == "bad-attribute"
+    assert error_info(err.value) == {"bad-attribute": "type", "bad-element": "filter"}

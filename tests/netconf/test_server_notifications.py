@@ -204,3 +204,40 @@ def test_a_subscription_filter_lets_through_only_what_it_selects(servers):
         note = listener.take_notification(block=True, timeout=5)
         assert [etree.QName(e).localname for e in note.notification_ele[1:]] == ["netconf-session-end"]
         assert listener.take_notification(block=True, timeout=0.3) is None  # the session-start was filtered out
+
+
+def test_replay_complete_is_sent_whatever_the_filter(servers):
+    server = servers.start(ctx=full_context())
+    with connect(server) as listener:
+        listener.create_subscription(filter=("subtree", f'<netconf-session-end xmlns="{NN}"/>'),
+                                     start_time=stamp(datetime.now(timezone.utc) - timedelta(seconds=5)))
+        note = listener.take_notification(block=True, timeout=5)
+        assert [etree.QName(e).localname for e in note.notification_ele[1:]] == ["replayComplete"]  # §3.3.2
+
+
+def test_times_in_any_time_zone_are_understood(servers):
+    server = servers.start(ctx=full_context())
+    plus_two = timezone(timedelta(hours=2))
+    with connect(server) as listener:
+        now = datetime.now(plus_two)
+        listener.dispatch(to_ele(
+            f'<create-subscription xmlns="{NOTIF}"><startTime>{(now - timedelta(seconds=2)).isoformat()}</startTime>'
+            f"<stopTime>{(now - timedelta(seconds=1)).isoformat()}</stopTime></create-subscription>"))  # §2.1.1
+        names = []
+        while "notificationComplete" not in names:
+            note = listener.take_notification(block=True, timeout=5)
+            assert note is not None, names
+            names += [etree.QName(e).localname for e in note.notification_ele[1:]]
+        assert names == ["replayComplete", "notificationComplete"]
+
+
+def test_a_rollback_at_the_confirm_timeout_is_a_change_by_the_server(servers):
+    server = servers.start(ctx=full_context())
+    with connect(server) as listener, connect(server) as editor:
+        subscribe(listener)
+        editor.edit_config(target="candidate", config=cfg(f'<system xmlns="{SRV}"><hostname>h</hostname></system>'))
+        editor.commit(confirmed=True, timeout="1")
+        changes = notifications_named(listener, "netconf-config-change", 2)
+    by = [c.find(f"{{{NN}}}changed-by") for c in changes]
+    assert by[0].findtext(f"{{{NN}}}session-id") == editor.session_id
+    assert by[1].find(f"{{{NN}}}server") is not None  # RFC 6470 §2.2: the rollback is the server's

@@ -299,3 +299,79 @@ def test_a_user_name_xml_cannot_carry_gets_no_session(tmp_path):
             transport.close()
     finally:
         server.close()
+
+
+def test_pipelined_requests_are_answered_one_by_one_in_order(server):
+    raw = RawClient(server)
+    try:
+        messages = b"".join(
+            b"\n#%d\n%s\n##\n" % (len(m), m) for m in (
+                f'<rpc xmlns="{NC}" message-id="{i}"><get-config><source><running/></source></get-config></rpc>'.encode()
+                for i in ("a", "b", "c")))
+        raw.chan.sendall(messages)  # RFC 6241 §4.5: sent before any reply came
+        ids = [etree.fromstring(raw.receive().encode()).get("message-id") for _ in range(3)]
+        assert ids == ["a", "b", "c"]
+    finally:
+        raw.close()
+
+
+def test_a_capability_the_server_does_not_know_is_ignored(server):
+    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:1.1'
+                                  "</capability><capability>urn:example:unheard-of:1.0</capability>"
+                                  "</capabilities></hello>")
+    try:
+        assert "<data" in raw.rpc("<get-config><source><running/></source></get-config>")  # RFC 6241 §8
+    finally:
+        raw.close()
+
+
+def test_the_server_listens_on_830_unless_told_otherwise():
+    import inspect
+
+    from mgmt.netconf.server import NetconfServer
+    from nf.model import new_context
+
+    assert inspect.signature(NetconfServer).parameters["port"].default == 830  # RFC 6242 §3
+    port = next(new_context().find_path("/dmm-nf:dmm-nf/management/netconf/port"))
+    assert port.default() == 830
+
+
+def test_only_the_netconf_subsystem_is_offered(server):
+    transport = paramiko.Transport(("::1", server.port))
+    try:
+        transport.connect(username="admin", password="admin")
+        channel = transport.open_session()
+        with pytest.raises(paramiko.SSHException):
+            channel.invoke_subsystem("sftp")
+    finally:
+        transport.close()
+
+
+def test_a_reply_that_cannot_be_completed_ends_the_session(servers):
+    """RFC 6241 §3: a reply that cannot be sent ends the session (a spliced list whose
+    printing fails half way, here)."""
+    from mgmt.netconf.splice import Splice, State, new_token
+    from tests.netconf.test_server_integration import full_context
+
+    token = new_token()
+
+    def broken():
+        yield "<binding><mn-identifier>mn1</mn-identifier></binding>"
+        raise RuntimeError("the binding cache went away")
+
+    ctx = full_context()
+
+    def state(request):
+        tree = ctx.parse_data_mem(f'<bindings xmlns="http://example.com/schema/1.2/config"><binding>'
+                                  f"<mn-identifier>{token}</mn-identifier></binding></bindings>",
+                                  "xml", parse_only=True, strict=True)
+        return State(tree, [Splice(token, "binding", broken)])
+
+    from mgmt.netconf.server import ServerHooks
+    server = servers.start(ctx=ctx, hooks=ServerHooks(state_provider=state))
+    raw = RawClient(server)
+    try:
+        raw.send(f'<rpc xmlns="{NC}" message-id="1"><get/></rpc>')
+        assert wait_for(raw.closed)
+    finally:
+        raw.close()

@@ -130,3 +130,9 @@ def test_state_and_configuration_are_filtered_alike_by_get(client):  # §7.7
 def test_an_xpath_filter_returns_the_selected_node_with_its_ancestors_and_keys(client):  # §8.9.5.1
     got = leaves(client.get_config("running", filter=("xpath", ({"t": T}, "/t:top/t:users/t:user[t:name='fred']/t:type"))).data_ele)
     assert got == {f"{USER}[fred]/name=fred", f"{USER}[fred]/type=admin"}
+
+
+def test_the_keys_of_a_selected_entry_come_with_it(client):  # §6.2.5: MAY, and dmm-nf does
+    assert config(client, f'<top xmlns="{T}"><users><user><type/></user></users></top>') == {
+        f"{USER}[{name}]/{leaf}" for name, kind in (("root", "superuser"), ("fred", "admin"), ("barney", "admin"))
+        for leaf in (f"name={name}", f"type={kind}")}

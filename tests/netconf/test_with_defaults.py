@@ -168,3 +168,24 @@ def test_delete_of_a_leaf_the_client_set_to_its_default_succeeds(client):
     client.edit_config(target="running", config=system("<mtu>1500</mtu>"))
     client.edit_config(target="running", config=system('<mtu nc:operation="delete"/>'))
     assert running(client).find(MTU) is None
+
+
+@pytest.fixture
+def zero_drops(servers):
+    """State data whose counters/drops the provider sets to its default value, 0."""
+    def state(request):
+        return f'<counters xmlns="{SRV}"><restarts>3</restarts><drops>0</drops></counters>'
+    return servers.start(ctx=full_context(), hooks=ServerHooks(state_provider=state))
+
+
+def test_state_holding_its_default_value_is_reported_in_the_basic_mode(zero_drops):
+    with connect(zero_drops) as mgr:
+        data = mgr.get(filter=("subtree", f'<counters xmlns="{SRV}"/>')).data_ele
+    assert data.findtext(f"{{{SRV}}}counters/{{{SRV}}}drops") == "0"  # RFC 6243 §2.3.1, §3.3
+
+
+def test_trim_leaves_out_state_holding_its_default_value(zero_drops):
+    with connect(zero_drops) as mgr:
+        data = mgr.get(filter=("subtree", f'<counters xmlns="{SRV}"/>'), with_defaults="trim").data_ele
+    assert data.find(f"{{{SRV}}}counters/{{{SRV}}}drops") is None  # RFC 6243 §3.2
+    assert data.findtext(f"{{{SRV}}}counters/{{{SRV}}}restarts") == "3"
