@@ -5,16 +5,21 @@ Capabilities (besides base:1.0 / base:1.1): :writable-running, :candidate,
 :with-defaults (basic-mode explicit). :url is not offered.
 
 Running is writable directly as well as through the candidate: both paths end in the same
-commit pipeline (validate, diff, ``commit_hook``, persist), so running is always valid.
-``<edit-config>`` is atomic for every error-option (it works on a copy); continue-on-error
-applies what succeeded and reports the rest. The candidate is only validated by
-test-then-set / test-only, ``<validate>`` and ``<commit>``.
+commit pipeline (validate, diff, ``commit_hook``, persist), so running is always valid
+(test-option ``set`` on running is validated too). ``<edit-config>`` is atomic for every
+error-option (it works on a copy); continue-on-error applies what succeeded and reports the
+rest. The candidate is only validated by test-then-set / test-only, ``<validate>`` and
+``<commit>``; its uncommitted changes go when its lock is released (RFC 6241 §8.3.5.2).
+NACM checks every node a change changes (``changes``) on the edit, and on ``<commit>`` for
+the committing user.
 
 Errors: edits of a datastore another session has locked get ``in-use``; ``<lock>`` gets
 ``lock-denied`` (error-info session-id) when the lock is held, when the candidate holds
 another session's uncommitted changes, or (running) while another session's confirmed
-commit is pending. Monitoring, NACM and notifications come from ``integration.Services``
-when the context implements their modules.
+commit is pending. ``<lock>``, ``<unlock>`` and ``<validate>`` also take an RFC 8526
+datastore identity. Monitoring, NACM and notifications come from ``integration.Services``
+when the context implements their modules. docs/conformance.md states, RFC section by
+section, what the server does and which test shows it.
 
 Sessions run in threads; one server lock serialises every datastore operation.
 """

@@ -213,3 +213,12 @@ def test_denials_are_counted_in_the_nacm_state(server):
         counters = admin.get(filter=("subtree", f'<nacm xmlns="{ACM}"/>')).data_ele
     assert (counters.findtext(f".//{{{ACM}}}denied-data-writes"),
             counters.findtext(f".//{{{ACM}}}denied-operations")) == ("1", "1")  # RFC 8341 §3.5.2
+
+
+def test_with_nacm_switched_off_every_access_is_permitted(servers):
+    ctx = full_context()
+    policy = POLICY.replace("<write-default>deny</write-default>", "<enable-nacm>false</enable-nacm>")
+    server = servers.start(ctx=ctx, initial_config=parse_config(ctx, policy))
+    with connect(server, user="oper") as oper:
+        oper.edit_config(target="running", config=cfg(peer("a", "2001:db8::1", extra="<weight>5</weight>")))
+        assert peers(oper) == {"a": "2001:db8::1"}  # RFC 8341 §3.3.4.1: the no-weight rule is not applied

@@ -241,3 +241,17 @@ def test_a_rollback_at_the_confirm_timeout_is_a_change_by_the_server(servers):
     by = [c.find(f"{{{NN}}}changed-by") for c in changes]
     assert by[0].findtext(f"{{{NN}}}session-id") == editor.session_id
     assert by[1].find(f"{{{NN}}}server") is not None  # RFC 6470 §2.2: the rollback is the server's
+
+
+def test_a_session_gone_idle_ends_with_reason_timeout_and_a_vanished_one_with_dropped(servers):
+    from tests.netconf.conftest import RawClient, wait_for
+
+    server = servers.start(ctx=full_context(), idle_timeout=0.5)
+    with connect(server) as listener:
+        subscribe(listener)  # a subscriber is not idle
+        idle = RawClient(server)
+        gone = RawClient(server)
+        gone.transport.close()  # no close-session: the connection just goes
+        assert wait_for(idle.closed, timeout=5)
+        idle.close()
+        assert sorted(session_ends(listener, 2)) == ["dropped", "timeout"]  # RFC 6470 §2.2
