@@ -26,6 +26,7 @@ from lxml import etree
 
 from mgmt.cli_errors import EXIT_FAILURE, EXIT_USAGE, CliError, fail
 from mgmt.dmmctl_client import Client, RpcFailed, Target, enum_names
+from mgmt import dmmctl_checks
 from mgmt import dmmctl_views as views
 
 PROG = "dmmctl"
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=_probe_count, default=3, metavar="N", help="probes to send, 1..255 (default 3)")
     p.add_argument("--wait", type=_milliseconds, default=1000, metavar="MS", help="wait per probe in ms (default 1000)")
 
+    dmmctl_checks.add_commands(command)
+
     command("self-test", cmd_self_test, "exercise the service end to end; exit 1 naming the step that failed")
 
     p = command("audit", cmd_audit, "compare every binding with what the kernel forwards (audit-forwarding); "
@@ -303,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
     args.exit_status = 0
     with Client(target) as client:
         value, text = args.run(client, args)
-    print(json.dumps(value, indent=2) if args.json else text)
+    if value is not None or text is not None:  # watch prints as it goes
+        print(json.dumps(value, indent=2) if args.json else text)
     return args.exit_status
 
 

@@ -187,6 +187,37 @@ class Client:
         except libyang.LibyangError as e:
             raise CliError(f"the server's answer does not match the dmm-nf model: {e}") from None
 
+    # ----- notifications -----------------------------------------------------------------
+    def notifications(self):
+        """Subscribe to the NETCONF stream (RFC 5277) and yield (event time, notification name,
+        its content as a dict) as they arrive, for as long as the session lasts."""
+        self._call("create-subscription", self._manager.create_subscription)
+        while True:
+            note = self._manager.take_notification(block=True, timeout=1.0)
+            if note is None:
+                if not self._manager.connected:
+                    raise CliError("the session was lost", EXIT_FAILURE)
+                continue
+            root = etree.fromstring(note.notification_xml.encode())
+            time = root.findtext("{urn:ietf:params:xml:ns:netconf:notification:1.0}eventTime")
+            body = next((c for c in root if c.tag != "{urn:ietf:params:xml:ns:netconf:notification:1.0}eventTime"),
+                        None)
+            if body is None:
+                continue
+            yield time, etree.QName(body).localname, self._notification_content(body)
+
+    def _notification_content(self, body: etree._Element) -> dict[str, Any]:
+        try:
+            tree = self.ctx.parse_op_mem("xml", etree.tostring(body, encoding="unicode"),
+                                         libyang.DataType.NOTIF_YANG)
+        except libyang.LibyangError:  # a notification of a module we do not know: its leaves as text
+            return {etree.QName(c).localname: c.text for c in body}
+        try:
+            content = plain(tree.print_dict(absolute=False))
+        finally:
+            tree.free()
+        return next(iter(content.values()), {}) if len(content) == 1 else content
+
     # ----- RPCs ------------------------------------------------------------------------
     def rpc(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
         """Call a dmm-nf RPC; returns its output as a dict ({} for <ok/>)."""

@@ -161,3 +161,71 @@ def audit_view(output: dict[str, Any]) -> str:
     summary = (f"checked {output.get('checked', 0)} entries in {output.get('duration', 0)} ms: "
                f"{output.get('mismatches', 0)} difference(s), {output.get('repaired', 0)} repaired")
     return (table(["KIND", "MN", "OBJECT", "KERNEL HAS", "REPAIRED"], rows) + "\n" if rows else "") + summary
+
+
+def check_mn_view(report: dict[str, Any]) -> str:
+    items: list[tuple[str, Any]] = [("mobile node", report["mn-identifier"]), ("node", report.get("node"))]
+    for b in report.get("bindings", []):
+        left = f", {duration(b.get('remaining-lifetime'))} left" if b.get("remaining-lifetime") is not None else ""
+        items.append(("binding", f"{b.get('state')}, {prefixes(b.get('home-network-prefix'))}{left}"))
+    if "anchor" in report:
+        items += [("anchor (LMA)", report.get("anchor")), ("serving MAG", report.get("serving-mag"))]
+    forwarding = report.get("forwarding")
+    if forwarding is not None:
+        items.append(("tunnel", forwarding.get("tunnel")))
+        for lookup in forwarding.get("kernel-lookup", []):
+            mark = "ok" if lookup.get("as-expected") else "WRONG"
+            items.append((f"kernel {lookup.get('check')}", f"{mark}: {lookup.get('actual')}"))
+        items.append(("binding vs kernel", "consistent" if forwarding.get("consistent") else "DIFFERENT"))
+    probe = report.get("data-path")
+    if probe is not None:
+        items.append(("data path", probe.get("result")))
+        if "bfd-state" in probe:
+            items.append(("bfd", f"{probe['bfd-state']} ({probe.get('bfd-diagnostic')})"))
+        for path in probe.get("path-probe", []):
+            items.append((f"path {path.get('prefix')}", "passed" if path.get("passed") else "FAILED"))
+    for event in report.get("events", []):
+        items.append(("event", f"{timestamp(event.get('time'))} {event.get('kind')} {event.get('text') or ''}".strip()))
+    problems = report.get("problems", [])
+    items.append(("verdict", "OK" if not problems else "PROBLEM"))
+    items += [("problem", problem) for problem in problems]
+    return pairs(items)
+
+
+def check_path_view(report: dict[str, Any]) -> str:
+    items: list[tuple[str, Any]] = [("peer", report["peer"])]
+    state = report.get("peer-state")
+    if state is not None:
+        items += [("name", state.get("name")), ("signalling", state.get("liveness-state")),
+                  ("last heartbeat", timestamp(state.get("last-heartbeat-received"))),
+                  ("path downs", state.get("down-count"))]
+    probe = report.get("probe")
+    if probe is not None:
+        rtt = f", rtt {microseconds(probe['rtt'])}" if "rtt" in probe else ""
+        items.append(("heartbeats", f"{probe.get('received', 0)} of {probe.get('sent', 0)} answered{rtt}"))
+    bfd = report.get("bfd")
+    if state is not None:
+        if bfd is None:
+            items.append(("bfd", "no session (peers/peer/bfd: needs probe addresses, or mode direct)"))
+        else:
+            items += [("bfd", f"{bfd.get('state')} ({bfd.get('local-diagnostic')}), remote {bfd.get('remote-state')}"),
+                      ("bfd detection", microseconds(bfd.get("detection-time"))),
+                      ("bfd up/down", f"{bfd.get('up-count', 0)} / {bfd.get('down-count', 0)}, last down "
+                                      f"{timestamp(bfd.get('last-down')) or 'never'}")]
+    problems = report.get("problems", [])
+    items.append(("verdict", "OK" if not problems else "PROBLEM"))
+    items += [("problem", problem) for problem in problems]
+    return pairs(items)
+
+
+def notification_line(time: str | None, name: str, content: dict[str, Any]) -> str:
+    fields = " ".join(f"{k}={_flat(v)}" for k, v in content.items())
+    return f"{timestamp(time) or time} {name} {fields}".rstrip()
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_flat(v) for v in value)
+    if isinstance(value, dict):
+        return "{" + " ".join(f"{k}={_flat(v)}" for k, v in value.items()) + "}"
+    return str(value)

@@ -229,3 +229,81 @@ def test_audit_reports_a_difference_and_repairs_it(lab):
     repaired = dmmctl(lab, "lma", "audit", "--repair")
     assert repaired.returncode == 1 and "1 repaired" in repaired.stdout  # it was there to repair
     assert dmmctl(lab, "lma", "audit").returncode == 0
+
+
+def fields(stdout: str) -> dict[str, list[str]]:
+    """dmmctl's "name: value" lines: name -> its values (a name may repeat)."""
+    found: dict[str, list[str]] = {}
+    for line in stdout.splitlines():
+        name, _, value = line.partition(":")
+        found.setdefault(name.strip(), []).append(value.strip())
+    return found
+
+
+def test_check_mn_gives_one_answer_and_exits_1_when_the_node_is_cut_off(lab):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up")
+    good = dmmctl(lab, "lma", "check-mn", MN1)
+    assert good.returncode == 0, good.stdout + good.stderr
+    answer = fields(good.stdout)
+    assert answer["anchor (LMA)"] == ["2001:db8:ff::1"] and answer["serving MAG"] == ["2001:db8:ff::11"]
+    assert answer["binding vs kernel"] == ["consistent"] and answer["kernel downlink"][0].startswith("ok: ")
+    assert answer["data path"] == ["reachable"] and answer["verdict"] == ["OK"]
+    assert answer["tunnel"][0].startswith("pmip-") and answer["bfd"] == ["up (no-diagnostic)"]
+    lab.topology.exec("lma", "ip", "-6", "route", "del", "2001:db8:100:1::/64")
+    try:
+        bad = dmmctl(lab, "lma", "check-mn", MN1)
+    finally:
+        with lab.client("lma") as client:
+            client.rpc("audit-forwarding", {"repair": "true"})
+    assert bad.returncode == 1
+    answer = fields(bad.stdout)
+    assert answer["binding vs kernel"] == ["DIFFERENT"] and answer["verdict"] == ["PROBLEM"]
+    assert any(p.startswith("forwarding missing: route 2001:db8:100:1::/64") for p in answer["problem"]), answer
+    assert any("lma downlink" in p for p in answer["problem"])
+
+
+def test_check_path_reports_signalling_and_bfd_and_fails_when_bfd_is_down(lab):
+    wait_for(lambda: bfd_up(lab, "mag1", "2001:db8:ff::1"), what="BFD up")
+    good = dmmctl(lab, "mag1", "check-path", "2001:db8:ff::1")
+    assert good.returncode == 0, good.stdout
+    answer = fields(good.stdout)
+    assert answer["signalling"] == ["up"] and answer["bfd"][0].startswith("up (no-diagnostic)")
+    lab.topology.exec("mag1", "ip", "-6", "rule", "del", "from", "2001:db8:fe::11", "to", "2001:db8:fe::1",
+                      "lookup", "100")
+    try:
+        wait_for(lambda: not bfd_up(lab, "mag1", "2001:db8:ff::1"), what="BFD down")
+        bad = dmmctl(lab, "mag1", "check-path", "2001:db8:ff::1")
+    finally:
+        lab.topology.exec("mag1", "ip", "-6", "rule", "add", "from", "2001:db8:fe::11", "to", "2001:db8:fe::1",
+                          "lookup", "100", "priority", "1000", "proto", "201")
+    answer = fields(bad.stdout)
+    assert bad.returncode == 1 and answer["verdict"] == ["PROBLEM"]
+    assert [p for p in answer["problem"] if p.startswith("data path: BFD down")], answer
+    assert answer["heartbeats"][0].startswith("3 of 3 answered")  # the signalling works: only the data path failed
+    wait_for(lambda: bfd_up(lab, "mag1", "2001:db8:ff::1"), what="BFD up again")
+
+
+def test_watch_prints_notifications_as_they_come_until_interrupted(lab):
+    import json
+    import select
+    import signal
+    import subprocess
+    import sys
+    watch = subprocess.Popen([sys.executable, "-m", "mgmt.dmmctl", "--host", str(lab.topology.management_address("lma")),
+                              "--user", USER, "--password", PASSWORD, "--json", "watch", "--kind",
+                              "forwarding-audit-completed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        ready: list = []
+        with lab.client("lma") as client:
+            while not ready and time.monotonic() < deadline:  # audits until the subscription has one
+                client.rpc("audit-forwarding", {})
+                ready, _, _ = select.select([watch.stdout], [], [], 0.5)
+        assert ready, "no line from dmmctl watch within 15 s"
+        event = json.loads(watch.stdout.readline())
+        assert event["kind"] == "forwarding-audit-completed" and event["data"]["mismatches"] == 0
+        assert event["time"] and event["data"]["checked"] >= 5  # two bindings, three probe entries, perhaps a self-test
+    finally:
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=10)
+    assert watch.returncode == 0 and "Traceback" not in err
