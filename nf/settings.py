@@ -9,7 +9,7 @@ keeps the mapping easy to follow next to the model.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Mapping
 
@@ -101,11 +101,19 @@ class DataPathSettings:
 
 
 @dataclass(frozen=True)
+class BfdAuthenticationSettings:
+    type: str  # "keyed-sha1" | "meticulous-keyed-sha1"
+    key_id: int
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class PeerBfdSettings:
     enabled: bool
     mode: str  # "tunnel" | "direct"
     probe_address: IPv6Address | None
     timers: BfdTimers
+    authentication: BfdAuthenticationSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -364,7 +372,8 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             heartbeat_interval=phb.get("interval"),
             missing_heartbeats_allowed=phb.get("missing-heartbeats-allowed"),
             bfd=PeerBfdSettings(enabled=pbfd.get("enabled", True), mode=pbfd.get("mode", "tunnel"),
-                                probe_address=_opt_addr(pbfd.get("probe-address")), timers=_bfd_timers(pbfd)),
+                                probe_address=_opt_addr(pbfd.get("probe-address")), timers=_bfd_timers(pbfd),
+                                authentication=_bfd_authentication(pbfd.get("authentication"))),
         )
 
     dp = d.get("dataplane", {})
@@ -488,6 +497,13 @@ def _bfd_timers(d: Mapping[str, Any]) -> BfdTimers:
     tx, rx = d.get("desired-min-tx"), d.get("required-min-rx")
     return BfdTimers(_ms(tx) if tx is not None else None, _ms(rx) if rx is not None else None,
                      d.get("detect-multiplier"))
+
+
+def _bfd_authentication(d: Mapping[str, Any] | None) -> BfdAuthenticationSettings | None:
+    if d is None:
+        return None
+    return BfdAuthenticationSettings(type=d.get("type", "meticulous-keyed-sha1"), key_id=d["key-id"],
+                                     key=_b64(d["key"]))
 
 
 def _b64(value: str | None) -> bytes | None:

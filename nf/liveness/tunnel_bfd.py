@@ -27,13 +27,23 @@ from ipaddress import IPv6Address
 
 from nf.dataplane.base import DataPlaneError
 from nf.dataplane.tunnels import PROBE_LOCAL_KEY, TunnelBuilder
-from nf.liveness.bfd import BfdEngine, BfdError, BfdSessionSpec, BfdSessionState, BfdState, BfdStateChange
+from nf.liveness.bfd import (
+    AuthType,
+    BfdAuthentication,
+    BfdEngine,
+    BfdError,
+    BfdSessionSpec,
+    BfdSessionState,
+    BfdState,
+    BfdStateChange,
+)
 from nf.liveness.bfd.packet import Diagnostic
 from nf.roles.base import RoleContext
 
 log = logging.getLogger(__name__)
 
 FIRST_UP_GRACE = 10.0  # seconds
+AUTH_TYPES = {"keyed-sha1": AuthType.KEYED_SHA1, "meticulous-keyed-sha1": AuthType.METICULOUS_KEYED_SHA1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +79,14 @@ def wanted_sessions(settings) -> dict[IPv6Address, BfdPeer]:
         else:
             local, remote = settings.node.address, peer.address
         timers = bfd.timers
+        auth = bfd.authentication
         spec = BfdSessionSpec(
             peer.address, local_address=local, remote_address=remote,
             desired_min_tx=timers.desired_min_tx or default.desired_min_tx,
             required_min_rx=timers.required_min_rx or default.required_min_rx,
             detect_multiplier=timers.detect_multiplier or default.detect_multiplier,
-            remote_port=data_path.bfd.udp_port, minimum_ttl=data_path.bfd.minimum_ttl)
+            remote_port=data_path.bfd.udp_port, minimum_ttl=data_path.bfd.minimum_ttl,
+            authentication=BfdAuthentication(AUTH_TYPES[auth.type], auth.key_id, auth.key) if auth else None)
         wanted[peer.address] = BfdPeer(peer.address, peer.name, bfd.mode, access_side, spec)
     return wanted
 

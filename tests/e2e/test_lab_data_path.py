@@ -307,3 +307,34 @@ def test_watch_prints_notifications_as_they_come_until_interrupted(lab):
         watch.send_signal(signal.SIGINT)
         out, err = watch.communicate(timeout=10)
     assert watch.returncode == 0 and "Traceback" not in err
+
+
+def set_bfd_authentication(lab: Lab, host: str, peer: str, key: str | None) -> None:
+    """Commit (or remove, key None) Meticulous Keyed SHA1 for the BFD session with `peer`."""
+    import base64
+    auth = (f"<authentication><key-id>3</key-id><key>{base64.b64encode(key.encode()).decode()}</key></authentication>"
+            if key else '<authentication xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="remove"/>')
+    config = (f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><peers><peer>'
+              f"<address>{peer}</address><bfd>{auth}</bfd></peer></peers></dmm-nf></config>")
+    with manager.connect(host=str(lab.topology.management_address(host)), port=830, username=USER,
+                         password=PASSWORD, hostkey_verify=False, look_for_keys=False, allow_agent=False) as m:
+        m.edit_config(target="candidate", config=config)
+        m.commit()
+
+
+def test_bfd_authentication_committed_at_one_end_takes_the_session_down_until_the_other_has_the_key(lab):
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up")
+    try:
+        set_bfd_authentication(lab, "lma", "2001:db8:ff::11", "s3cret-key")
+        wait_for(lambda: not bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD down: mag1 has no key")
+        set_bfd_authentication(lab, "mag1", "2001:db8:ff::1", "s3cret-key")
+        wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up, authenticated at both ends")
+        with lab.client("lma") as client:
+            drops = {d["reason"]: int(d["count"]) for d in
+                     client.get("<statistics><bfd/></statistics>")["statistics"]["bfd"]["drop"]}
+        assert drops["authentication-mismatch"] > 0  # mag1's unauthenticated packets meanwhile
+        assert peer_bfd(lab, "mag1", "2001:db8:ff::1")["state"] == "up"
+    finally:
+        set_bfd_authentication(lab, "lma", "2001:db8:ff::11", None)
+        set_bfd_authentication(lab, "mag1", "2001:db8:ff::1", None)
+    wait_for(lambda: bfd_up(lab, "lma", "2001:db8:ff::11"), what="BFD up without authentication")
