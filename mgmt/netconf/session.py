@@ -286,8 +286,9 @@ class Session(NetconfServerSession):
                 self._opening = False
             # RFC 6470: bad-hello for a <hello> that is wrong, dropped for a client gone
             self.end_reason = "dropped" if isinstance(exc, (ChannelClosed, EOFError, OSError)) else "bad-hello"
+            log.info("%s from %s: no NETCONF session (%s: %s)", self, self.source_host, self.end_reason, exc)
             self.close()
-            raise
+            return  # not raised: the library's accept thread would log it as a crash
         with self._state_lock:
             self._opening = False
             server.session_opened(self)

@@ -201,18 +201,18 @@ def test_a_document_type_declaration_is_malformed_message(server):
         raw.close()
 
 
-def test_a_hello_with_a_session_id_ends_the_session(server):
-    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:1.1'
-                                  "</capability></capabilities><session-id>4</session-id></hello>")
-    try:
-        assert wait_for(raw.closed)  # RFC 6241 §8.1
-    finally:
-        raw.close()
+def hello(*capabilities: str, extra: str = "") -> str:
+    """A client <hello> with these capabilities (and ``extra`` after them)."""
+    caps = "".join(f"<capability>{c}</capability>" for c in capabilities)
+    return f'<hello xmlns="{NC}"><capabilities>{caps}</capabilities>{extra}</hello>'
 
 
-def test_a_hello_without_a_common_base_version_ends_the_session(server):
-    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:2.0'
-                                  "</capability></capabilities></hello>")
+@pytest.mark.parametrize("client_hello", [
+    hello("urn:ietf:params:netconf:base:1.1", extra="<session-id>4</session-id>"),  # a client sends none
+    hello("urn:ietf:params:netconf:base:2.0"),  # no base version in common
+], ids=["with-session-id", "no-common-version"])
+def test_a_hello_with_a_session_id_or_no_common_version_ends_the_session(server, client_hello):
+    raw = RawClient(server, hello=client_hello)
     try:
         assert wait_for(raw.closed)  # RFC 6241 §8.1
     finally:
@@ -316,9 +316,7 @@ def test_pipelined_requests_are_answered_one_by_one_in_order(server):
 
 
 def test_a_capability_the_server_does_not_know_is_ignored(server):
-    raw = RawClient(server, hello=f'<hello xmlns="{NC}"><capabilities><capability>urn:ietf:params:netconf:base:1.1'
-                                  "</capability><capability>urn:example:unheard-of:1.0</capability>"
-                                  "</capabilities></hello>")
+    raw = RawClient(server, hello=hello("urn:ietf:params:netconf:base:1.1", "urn:example:unheard-of:1.0"))
     try:
         assert "<data" in raw.rpc("<get-config><source><running/></source></get-config>")  # RFC 6241 §8
     finally:
