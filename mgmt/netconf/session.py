@@ -309,7 +309,7 @@ class Session(NetconfServerSession):
         if self.closed.is_set():
             return
         self.closed.set()
-        self._close_channel()  # the library's close forgets the session-id: ours is kept
+        self._close_channel()
         self.nc_server.session_ended(self, self._sid)
 
     def _close_channel(self) -> None:
@@ -317,6 +317,7 @@ class Session(NetconfServerSession):
             base.NetconfSession.close(self)
         except (EOFError, OSError):
             pass
+        self.session_id = self._sid  # the library's close forgets it; notifications still name it
 
     def _reader_exits(self) -> None:
         self.close()
