@@ -139,7 +139,7 @@ class _LimitedFraming(base.NetconfFramingTransport):
         if not keep:
             while size > len(self.rbuffer):
                 size -= len(self.rbuffer)
-                self.rbuffer = self.stream.recv(self.max_chunk)
+                self.rbuffer = bytearray(self.stream.recv(self.max_chunk))
             self.rbuffer = self.rbuffer[size:]
             return b""
         while len(self.rbuffer) < size:
