@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from nf.roles.mag_forwarding import RouterAdvertisement, session_key
 from nf.settings import MagSettings
+from nf.snapshot import BulEntryState
 
 from .errors import AccessLinkError
 from .identity import MobileNodeIdentities
@@ -38,9 +39,9 @@ class MobilityAccessGateway(Protocol):
 
     def detach(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> Any: ...
 
-    def entries(self) -> list[dict[str, Any]]: ...
+    def entries(self) -> list[BulEntryState]: ...
 
-    def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> dict[str, Any] | None: ...
+    def entry(self, mn_identifier: str, link_layer_id: bytes | str | None = None) -> BulEntryState | None: ...
 
 
 LinkFactory = Callable[..., AccessLink]
@@ -96,8 +97,15 @@ class AccessLinks:
                      link_layer_address.hex(":") if link_layer_address else "an unnamed link-layer address")
             return
         pending = self.mag.entry(mn_identifier, link_layer_address)
-        if pending is not None and pending["state"] == "registering" and pending["interface"] == interface:
+        if pending is not None and pending.state == "registering" and pending.interface == interface:
             return  # a repeated solicitation while its registration is under way
+        if pending is not None and pending.state == "failed":
+            # RFC 5213 §6.9.1.2 #6, #7: refused by the LMA; only an operator's mn-attach or
+            # mn-detach registers it again.
+            log.info("Router Solicitation on %s from %s: %s was refused by the LMA (status %s), not registered "
+                     "again without an operator", interface, link_layer_address.hex(":"), mn_identifier,
+                     pending.last_status)
+            return
         self._link_layer_of[session_key(mn_identifier, link_layer_address)] = link_layer_address
         self.mag.attach(mn_identifier, link_layer_id=link_layer_address, interface=interface)
 
@@ -105,5 +113,5 @@ class AccessLinks:
         if up or not self.links[interface].point_to_point:
             return  # on a shared link one node's departure says nothing of the others
         for entry in self.mag.entries():
-            if entry["interface"] == interface and entry["state"] != "deregistering":
-                self.mag.detach(entry["mn-identifier"], entry["link-layer-id"] or None)
+            if entry.interface == interface and entry.state != "deregistering":
+                self.mag.detach(entry.mn_identifier, entry.link_layer_id)

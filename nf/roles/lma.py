@@ -1,25 +1,31 @@
-"""The local mobility anchor (RFC 5213 section 5) with binding revocation (RFC 5846).
+"""The local mobility anchor (RFC 5213 §5) with binding revocation (RFC 5846).
 
-A Proxy Binding Update is checked in the order of RFC 5213 section 5.3.1, each failure
-answered with its own status (section 8.9):
+A Proxy Binding Update is checked in the order of RFC 5213 §5.3.1, each failure answered
+with its own status (§8.9) and a PBA built as §5.3.6 lists it:
 
-1. P flag clear: a plain Mobile IPv6 Binding Update. This node is no home agent, so it
-   answers 131 (home registration not supported, RFC 6275 section 6.1.8).
-2. Sender not a configured MAG (peer, lma/allowed-mag or a policy's allowed-mag): 154.
-3. No Mobile Node Identifier option (NAI subtype): 160.
-4. No policy profile, unless accept-unknown-mobile-nodes with a default pool: 153; a
-   profile that does not list this MAG: 154; an access technology it does not allow: 129.
-5. Missing Home Network Prefix: 158; Handoff Indicator: 161 (a value outside RFC 5213's
-   1..5: 128); Access Technology Type: 162.
-6. Timestamp-based approach (section 5.5): no Timestamp option, or one outside
-   TimestampValidityWindow of our clock: 156 with our time in the PBA; not above the
-   last accepted one: 157. Sequence-number approach: RFC 6275 window, 135.
-7. Prefixes: a named prefix the mobile node may not use: 155; a binding whose prefix
-   set differs from the named one: 159; no prefix left to assign: 130.
+* before the steps: P flag clear, a Mobile IPv6 Binding Update: this node is no home agent,
+  131 (RFC 6275 §6.1.8); the D flag of RFC 8885 §4.1 (a MAAR or CMD): this LMA takes no
+  part in DMM, 128; an option RFC 5213 §8.1 allows once given twice: 128.
+* steps 1-8: sender not a configured MAG (peer, lma/allowed-mag or a policy's allowed-mag):
+  154; no Mobile Node Identifier option: 160; an identifier that names no profile (unless
+  accept-unknown-mobile-nodes with a default pool): 153; a profile without this MAG: 154.
+* step 9, §5.5: with a Timestamp option, one outside TimestampValidityWindow (or equal to
+  the accepted one): 156, lower than the accepted one: 157, both with the LMA's own time in
+  the PBA; without one, the sequence-number scheme of RFC 6275 §9.5.1: 135.
+* steps 10-12: missing Home Network Prefix 158, Handoff Indicator 161 (a value outside
+  RFC 5213's 1..5: 128), Access Technology Type 162; a technology the profile does not
+  allow: 129.
+* step 13: the §5.4.1 lookup (prefixes named by another node 155, a differing prefix set
+  159), then a new session (§5.3.2: no prefix left 130), a refresh (§5.3.3), a handover
+  (§5.3.4) or a de-registration (§5.3.5). A de-registration that matches no session, or
+  comes from another MAG than the serving one, is ignored without an answer.
 
-The binding cache holds one mobility session per (MN-Identifier, link-layer identifier),
-so a Proxy Binding Update for an interface already bound updates that session whatever
-its Handoff Indicator says (a MAG that lost its state re-attaches the same session).
+The binding cache holds one mobility session per (MN-Identifier, link-layer identifier):
+the YANG list is keyed so, and a MAG that names no link-layer identifier cannot tell two
+interfaces of one node apart anyway. When §5.4.1 asks for a new session for an interface
+that is already bound (for example HI=1 without a link-layer identifier, from a MAG that
+lost its state), the new session replaces the old one (binding-deleted reason
+`superseded`) instead of standing beside it.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from nf.core.policy import MobileNodePolicy, PolicyStore
 from nf.core.prefix_pool import PoolExhausted, PrefixPool, PrefixPoolError, PrefixPools
 from nf.dataplane.base import BindingSpec, DataPlaneError, Route, RouteKind
 from nf.roles.base import BindingForwarding, RoleContext
-from nf.roles.lma_pbu import PbuRequest, build_pba, timestamp_value
+from nf.roles.lma_pbu import PbuRequest, build_pba, generated_link_local, timestamp_value
 from nf.roles.lma_revocation import Revocation, RevocationTracker
 from nf.settings import Settings
 from nf.wire import (
@@ -98,6 +104,19 @@ class LmaSession:
     last_rejection_status: int | None = None
     timer: object = None  # lifetime expiry, or the MinDelayBeforeBCEDelete delete
     parked: _ParkedUpdate | None = None
+    forwarding: bool = True  # its routes are in the data plane (not during a de-registration's wait)
+
+
+@dataclass(slots=True)
+class _Association:
+    """What RFC 5213 §5.4.1 makes of a PBU: an update of `entry` (waiting first, for HI=4,
+    when `wait`), or a new session (`entry` None) replacing `replaces` if that interface is
+    bound already; `status` is a rejection the lookup found (155, 159), answered at step 13."""
+
+    entry: BindingCacheEntry | None = None
+    replaces: BindingCacheEntry | None = None
+    wait: bool = False
+    status: int | None = None
 
 
 @dataclass(slots=True)
@@ -225,19 +244,25 @@ class LmaRole:
 
     # ----- Proxy Binding Update ---------------------------------------------------------
     def _on_pbu(self, pbu: ProxyBindingUpdate, src: IPv6Address, port: int) -> None:
+        """RFC 5213 §5.3.1, in its order: steps 1-8 (`_admit`), 9 (`_check_freshness`),
+        10-12 (`_check_options`), 13 (the §5.4.1 association, then §5.3.2-§5.3.5)."""
         self.ctx.stats.pbu_received += 1
         request = PbuRequest.of(pbu)
-        entry: BindingCacheEntry | None = None
+        association: _Association | None = None
         try:
             policy = self._admit(pbu, request, src)
-            entry = self._find_binding(request, src)
-            self._check_freshness(pbu, request, entry, src)
+            association = self._associate(request, pbu, src)
+            self._check_freshness(pbu, request, association.entry or association.replaces)
+            self._check_options(request, policy)
+            if association.status is not None:
+                raise _Rejected(association.status)
             if pbu.lifetime == 0:
-                self._deregister(pbu, request, entry, policy, src, port)
+                self._deregister(pbu, request, association, src, port)
             else:
-                self._register(pbu, request, entry, policy, src, port)
+                self._register(pbu, request, association, policy, src, port)
         except _Rejected as rejection:
             self.counters.pbu_rejected += 1
+            entry = association.entry if association is not None else None
             if entry is not None and entry in self.cache:
                 session = self._session(entry)
                 session.updates_rejected += 1
@@ -248,18 +273,26 @@ class LmaRole:
             self._send_pba(pba, src, port)
 
     def _admit(self, pbu: ProxyBindingUpdate, request: PbuRequest, src: IPv6Address) -> MobileNodePolicy:
-        """Steps 1 to 5 of the module docstring; returns the mobile node's policy."""
-        if not pbu.proxy:
+        """Steps 1-8 of RFC 5213 §5.3.1 (and what comes before them); returns the policy."""
+        if not pbu.proxy:  # a Mobile IPv6 Binding Update: this node is no home agent
             raise _Rejected(Status.HOME_REGISTRATION_NOT_SUPPORTED)
-        if src not in self._authorized_mags:
+        if pbu.dmm:  # RFC 8885 §4.1: from a MAAR or CMD; this LMA does not take part in DMM
+            raise _Rejected(Status.REASON_UNSPECIFIED)
+        if src not in self._authorized_mags:  # step 1: no trust in an unknown sender
             raise _Rejected(Status.MAG_NOT_AUTHORIZED_FOR_PROXY_REG)
-        if request.mn_identifier is None:
+        if request.duplicated:  # step 2: RFC 5213 §8.1 allows these options once
+            raise _Rejected(Status.REASON_UNSPECIFIED)
+        if request.mn_option is None:  # step 4
             raise _Rejected(Status.MISSING_MN_IDENTIFIER_OPTION)
-        policy = self._policy_for(request.mn_identifier)
-        if policy is None:
+        policy = self._policy_for(request.mn_identifier) if request.mn_identifier else None
+        if policy is None:  # step 7 (step 6 needs the profile this lookup did not find)
             raise _Rejected(Status.NOT_LMA_FOR_THIS_MOBILE_NODE)
-        if not policy.allows_mag(src):
+        if not policy.allows_mag(src):  # steps 5 and 6
             raise _Rejected(Status.MAG_NOT_AUTHORIZED_FOR_PROXY_REG)
+        return policy
+
+    def _check_options(self, request: PbuRequest, policy: MobileNodePolicy) -> None:
+        """Steps 10-12 of RFC 5213 §5.3.1, and what the profile allows of them."""
         if not request.prefixes:
             raise _Rejected(Status.MISSING_HOME_NETWORK_PREFIX_OPTION)
         if request.handoff_indicator is None:
@@ -270,7 +303,6 @@ class LmaRole:
             raise _Rejected(Status.MISSING_ACCESS_TECH_TYPE_OPTION)
         if not policy.allows_access_technology(request.access_technology_type):
             raise _Rejected(Status.ADMINISTRATIVELY_PROHIBITED)
-        return policy
 
     def _policy_for(self, mn_identifier: str) -> MobileNodePolicy | None:
         policy = self.policies.lookup(mn_identifier)
@@ -279,97 +311,134 @@ class LmaRole:
             policy = MobileNodePolicy(mn_identifier, pool=lma.default_pool)
         return policy
 
-    def _find_binding(self, request: PbuRequest, src: IPv6Address) -> BindingCacheEntry | None:
-        """The session this PBU is about (RFC 5213 section 5.4.1), or None for a new one."""
-        for prefix in request.explicit_prefixes:
-            holder = self.cache.by_prefix(prefix)
-            if holder is not None and holder.mn_identifier == request.mn_identifier:
-                return holder
-        entry = self.cache.get(request.mn_identifier, request.link_layer_id)
-        if entry is not None:
-            return entry
-        if request.handoff_indicator == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES:
-            others = self.cache.by_mn(request.mn_identifier)
-            return others[0] if others else None
-        if request.handoff_indicator == HandoffIndicator.HANDOFF_STATE_UNKNOWN:
-            # Perhaps the session of another MAG moving here: _register waits to find out.
-            others = self.cache.by_mn(request.mn_identifier)
-            return next((e for e in others if e.proxy_coa != src and e.state is BindingState.ACTIVE), None)
-        return None
+    def _associate(self, request: PbuRequest, pbu: ProxyBindingUpdate, src: IPv6Address) -> _Association:
+        """The Binding Cache entry lookup of RFC 5213 §5.4.1, in its order (§5.4.1.1, then
+        §5.4.1.2, then §5.4.1.3). A "new session" whose (MN-Identifier, link-layer
+        identifier) is already bound replaces that session: the cache holds one session per
+        interface (see the module docstring)."""
+        mn, ll, att, hi = (request.mn_identifier, request.link_layer_id, request.access_technology_type,
+                           request.handoff_indicator)
+        if request.explicit_prefixes:  # §5.4.1.1: the prefixes are the key
+            holder = next(filter(None, map(self.cache.by_prefix, request.explicit_prefixes)), None)
+            if holder is None:
+                return self._new_session(request)
+            if holder.mn_identifier != mn:  # #3
+                return _Association(status=Status.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX)
+            if len(request.prefixes) != len(holder.home_network_prefixes) \
+                    or request.explicit_prefixes != frozenset(holder.home_network_prefixes):  # #4
+                return _Association(entry=holder, status=Status.BCE_PBU_PREFIX_SET_DO_NOT_MATCH)
+            same_att = att == holder.access_technology_type
+            if (ll is not None and ll == holder.link_layer_id and same_att) \
+                    or hi == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES \
+                    or (ll is None and holder.link_layer_id is None and same_att
+                        and hi == HandoffIndicator.HANDOFF_BETWEEN_MAGS_SAME_INTERFACE) \
+                    or (holder.proxy_coa == src and same_att):  # #5
+                return _Association(entry=holder)
+            association = self._new_session(request)  # #6
+            if association.replaces is not holder:  # its prefixes belong to a session that stays
+                association.status = Status.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX
+            return association
+        others = self.cache.by_mn(mn)
+        if ll is not None:  # §5.4.1.2: (MN-Identifier, ATT, link-layer identifier)
+            entry = self.cache.get(mn, ll)
+            if entry is not None and entry.access_technology_type == att:  # #2
+                return _Association(entry=entry)
+            if hi == HandoffIndicator.HANDOFF_BETWEEN_INTERFACES and len(others) == 1:  # #3
+                return _Association(entry=others[0])
+            if hi == HandoffIndicator.HANDOFF_STATE_UNKNOWN and len(others) == 1:  # #4
+                return self._unknown_handoff(others[0], request, pbu, src)
+            return self._new_session(request)  # #5
+        if len(others) == 1:  # §5.4.1.3: the MN-Identifier alone, one and only one entry
+            if hi in (HandoffIndicator.HANDOFF_BETWEEN_INTERFACES, HandoffIndicator.HANDOFF_BETWEEN_MAGS_SAME_INTERFACE):
+                return _Association(entry=others[0])  # #2
+            if hi == HandoffIndicator.HANDOFF_STATE_UNKNOWN:  # #3
+                return self._unknown_handoff(others[0], request, pbu, src)
+        return self._new_session(request)  # #4
+
+    def _new_session(self, request: PbuRequest) -> _Association:
+        return _Association(replaces=self.cache.get(request.mn_identifier, request.link_layer_id))
+
+    def _unknown_handoff(self, entry: BindingCacheEntry, request: PbuRequest, pbu: ProxyBindingUpdate,
+                         src: IPv6Address) -> _Association:
+        """HI=4 with one and only one session (§5.4.1.2 #4, §5.4.1.3 #3): the LMA SHOULD wait
+        for the previous MAG's de-registration, then decide; without one in
+        MaxDelayBeforeNewBCEAssign the request is a new session. Nothing to wait for when
+        the request comes from the serving MAG itself, when the session is already being
+        let go, when it is a de-registration, or when MaxDelayBeforeNewBCEAssign is 0 (the
+        configurable "create a new session without waiting" the sections allow)."""
+        if entry.proxy_coa == src or entry.state is not BindingState.ACTIVE or pbu.lifetime == 0:
+            return _Association(entry=entry)
+        if self.ctx.settings.timers.max_delay_before_new_bce_assign <= 0:
+            return self._new_session(request)
+        return _Association(entry=entry, wait=True)
 
     def _check_freshness(self, pbu: ProxyBindingUpdate, request: PbuRequest,
-                         entry: BindingCacheEntry | None, src: IPv6Address) -> None:
-        """Step 6: RFC 5213 section 5.5 timestamps, or the RFC 6275 sequence window.
-
-        A previous MAG's de-registration is not ordered against the new MAG's registration
-        (the two MAGs number independently): it is accepted without changing anything."""
-        timers = self.ctx.settings.timers
-        if entry is not None and pbu.lifetime == 0 and entry.proxy_coa != src:
-            entry = None
-        if not timers.timestamp_based_approach_in_use:
+                         entry: BindingCacheEntry | None) -> None:
+        """Step 9: RFC 5213 §5.5. With a Timestamp option, the timestamp-based approach;
+        without one, the sequence-number-based approach of RFC 6275 §9.5.1 (and no
+        Timestamp in the PBA). Ordering is checked against the session the PBU is about."""
+        stamp = request.timestamp
+        if stamp is None:
             if entry is not None and not _sequence_newer(pbu.sequence, entry.sequence):
                 raise _Rejected(Status.SEQUENCE_NUMBER_OUT_OF_WINDOW, sequence=entry.sequence)
             return
+        timers = self.ctx.settings.timers
         now = self.ctx.clock.wall()
-        stamp = request.timestamp
-        if stamp is None or (not timers.mobile_node_generated_timestamp_in_use
-                             and abs(stamp.to_time() - now) > timers.timestamp_validity_window):
+        if not timers.mobile_node_generated_timestamp_in_use \
+                and abs(stamp.to_time() - now) > timers.timestamp_validity_window:  # #6, #9
             raise _Rejected(Status.TIMESTAMP_MISMATCH, timestamp=TimestampOption.from_time(now))
-        if entry is not None and entry.timestamp is not None and timestamp_value(stamp) <= entry.timestamp:
-            raise _Rejected(Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED)
+        if entry is not None and entry.timestamp is not None:
+            value = timestamp_value(stamp)
+            if value < entry.timestamp:  # #8: the LMA's current time in the answer
+                raise _Rejected(Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED, timestamp=TimestampOption.from_time(now))
+            if value == entry.timestamp:  # #6: not greater than the accepted one, so not valid (#9)
+                raise _Rejected(Status.TIMESTAMP_MISMATCH, timestamp=TimestampOption.from_time(now))
 
-    def _check_prefixes(self, request: PbuRequest, entry: BindingCacheEntry | None,
-                        policy: MobileNodePolicy) -> None:
-        """Step 7 for prefixes the MAG names."""
-        named = request.explicit_prefixes
-        for prefix in named:
+    def _check_new_prefixes(self, request: PbuRequest, policy: MobileNodePolicy,
+                            replaces: BindingCacheEntry | None) -> None:
+        """§5.3.2 #3: prefixes named for a new session must be ours and the node's to use."""
+        for prefix in request.explicit_prefixes:
             holder = self.cache.by_prefix(prefix)
-            if holder is not None and holder.mn_identifier != request.mn_identifier:
+            if holder is not None and holder is not replaces:
                 raise _Rejected(Status.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX)
-        if entry is not None:
-            if named and named != frozenset(entry.home_network_prefixes):
-                raise _Rejected(Status.BCE_PBU_PREFIX_SET_DO_NOT_MATCH)
-            return
-        for prefix in named:
-            if prefix not in policy.static_prefixes and not self._pool_prefix_free(prefix, policy):
+            if prefix in policy.static_prefixes:
+                continue
+            pool = self._pool_of_policy(policy)
+            held_by_replaced = replaces is not None and prefix in self._session(replaces).dynamic_prefixes
+            if pool is None or not pool.contains(prefix) or (pool.is_allocated(prefix) and not held_by_replaced):
                 raise _Rejected(Status.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX)
-
-    def _pool_prefix_free(self, prefix: IPv6Network, policy: MobileNodePolicy) -> bool:
-        pool = self._pool_of_policy(policy)
-        return pool is not None and pool.contains(prefix) and not pool.is_allocated(prefix)
 
     # ----- registration -----------------------------------------------------------------
-    def _register(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry | None,
+    def _register(self, pbu: ProxyBindingUpdate, request: PbuRequest, association: _Association,
                   policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
-        self._check_prefixes(request, entry, policy)
+        entry = association.entry
         if entry is None:
-            self._create(pbu, request, policy, src, port)
+            self._check_new_prefixes(request, policy, association.replaces)
+            self._create(pbu, request, policy, src, port, replaces=association.replaces)
             return
         session = self._session(entry)
         if session.parked is not None and session.parked.mag == src:
             session.parked.pbu, session.parked.request = pbu, request  # a retransmission while we wait
             return
-        if entry.proxy_coa == src:
-            self._refresh(pbu, request, entry, policy, src, port)
-        elif self._must_wait_for_deregistration(request, entry):
+        if association.wait:
             self._park(pbu, request, entry, policy, src, port)
+        elif entry.proxy_coa == src:
+            self._refresh(pbu, request, entry, policy, src, port)
         else:
             self._hand_over(pbu, request, entry, policy, src, port)
 
-    def _must_wait_for_deregistration(self, request: PbuRequest, entry: BindingCacheEntry) -> bool:
-        """RFC 5213 sections 5.4.1.2/5.4.1.3: HI=4, no prefix named, the session active at
-        another MAG: wait for that MAG's de-registration before deciding."""
-        return (request.handoff_indicator == HandoffIndicator.HANDOFF_STATE_UNKNOWN
-                and request.requests_new_prefix and entry.state is BindingState.ACTIVE
-                and self.ctx.settings.timers.max_delay_before_new_bce_assign > 0)
-
     def _create(self, pbu: ProxyBindingUpdate, request: PbuRequest, policy: MobileNodePolicy,
-                src: IPv6Address, port: int) -> None:
+                src: IPv6Address, port: int, *, replaces: BindingCacheEntry | None = None) -> None:
+        """§5.3.2: a new mobility session. One that replaces the session of the same
+        interface removes it first, so the prefixes of its profile are free again."""
+        if replaces is not None and replaces in self.cache:
+            self._delete(replaces, "superseded")
         prefixes, dynamic = self._assign_prefixes(request, policy)
         key = _spec_key(request.mn_identifier, request.link_layer_id)
         tunnel = self._install(key, prefixes, src, request.mn_identifier, release=dynamic)
         lifetime = self._grant(pbu.lifetime, policy)
         clock = self.ctx.clock
+        link_local = self._link_local_for(request, None)
         entry = BindingCacheEntry(
             mn_identifier=request.mn_identifier, link_layer_id=request.link_layer_id,
             home_network_prefixes=prefixes, proxy_coa=src,
@@ -377,7 +446,7 @@ class LmaRole:
             handoff_indicator=request.handoff_indicator, sequence=pbu.sequence, lifetime=lifetime,
             created_monotonic=clock.monotonic(), created_wall=clock.wall(),
             timestamp=_stamp(request), tunnel_id=tunnel,
-            role_data=LmaSession(key, dynamic, request.link_local_address, updates_accepted=1))
+            role_data=LmaSession(key, dynamic, link_local, updates_accepted=1))
         self.cache.add(entry)
         self._arm_expiry(entry)
         self.counters.initial_registrations += 1
@@ -389,10 +458,29 @@ class LmaRole:
             "handoff-indicator": entry.handoff_indicator, "lifetime": lifetime, "tunnel": tunnel})
         self._accept(pbu, request, entry, src, port)
 
+    def _link_local_for(self, request: PbuRequest, entry: BindingCacheEntry | None) -> IPv6Address | None:
+        """The MAG's link-local address on the node's access link (RFC 5213 §5.3.6): the one
+        the PBU names; for an ALL_ZERO query, the session's, else one generated now."""
+        asked = request.link_local_address
+        if asked is None:
+            return self._session(entry).link_local_address if entry is not None else None
+        if not asked.is_unspecified:
+            return asked
+        if entry is not None and self._session(entry).link_local_address is not None:
+            return self._session(entry).link_local_address
+        return generated_link_local(request.mn_identifier, request.link_layer_id)
+
     def _refresh(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry,
                  policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
-        """A re-registration from the serving MAG; it also cancels a pending de-registration."""
+        """§5.3.3: a re-registration from the serving MAG; it also ends a pending
+        de-registration (§5.3.5), whose wait had stopped the node's traffic."""
+        session = self._session(entry)
+        if not session.forwarding:
+            tunnel = self._install(session.key, entry.home_network_prefixes, src, entry.mn_identifier)
+            session.forwarding = True
+            self.cache.update(entry, tunnel_id=tunnel)
         lifetime = self._grant(pbu.lifetime, policy)
+        session.link_local_address = self._link_local_for(request, entry)
         self._record_update(pbu, request, entry, lifetime)
         self.counters.lifetime_extensions_no_handoff += 1
         self.ctx.stats.bindings_refreshed += 1
@@ -401,17 +489,17 @@ class LmaRole:
 
     def _hand_over(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry,
                    policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
-        """The session moves to the MAG `src`: data plane first, then the cache."""
+        """§5.3.4: the session moves to the MAG `src`: data plane first, then the cache."""
         session = self._session(entry)
         previous = entry.proxy_coa
         tunnel = self._install(session.key, entry.home_network_prefixes, src, entry.mn_identifier)
+        session.forwarding = True
         lifetime = self._grant(pbu.lifetime, policy)
         changes = {"proxy_coa": src, "tunnel_id": tunnel}
         if request.link_layer_id != entry.link_layer_id:  # HI=2: the session moved to another interface
             changes["link_layer_id"] = request.link_layer_id
         self.cache.update(entry, **changes)
-        if request.link_local_address is not None:
-            session.link_local_address = request.link_local_address
+        session.link_local_address = self._link_local_for(request, entry)
         self._record_update(pbu, request, entry, lifetime)
         session.handoff_count += 1
         self.counters.lifetime_extensions_after_handoff += 1
@@ -431,7 +519,8 @@ class LmaRole:
                        lifetime: int) -> None:
         clock = self.ctx.clock
         entry.refresh(lifetime, clock.monotonic(), clock.wall())
-        self.cache.update(entry, state=BindingState.ACTIVE)
+        if entry.state is not BindingState.REVOCATION_PENDING:  # a revocation runs to its end
+            self.cache.update(entry, state=BindingState.ACTIVE)
         entry.sequence = pbu.sequence
         entry.timestamp = _stamp(request)
         entry.handoff_indicator = request.handoff_indicator
@@ -461,15 +550,12 @@ class LmaRole:
         self.cache.update(entry, state=BindingState.HANDOFF_PENDING)
 
     def _on_wait_over(self, entry: BindingCacheEntry) -> None:
-        """No de-registration came: a new session, unless it would be this very one."""
+        """No de-registration came in MaxDelayBeforeNewBCEAssign: the request is a new
+        mobility session (§5.4.1.2 #4, §5.4.1.3 #3); the waiting one stays as it was, unless
+        the new one is for the same interface and replaces it."""
         parked = self._unpark(entry)
-        if parked is None:
-            return
-        request = parked.request
-        if _spec_key(request.mn_identifier, request.link_layer_id) != self._session(entry).key:
+        if parked is not None:
             self._run_parked(parked, None)
-        else:
-            self._run_parked(parked, entry)
 
     def _unpark(self, entry: BindingCacheEntry) -> _ParkedUpdate | None:
         if entry not in self.cache:
@@ -483,9 +569,12 @@ class LmaRole:
         return parked
 
     def _run_parked(self, parked: _ParkedUpdate, entry: BindingCacheEntry | None) -> None:
+        """Finish a parked PBU: a handover of `entry`, or (None) a new session."""
         try:
             if entry is None:
-                self._create(parked.pbu, parked.request, parked.policy, parked.mag, parked.port)
+                replaces = self.cache.get(parked.request.mn_identifier, parked.request.link_layer_id)
+                self._check_new_prefixes(parked.request, parked.policy, replaces)
+                self._create(parked.pbu, parked.request, parked.policy, parked.mag, parked.port, replaces=replaces)
             else:
                 self._hand_over(parked.pbu, parked.request, entry, parked.policy, parked.mag, parked.port)
         except _Rejected as rejection:
@@ -493,31 +582,51 @@ class LmaRole:
             self._send_pba(build_pba(parked.pbu, parked.request, rejection.status), parked.mag, parked.port)
 
     # ----- de-registration (RFC 5213 section 5.3.5) ---------------------------------------
-    def _deregister(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry | None,
-                    policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
-        """Accepted whatever the cache holds; only the serving MAG's changes anything."""
-        prefixes = None
-        if entry is not None and entry.proxy_coa == src:
-            self._check_prefixes(request, entry, policy)
-            prefixes = entry.home_network_prefixes
-            entry.sequence = pbu.sequence
-            entry.timestamp = _stamp(request)
-            self.counters.deregistrations += 1
-            parked = self._unpark(entry)
-            if parked is not None:  # the previous MAG let go: the parked PBU is a handoff
-                self._run_parked(parked, entry)
-            else:
-                self._schedule_delete(entry)
+    def _deregister(self, pbu: ProxyBindingUpdate, request: PbuRequest, association: _Association,
+                    src: IPv6Address, port: int) -> None:
+        """§5.3.5 for the serving MAG's lifetime-0 PBU. One that matches no session
+        (§5.4.1.x: "silently ignored") or comes from another MAG than the Proxy-CoA (§5.3.5
+        #1: "MUST ignore") gets no answer; both are counted."""
+        entry = association.entry
+        if entry is None:
+            self.ctx.stats.drops_by_reason["pbu-deregistration-no-session"] += 1
+            return
+        if entry.proxy_coa != src:
+            self.ctx.stats.drops_by_reason["pbu-deregistration-not-serving-mag"] += 1
+            return
+        entry.sequence = pbu.sequence
+        entry.timestamp = _stamp(request)
+        self.counters.deregistrations += 1
         self.counters.pbu_accepted += 1
-        self._send_pba(build_pba(pbu, request, Status.ACCEPTED, lifetime=0, prefixes=prefixes), src, port)
+        self._send_pba(build_pba(pbu, request, Status.ACCEPTED, lifetime=0, prefixes=entry.home_network_prefixes,
+                                 link_local_address=self._session(entry).link_local_address), src, port)
+        parked = self._unpark(entry)
+        if parked is not None:  # the previous MAG let go: the parked PBU is a handoff
+            self._run_parked(parked, entry)
+        elif entry.state is not BindingState.REVOCATION_PENDING:
+            self._schedule_delete(entry)
 
     def _schedule_delete(self, entry: BindingCacheEntry) -> None:
-        """Keep the entry MinDelayBeforeBCEDelete so a new MAG's PBU can still take it over."""
+        """Keep the entry MinDelayBeforeBCEDelete so a new MAG's PBU can still take it over;
+        meanwhile the node's traffic is dropped (§5.3.5 #2: SHOULD): its routes go now."""
         session = self._session(entry)
         self.ctx.timers.cancel(session.timer)
         self.cache.update(entry, state=BindingState.DEREGISTRATION_PENDING)
+        self._stop_forwarding(entry)
         session.timer = self.ctx.timers.call_later(self.ctx.settings.timers.min_delay_before_bce_delete,
                                                    self._delete, entry, "deregistered")
+
+    def _stop_forwarding(self, entry: BindingCacheEntry) -> None:
+        session = self._session(entry)
+        if not session.forwarding:
+            return
+        session.forwarding = False
+        try:
+            self.ctx.dataplane.remove(session.key)
+        except DataPlaneError as error:  # the forwarding audit repairs what stays behind
+            log.error("binding %s: data plane removal failed: %s", session.key, error)
+            self.ctx.events.publish("data-path-failure", tunnel=entry.tunnel_id, peer=str(entry.proxy_coa),
+                                    **{"mn-identifier": entry.mn_identifier, "reason": str(error)})
 
     # ----- lifetime ----------------------------------------------------------------------
     def _grant(self, requested: int, policy: MobileNodePolicy) -> int:
@@ -541,12 +650,7 @@ class LmaRole:
         if session.parked is not None:
             self.ctx.timers.cancel(session.parked.timer)
             session.parked = None
-        try:
-            self.ctx.dataplane.remove(session.key)
-        except DataPlaneError as error:  # the forwarding audit repairs what stays behind
-            log.error("binding %s: data plane removal failed: %s", session.key, error)
-            self.ctx.events.publish("data-path-failure", tunnel=entry.tunnel_id, peer=str(entry.proxy_coa),
-                                    **{"mn-identifier": entry.mn_identifier, "reason": str(error)})
+        self._stop_forwarding(entry)
         self.cache.remove(entry)
         self._release(session.dynamic_prefixes)
         self.ctx.stats.bindings_deleted += 1

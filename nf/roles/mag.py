@@ -26,12 +26,14 @@ from nf.settings import AccessInterface
 from nf.snapshot import BulEntryState
 from nf.wire import (
     AccessTechnologyType,
+    AccessTechnologyTypeOption,
     BindingAckStatus,
     BindingRevocationAck,
     BindingRevocationIndication,
     BindingRevocationStatus,
     EncodeError,
     HandoffIndicator,
+    HandoffIndicatorOption,
     HomeNetworkPrefixOption,
     LinkLocalAddressOption,
     Message,
@@ -43,11 +45,17 @@ from nf.wire import (
 
 log = logging.getLogger(__name__)
 
-INITIAL_BINDACK_TIMEOUT = 1.0  # RFC 6275 section 12: first wait for updates after the first registration
+INITIAL_BINDACK_TIMEOUT = 1.0  # RFC 6275 §12: first wait for updates after the first registration
+MAX_UPDATE_RATE = 3  # RFC 6275 §11.8, §12: at most this many updates a second (per mobility session here)
 RTT_SAMPLES_KEPT = 1024
+_ALL_ZERO = IPv6Address("::")
 
-# RFC 5213 section 6.9.1.2 lets the MAG register again after these; any other rejection ends service.
-_RETRY_ONCE = frozenset({BindingAckStatus.TIMESTAMP_MISMATCH, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW})
+# RFC 5213 §6.9.1.2: register again once after 157 (#8: reassert the node's presence), 155 (#10:
+# asking for an assignment, ALL_ZERO, instead of the refused prefixes) and 135 (RFC 6275 §11.7.3:
+# the LMA's last accepted sequence number). Any other rejection ends the node's service.
+_RETRY_ONCE = frozenset({BindingAckStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED,
+                         BindingAckStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX,
+                         BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW})
 
 
 class MagError(ValueError):
@@ -80,13 +88,15 @@ class _Session:
     retransmit_timer: Timer | None = None
     refresh_timer: Timer | None = None
     expiry_timer: Timer | None = None
-    retried: bool = False  # one retry after 156/135 is spent
+    retried: bool = False  # the one retry after 157/155/135 is spent
     ever_accepted: bool = False
     installed: bool = False
     last_status: int | None = None
     accepted_wall: float | None = None
     advertisement: RouterAdvertisement | None = None
     advertise: bool = True  # False for a node that is on no link (the self-test's)
+    recent_sends: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_UPDATE_RATE))  # monotonic
+    refused: str | None = None  # why the entry waits for an administrative action (state failed)
 
     def cancel_timers(self) -> None:
         for timer in (self.retransmit_timer, self.refresh_timer, self.expiry_timer):
@@ -105,8 +115,10 @@ class MagRole:
         self.ctx = ctx
         self.bul = BindingUpdateList()
         self.counters = MagCounters()
-        self._sequence: dict[str, int] = {}  # last sequence number sent, per MN-Identifier
-        self._clock_offset = 0.0  # LMA clock minus ours, learnt from a TIMESTAMP_MISMATCH answer
+        # RFC 5213 §6.9.1.1 #6: with the Timestamp option, one counter of this MAG; with the
+        # sequence-number scheme, one per mobile node (RFC 6275 §9.5.1, per session at the LMA).
+        self._sequence: dict[str | None, int] = {}  # last sequence number sent: None = the MAG's counter
+        self._outstanding: dict[tuple[str, int], BindingUpdateListEntry] = {}  # (MN-Identifier, sequence)
 
     # ----- life cycle --------------------------------------------------------------------
     @property
@@ -152,7 +164,7 @@ class MagRole:
         if entry is not None and entry.state in (BulState.REGISTERED, BulState.REFRESHING):
             self._refresh(entry)
             return entry
-        if entry is not None:  # registering or de-registering: start over
+        if entry is not None:  # registering, de-registering, or refused (an attach is the administrative action)
             self._forget(entry)
         entry = BindingUpdateListEntry(
             mn_identifier=mn_identifier, link_layer_id=ll, lma_address=self.settings.mag.lma_address,
@@ -171,16 +183,22 @@ class MagRole:
         entry = self.bul.get(mn_identifier, ll)
         if entry is None:
             raise MagError(f"mobile node {mn_identifier!r} is not attached here")
+        self._deregister(entry)
+        return entry
+
+    def _deregister(self, entry: BindingUpdateListEntry) -> None:
+        """RFC 5213 §6.9.1.4: one PBU with lifetime 0, the assigned prefixes and HI=4; the
+        entry goes at its accepting PBA or after INITIAL_BINDACK_TIMEOUT, whichever first."""
         session = _session(entry)
         session.cancel_timers()
+        self._settle(entry)
         self._uninstall(entry)
-        if not entry.home_network_prefixes:  # nothing granted that the LMA must release
+        if not entry.home_network_prefixes or entry.state is BulState.FAILED:  # nothing the LMA holds
             self._delete(entry, "deregistered")
-            return entry
+            return
         self.bul.set_state(entry, BulState.DEREGISTERING)
         entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
         self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
-        return entry
 
     # ----- messages from the LMA ---------------------------------------------------------
     def on_message(self, message: Message, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
@@ -190,37 +208,60 @@ class MagRole:
             self._on_bri(message, src, src_port)
 
     def _on_pba(self, pba: ProxyBindingAck, src: IPv6Address) -> None:
+        """RFC 5213 §6.9.1.2."""
         self.ctx.stats.pba_received_by_status[pba.status] += 1
         entry = self._match(pba, src)
-        if entry is None:
+        if entry is None:  # #5: matches no PBU sent recently
             self._drop("pba-unmatched")
+            return
+        if self._echo_differs(pba, entry):  # #6: ignored, and no more PBUs until an operator acts
+            self._drop("pba-options-differ")
+            log.warning("LMA %s answered %s with other option values than it was sent; not registering it again "
+                        "until an operator attaches it", entry.lma_address, entry.mn_identifier)
+            self._refuse(entry, pba.status, "pba-options-differ")
             return
         session = _session(entry)
         session.last_status = pba.status
         if entry.state is BulState.DEREGISTERING:
-            # Accepted or not, the LMA has heard the node is gone; nothing is left to undo here.
-            session.cancel_timers()
-            self._delete(entry, "deregistered")
+            if pba.status == BindingAckStatus.ACCEPTED:  # §6.9.1.4: accepted, or INITIAL_BINDACK_TIMEOUT
+                session.cancel_timers()
+                self._settle(entry)
+                self._delete(entry, "deregistered")
         elif pba.status < 128:
             self._accept(entry, pba)
+        elif pba.status == BindingAckStatus.PROXY_REG_NOT_ENABLED:  # #7: not again until an operator acts
+            self._refuse(entry, pba.status, "proxy-registration-not-enabled")
         elif pba.status in _RETRY_ONCE and not session.retried:
             self._retry(entry, pba)
         else:
-            self._reject(entry, pba.status)
+            self._reject(entry, pba)
 
     def _match(self, pba: ProxyBindingAck, src: IPv6Address) -> BindingUpdateListEntry | None:
-        """The entry with an update outstanding that this PBA answers (RFC 5213 6.9.1.2)."""
+        """The entry with an update outstanding that this PBA answers (RFC 5213 §6.9.1.2 #5):
+        by MN-Identifier and Sequence Number, which RFC 5213 §5.5 #5 has the LMA copy."""
         mn = _first(pba.options, MobileNodeIdentifierOption)
         if mn is None:
             return None
-        ll_option = _first(pba.options, MobileNodeLinkLayerIdentifierOption)
-        entry = self.bul.get(mn.nai, ll_option.identifier if ll_option else None)
-        if entry is None or entry.lma_address != src or entry.next_retransmission is None:
-            return None
-        # A 135 carries the LMA's last accepted sequence number, not ours (RFC 6275 6.1.8).
-        if pba.sequence != entry.sequence_sent and pba.status != BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW:
+        entry = self._outstanding.get((mn.nai, pba.sequence))
+        if entry is None and pba.status == BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW:
+            # A 135 carries the LMA's last accepted sequence number, not ours (RFC 6275 §6.1.8).
+            ll_option = _first(pba.options, MobileNodeLinkLayerIdentifierOption)
+            entry = self.bul.get(mn.nai, ll_option.identifier if ll_option else None)
+            if entry is not None and (mn.nai, entry.sequence_sent) not in self._outstanding:
+                entry = None
+        if entry is None or entry.lma_address != src:
             return None
         return entry
+
+    @staticmethod
+    def _echo_differs(pba: ProxyBindingAck, entry: BindingUpdateListEntry) -> bool:
+        """RFC 5213 §6.9.1.2 #6: the LMA echoes HI, ATT and the link-layer identifier as sent."""
+        hi = _first(pba.options, HandoffIndicatorOption)
+        att = _first(pba.options, AccessTechnologyTypeOption)
+        ll = _first(pba.options, MobileNodeLinkLayerIdentifierOption)
+        return ((hi is not None and hi.value != entry.handoff_indicator)
+                or (att is not None and att.value != entry.access_technology_type)
+                or (ll is not None and ll.identifier != (entry.link_layer_id or b"")))
 
     def _accept(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
         prefixes = tuple(o.prefix for o in pba.options if isinstance(o, HomeNetworkPrefixOption))
@@ -234,9 +275,7 @@ class MagRole:
             return
         session = _session(entry)
         now = self.ctx.clock.monotonic()
-        if session.retransmit_timer is not None:
-            session.retransmit_timer.cancel()
-            session.retransmit_timer = None
+        self._settle(entry)
         if entry.retransmissions == 0 and session.sent_at is not None:
             self.counters.pba_rtt_seconds.append(now - session.sent_at)  # Karn: retransmitted ones are ambiguous
         lma_link_local = _first(pba.options, LinkLocalAddressOption)
@@ -249,8 +288,7 @@ class MagRole:
         except DataPlaneError as e:
             log.error("cannot install forwarding for %s: %s; de-registering it", entry.mn_identifier, e)
             self._drop("dataplane-error")
-            self.bul.set_state(entry, BulState.DEREGISTERING)
-            self._send_update(entry, 0, INITIAL_BINDACK_TIMEOUT)
+            self._deregister(entry)
             return
         first = not session.ever_accepted
         self.bul.mark_accepted(entry, pba.lifetime, now)
@@ -274,32 +312,55 @@ class MagRole:
                 "handoff": False, "handoff-indicator": entry.handoff_indicator, "lifetime": pba.lifetime})
 
     def _retry(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
-        """One more try after a 156 (clock skew, adjusted from the LMA's Timestamp) or a 135
-        (sequence resynchronised from the PBA), as RFC 5213 6.9.1.2 / RFC 6275 11.7.3 allow."""
+        """One more registration after a 157 (a fresh timestamp), a 155 (asking the LMA to
+        assign, with one ALL_ZERO prefix) or a 135 (the sequence number resynchronised from
+        the PBA), as RFC 5213 §6.9.1.2 #8 and #10 and RFC 6275 §11.7.3 have it."""
         session = _session(entry)
         session.retried = True
-        if pba.status == BindingAckStatus.TIMESTAMP_MISMATCH:
-            lma_time = _first(pba.options, TimestampOption)
-            if lma_time is None:
-                self._reject(entry, pba.status)
-                return
-            self._clock_offset = lma_time.to_time() - self.ctx.clock.wall()
-        else:
+        self._settle(entry)
+        if pba.status == BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW:
             self._sequence[entry.mn_identifier] = pba.sequence
-        if session.retransmit_timer is not None:
-            session.retransmit_timer.cancel()
-        lifetime = entry.lifetime_requested
+        elif pba.status == BindingAckStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX and entry.home_network_prefixes:
+            self._uninstall(entry)  # the refused prefixes are not the node's any more
+            self.bul.set_prefixes(entry, ())
         first = not session.ever_accepted
         timeout = self.settings.timers.initial_bindack_timeout_first_reg if first else INITIAL_BINDACK_TIMEOUT
-        self._send_update(entry, lifetime, timeout)
+        self._send_update(entry, entry.lifetime_requested, timeout)
 
-    def _reject(self, entry: BindingUpdateListEntry, status: int) -> None:
-        """RFC 5213 6.9.1.2: a rejected node gets no mobility service and no further updates."""
-        log.warning("LMA %s rejected %s with status %d", entry.lma_address, entry.mn_identifier, status)
+    def _reject(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
+        """RFC 5213 §6.9.1.2 #11: a rejected node gets no mobility service and no further updates."""
+        status = pba.status
+        if status == BindingAckStatus.TIMESTAMP_MISMATCH:
+            # #9: register again only once the clocks are synchronised to the domain's time
+            # source; the LMA's clock is never adopted. Its time in the PBA tells how far off.
+            lma_time = _first(pba.options, TimestampOption)
+            skew = f"; the LMA's clock is {lma_time.to_time() - self.ctx.clock.wall():+.3f} s from ours" \
+                if lma_time is not None else ""
+            log.warning("LMA %s rejected %s with 156 (timestamp mismatch)%s: synchronise the clocks of the "
+                        "domain", entry.lma_address, entry.mn_identifier, skew)
+        else:
+            log.warning("LMA %s rejected %s with status %d", entry.lma_address, entry.mn_identifier, status)
         self.counters.pba_rejected_by_status[status] += 1
         _session(entry).cancel_timers()
+        self._settle(entry)
         self._uninstall(entry)
         self._delete(entry, "rejected")
+
+    def _refuse(self, entry: BindingUpdateListEntry, status: int, reason: str) -> None:
+        """Deny service and keep the entry, state failed, so nothing registers the node again
+        until an operator acts (mn-attach, mn-detach), as RFC 5213 §6.9.1.2 #6 and #7 ask."""
+        self.counters.pba_rejected_by_status[status] += 1
+        session = _session(entry)
+        session.cancel_timers()
+        self._settle(entry)
+        self._uninstall(entry)
+        session.refused = reason
+        was_registered = session.ever_accepted
+        self.bul.set_state(entry, BulState.FAILED)
+        entry.next_retransmission = None
+        if was_registered:
+            self.ctx.stats.bindings_deleted += 1
+        self.ctx.events.publish("binding-deleted", **self._event_data(entry), reason="rejected")
 
     def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, src_port: int) -> None:
         """RFC 5846 section 9 (MAG side): remove the sessions named, answer with a BRA."""
@@ -441,39 +502,74 @@ class MagRole:
 
     # ----- sending and retransmission ----------------------------------------------------
     def _send_update(self, entry: BindingUpdateListEntry, lifetime: int, timeout: float) -> None:
-        """Send a fresh update (new sequence number) and arm its retransmission."""
+        """Send a fresh update (new sequence number) and arm its retransmission, no sooner than
+        MAX_UPDATE_RATE allows (RFC 6275 §11.8; RFC 5213 §6.9.4)."""
         session = _session(entry)
+        now = self.ctx.clock.monotonic()
+        if len(session.recent_sends) == MAX_UPDATE_RATE and now - session.recent_sends[0] < 1.0:
+            if session.retransmit_timer is not None:
+                session.retransmit_timer.cancel()
+            session.retransmit_timer = self.ctx.timers.call_later(
+                session.recent_sends[0] + 1.0 - now, self._send_update, entry, lifetime, timeout)
+            return
         entry.retransmissions = 0
         session.timeout = timeout
-        session.sent_at = self.ctx.clock.monotonic()
+        session.sent_at = now
         self._transmit(entry, lifetime)
 
     def _transmit(self, entry: BindingUpdateListEntry, lifetime: int) -> None:
         session = _session(entry)
-        sequence = (self._sequence.get(entry.mn_identifier, 0) + 1) & 0xFFFF
-        self._sequence[entry.mn_identifier] = sequence
-        entry.sequence_sent = sequence
         timers = self.settings.timers
+        stamped = timers.timestamp_based_approach_in_use
+        counter = None if stamped else entry.mn_identifier
+        sequence = (self._sequence.get(counter, 0) + 1) & 0xFFFF
+        self._sequence[counter] = sequence
+        self._settle(entry)
+        entry.sequence_sent = sequence
+        self._outstanding[(entry.mn_identifier, sequence)] = entry
         pbu = build_pbu(PbuContent(
             sequence=sequence, lifetime=lifetime, mn_identifier=entry.mn_identifier,
             link_layer_id=entry.link_layer_id, prefixes=entry.home_network_prefixes,
             handoff_indicator=entry.handoff_indicator, access_technology_type=entry.access_technology_type,
-            link_local_address=session.link_local_address,
-            timestamp=self.ctx.clock.wall() + self._clock_offset if timers.timestamp_based_approach_in_use else None,
+            link_local_address=self._link_local_option(session),
+            timestamp=self.ctx.clock.wall() if stamped else None,  # §6.9.4 #4: the latest on each retransmission
         ))
         session.last_sent_wall = self.ctx.clock.wall()
+        session.recent_sends.append(self.ctx.clock.monotonic())
         if self.ctx.send(pbu, entry.lma_address, None):
             self.ctx.stats.pbu_sent += 1
         session.retransmit_timer = self.ctx.timers.call_later(session.timeout, self._on_retransmit_timer,
                                                                entry, lifetime)
         entry.next_retransmission = self.ctx.clock.monotonic() + session.timeout
 
-    def _on_retransmit_timer(self, entry: BindingUpdateListEntry, lifetime: int) -> None:
-        """RFC 6275 11.8: double the wait per retransmission up to MAX_BINDACK_TIMEOUT, then give up.
+    def _link_local_option(self, session: _Session) -> IPv6Address | None:
+        """RFC 5213 §6.9.1.1 #9: no Link-local Address option when the domain fixes the MAG's
+        link-local address; otherwise the one the session uses, or ALL_ZERO to ask the LMA."""
+        fixed = self.settings.mag.fixed_link_local_address
+        if fixed is not None and not fixed.is_unspecified:
+            return None
+        return session.link_local_address or _ALL_ZERO
 
-        Each retransmission carries a new sequence number and a fresh timestamp."""
+    def _settle(self, entry: BindingUpdateListEntry) -> None:
+        """The outstanding update of `entry` is answered or abandoned: stop matching PBAs to it."""
+        if self._outstanding.get((entry.mn_identifier, entry.sequence_sent)) is entry:
+            del self._outstanding[(entry.mn_identifier, entry.sequence_sent)]
+        session = _session(entry)
+        if session.retransmit_timer is not None:
+            session.retransmit_timer.cancel()
+            session.retransmit_timer = None
+
+    def _on_retransmit_timer(self, entry: BindingUpdateListEntry, lifetime: int) -> None:
+        """RFC 6275 §11.8: double the wait per retransmission up to MAX_BINDACK_TIMEOUT, then give
+        up. Each retransmission carries a new sequence number and a fresh timestamp (RFC 5213
+        §6.9.4 #4). A de-registration is not retransmitted: its entry goes now (§6.9.1.4)."""
         session = _session(entry)
         session.retransmit_timer = None
+        if entry.state is BulState.DEREGISTERING:
+            self._settle(entry)
+            session.cancel_timers()
+            self._delete(entry, "deregistered")
+            return
         max_timeout = self.settings.timers.max_bindack_timeout
         if session.timeout >= max_timeout:
             self._give_up(entry)
@@ -489,6 +585,7 @@ class MagRole:
         self.counters.pba_timeouts += 1
         session = _session(entry)
         session.cancel_timers()
+        self._settle(entry)
         self._uninstall(entry)
         self._delete(entry, "deregistered" if entry.state is BulState.DEREGISTERING else "path-down")
 
@@ -506,11 +603,10 @@ class MagRole:
         session.expiry_timer = self.ctx.timers.call_later(lifetime, self._expire, entry)
 
     def _refresh(self, entry: BindingUpdateListEntry) -> None:
-        """Re-registration: the assigned prefixes, Handoff Indicator 5 (RFC 5213 6.9.1.1)."""
+        """Re-registration: the assigned prefixes, Handoff Indicator 5 (RFC 5213 §6.9.1.3)."""
         session = _session(entry)
         session.refresh_timer = None
-        if session.retransmit_timer is not None:
-            session.retransmit_timer.cancel()
+        self._settle(entry)
         self.bul.set_state(entry, BulState.REFRESHING)
         entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_NOT_CHANGED
         self._send_update(entry, entry.lifetime_requested, INITIAL_BINDACK_TIMEOUT)
@@ -567,6 +663,7 @@ class MagRole:
     def _forget(self, entry: BindingUpdateListEntry) -> None:
         session = _session(entry)
         session.cancel_timers()
+        self._settle(entry)
         self._uninstall(entry)
         self.bul.remove(entry.mn_identifier, entry.link_layer_id)
 

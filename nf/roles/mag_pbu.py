@@ -1,4 +1,4 @@
-"""The Proxy Binding Update a MAG sends (RFC 5213 sections 6.9.1.1 and 8.1)."""
+"""The Proxy Binding Update a MAG sends (RFC 5213 §6.9.1.1, §6.9.1.5, §8.1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ class PbuContent:
     prefixes: tuple[IPv6Network, ...]  # empty: ask for assignment
     handoff_indicator: int
     access_technology_type: int
-    link_local_address: IPv6Address | None
+    link_local_address: IPv6Address | None  # None: no Link-local Address option (a fixed one is in use)
     timestamp: float | None  # wall-clock seconds; None when the timestamp approach is off
 
 
@@ -44,13 +44,13 @@ def wire_lifetime(seconds: float) -> int:
 
 
 def build_pbu(content: PbuContent) -> ProxyBindingUpdate:
-    # Option order follows RFC 5213 section 6.9.1.1; the codec adds alignment padding.
+    # Option order follows RFC 5213 §6.9.1.5, Figure 12; the codec adds alignment padding.
     options: list[Option] = [MobileNodeIdentifierOption(content.mn_identifier)]
-    for prefix in content.prefixes or (ALL_ZERO_PREFIX,):
+    for prefix in content.prefixes or (ALL_ZERO_PREFIX,):  # §6.9.1.1 #3: one ALL_ZERO, or each prefix
         options.append(HomeNetworkPrefixOption(prefix))
     options.append(HandoffIndicatorOption(content.handoff_indicator))
     options.append(AccessTechnologyTypeOption(content.access_technology_type))
-    if content.link_layer_id:
+    if content.link_layer_id and any(content.link_layer_id):  # §6.9.1.1 #7: not when unknown or ALL_ZERO
         options.append(MobileNodeLinkLayerIdentifierOption(content.link_layer_id))
     if content.link_local_address is not None:
         options.append(LinkLocalAddressOption(content.link_local_address))
@@ -60,9 +60,10 @@ def build_pbu(content: PbuContent) -> ProxyBindingUpdate:
         sequence=content.sequence,
         lifetime=content.lifetime,
         options=tuple(options),
-        ack=True,
+        ack=True,  # §6.9.1.5: P and A set
         home_registration=True,
-        # L: the MAG's link-local address travels with the binding (RFC 5213 section 6.8).
-        link_local_compat=content.link_local_address is not None,
+        # L (RFC 6275 §6.1.7) says the mobile node's home address shares its interface
+        # identifier with its link-local address: nothing a MAG can know, so it stays clear.
+        link_local_compat=False,
         proxy=True,
     )

@@ -3,6 +3,7 @@ change does to the MAG, and where advertisements go."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
@@ -43,13 +44,13 @@ class FakeLink:
 class FakeMag:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
-        self.sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sessions: dict[tuple[str, str], SimpleNamespace] = {}  # what MagRole.entry() gives: BulEntryState
 
     def attach(self, mn_identifier, link_layer_id=None, access_technology_type=None, interface=None):
         self.calls.append(("attach", mn_identifier, link_layer_id, interface))
-        self.sessions[(mn_identifier, link_layer_id.hex(":"))] = {
-            "mn-identifier": mn_identifier, "link-layer-id": link_layer_id.hex(":"), "interface": interface,
-            "state": "registering"}
+        self.sessions[(mn_identifier, link_layer_id.hex(":"))] = SimpleNamespace(
+            mn_identifier=mn_identifier, link_layer_id=link_layer_id, interface=interface, state="registering",
+            last_status=None)
 
     def detach(self, mn_identifier, link_layer_id=None):
         self.calls.append(("detach", mn_identifier, link_layer_id))
@@ -102,7 +103,7 @@ def test_carrier_loss_detaches_the_nodes_of_that_link_only_and_carrier_up_does_n
     links.on_link_event("acc-mn1", True)
     assert [c[0] for c in mag.calls] == ["attach"]
     links.on_link_event("acc-mn1", False)
-    assert mag.calls[-1] == ("detach", MN, "02:00:00:00:01:01")
+    assert mag.calls[-1] == ("detach", MN, MAC)
 
 
 def test_advertisements_go_to_the_link_of_their_interface_with_the_attaching_mac(wired):
@@ -148,3 +149,11 @@ def test_policy_store_identifiers_name_a_mac_only_in_the_derived_form(identifier
     assert link_layer_address_of(identifier) == mac
     table = MobileNodeIdentities.from_policy_store([identifier]).configured
     assert table == ({mac: identifier} if mac else {})
+
+
+def test_a_node_the_lma_refused_is_not_attached_again_by_its_solicitations(wired):
+    links, mag = wired
+    links.links["acc-mn1"].on_solicitation("acc-mn1", MAC)
+    mag.sessions[(MN, MAC.hex(":"))].state = "failed"  # RFC 5213 §6.9.1.2 #7: refused with 152
+    links.links["acc-mn1"].on_solicitation("acc-mn1", MAC)
+    assert [c[0] for c in mag.calls] == ["attach"]

@@ -2,7 +2,7 @@
 5.3 and 5.4), with what each does to the data plane, the events and the counters."""
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 
 from nf.core.binding_cache import BindingState
 from nf.dataplane.base import RouteKind
@@ -10,6 +10,7 @@ from nf.dataplane.tunnels import tunnel_name
 from nf.wire import (
     AccessTechnologyTypeOption,
     HandoffIndicatorOption,
+    LinkLocalAddressOption,
     MobileNodeIdentifierOption,
     MobileNodeLinkLayerIdentifierOption,
     TimestampOption,
@@ -185,24 +186,35 @@ def test_interface_handoff_moves_the_session_to_the_new_interface():
 
 
 # ----- de-registration ----------------------------------------------------------------------
-def test_deregistration_waits_min_delay_before_bce_delete():
+def test_deregistration_waits_min_delay_before_bce_delete_and_drops_the_traffic_meanwhile():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    pba = h.register(MAG1, lifetime=0, prefixes=[prefix], hi=5)
+    pba = h.register(MAG1, lifetime=0, prefixes=[prefix], hi=4)
     assert (pba.status, pba.lifetime, prefixes_of(pba)) == (0, 0, [prefix])
     assert h.lma.binding(MN, LL).state is BindingState.DEREGISTRATION_PENDING
+    assert downlink_tunnel(h, prefix) is None  # RFC 5213 §5.3.5: SHOULD drop its traffic
     h.advance(9.9)
-    assert h.lma.binding(MN, LL) is not None and downlink_tunnel(h, prefix) == tunnel_name(MAG1)
+    assert h.lma.binding(MN, LL) is not None
     h.advance(0.1)  # MinDelayBeforeBCEDelete, 10000 ms
     assert h.lma.binding(MN, LL) is None and downlink_tunnel(h, prefix) is None
     assert h.events_of("binding-deleted")[0].data["reason"] == "deregistered"
     assert h.lma.counters.deregistrations == 1
 
 
+def test_a_refresh_inside_min_delay_keeps_the_binding_and_routes_it_again():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1))
+    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=4)
+    assert h.register(MAG1, prefixes=[prefix], hi=5).status == 0
+    h.advance(60)
+    assert h.lma.binding(MN, LL).state is BindingState.ACTIVE
+    assert downlink_tunnel(h, prefix) == tunnel_name(MAG1)
+
+
 def test_handover_inside_min_delay_cancels_the_delete():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=5)
+    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=4)
     h.advance(5)
     assert h.register(MAG2, hi=3, prefixes=[prefix]).status == 0
     h.advance(60)
@@ -212,50 +224,131 @@ def test_handover_inside_min_delay_cancels_the_delete():
     assert h.events_of("binding-deleted") == []
 
 
-def test_deregistration_from_the_previous_mag_is_accepted_and_changes_nothing():
+def test_a_deregistration_from_another_mag_than_the_serving_one_is_ignored_without_an_answer():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    stale = h.pbu(MAG1, lifetime=0, prefixes=[prefix], hi=5)  # stamped before the handover
     h.register(MAG2, hi=3)
-    pba = h.deliver(stale, MAG1)
-    assert (pba.status, pba.lifetime) == (0, 0)
+    late = h.pbu(MAG1, lifetime=0, prefixes=[prefix], hi=4)  # the old MAG let go after the handover
+    assert h.deliver(late, MAG1) is None  # RFC 5213 §5.3.5 #1: MUST ignore
+    assert h.stats.drops_by_reason["pbu-deregistration-not-serving-mag"] == 1
     entry = h.lma.binding(MN, LL)
     assert (entry.proxy_coa, entry.state) == (MAG2, BindingState.ACTIVE)
     h.advance(60)
     assert h.lma.binding(MN, LL) is not None
 
 
-def test_deregistration_without_a_binding_is_accepted():
+def test_a_deregistration_stamped_before_the_handover_is_157_and_changes_nothing():
     h = Harness()
-    pba = h.register(lifetime=0, prefixes=[IPv6Network("2001:db8:1000::/64")], hi=5)
-    assert (pba.status, pba.lifetime) == (0, 0)
-    assert len(h.lma.cache) == 0
+    [prefix] = prefixes_of(h.register(MAG1))
+    stale = h.pbu(MAG1, lifetime=0, prefixes=[prefix], hi=4)  # stamped before the handover
+    h.register(MAG2, hi=3)
+    pba = h.deliver(stale, MAG1)  # §5.3.1 step 9 (§5.5) comes before step 13
+    assert (pba.status, pba.lifetime) == (157, 0)
+    assert h.lma.binding(MN, LL).proxy_coa == MAG2
+
+
+def test_a_deregistration_matching_no_session_is_silently_ignored():
+    h = Harness()
+    assert h.register(lifetime=0, prefixes=[IPv6Network("2001:db8:1000::/64")], hi=4) is None
+    assert h.register(lifetime=0, prefixes=[ZERO], hi=4) is None
+    assert h.stats.drops_by_reason["pbu-deregistration-no-session"] == 2
+    assert len(h.lma.cache) == 0 and h.stats.pba_sent_by_status == {}
+
+
+# ----- RFC 5213 §5.4.1: which session a PBU is about ------------------------------------------
+def test_attachment_over_a_new_interface_without_link_layer_identifier_is_a_new_session():
+    h = Harness()
+    h.register(MAG1, ll=None)
+    pba = h.register(MAG2, ll=None, hi=1)  # §5.4.1.3 #4: HI=1 is not an update
+    [second] = prefixes_of(pba)
+    assert pba.status == 0 and next(iter(h.lma.pools)).used == 1  # the old session's prefix went back
+    assert len(h.events_of("binding-created")) == 2
+    entry = h.lma.binding(MN, None)
+    assert entry.proxy_coa == MAG2 and entry.home_network_prefixes == (second,)
+    assert [e.data["reason"] for e in h.events_of("binding-deleted")] == ["superseded"]
+    assert h.lma.counters.initial_registrations == 2 and h.lma.counters.lifetime_extensions_after_handoff == 0
+
+
+def test_handoff_between_mags_without_link_layer_identifier_updates_the_one_session():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    pba = h.register(MAG2, ll=None, hi=3)  # §5.4.1.3 #2
+    assert (pba.status, prefixes_of(pba)) == (0, [prefix])
+    assert h.lma.binding(MN, None).proxy_coa == MAG2 and h.lma.counters.lifetime_extensions_after_handoff == 1
+
+
+def test_handoff_is_only_inferred_when_the_node_has_one_and_only_one_session():
+    h = Harness()
+    h.register(MAG1, ll=LL)
+    h.register(MAG1, ll=LL2, hi=1)
+    pba = h.register(MAG2, ll=None, hi=3)  # two sessions: §5.4.1.3 #1 finds no single one
+    assert pba.status == 0 and len(h.lma.bindings_of(MN)) == 3
+    assert {e.proxy_coa for e in h.lma.bindings_of(MN)} == {MAG1, MAG2}
+
+
+def test_interface_handoff_with_another_link_layer_identifier_needs_one_and_only_one_session():
+    h = Harness()
+    h.register(MAG1, ll=LL)
+    h.register(MAG1, ll=LL2, hi=1)
+    third = bytes.fromhex("020000000003")
+    assert h.register(MAG2, ll=third, hi=2).status == 0  # §5.4.1.2 #3: two candidates, a new session
+    assert len(h.lma.bindings_of(MN)) == 3
+
+
+def test_the_link_layer_identifier_matches_only_with_the_same_access_technology():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, att=3))
+    pba = h.register(MAG2, att=4, hi=3)  # §5.4.1.2 #2 needs MN-Identifier, ATT and link-layer id
+    assert pba.status == 0
+    entry = h.lma.binding(MN, LL)
+    assert (entry.proxy_coa, entry.access_technology_type) == (MAG2, 4)
+    assert [e.data["reason"] for e in h.events_of("binding-deleted")] == ["superseded"]
+
+
+def test_a_prefix_named_by_a_new_interface_of_the_same_node_is_not_shared():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, ll=LL))
+    pba = h.register(MAG2, ll=LL2, hi=1, prefixes=[prefix])  # §5.4.1.1 #6, §5.2: prefixes are per interface
+    assert pba.status == 155
+    assert h.lma.binding(MN, LL).proxy_coa == MAG1 and h.lma.binding(MN, LL2) is None
 
 
 # ----- HI=4: MaxDelayBeforeNewBCEAssign -----------------------------------------------------
-def test_unknown_handoff_state_waits_for_the_previous_mags_deregistration():
+def test_unknown_handoff_state_with_the_sessions_link_layer_identifier_updates_it_at_once():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
-    assert h.register(MAG2, hi=4) is None  # held, not answered yet
-    assert h.lma.binding(MN, LL).state is BindingState.HANDOFF_PENDING
+    pba = h.register(MAG2, hi=4)  # §5.4.1.2 #2: MN-Identifier, ATT and link-layer id match
+    assert (pba.status, prefixes_of(pba)) == (0, [prefix])
+    assert h.lma.binding(MN, LL).proxy_coa == MAG2
+
+
+def test_unknown_handoff_state_waits_for_the_previous_mags_deregistration():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    assert h.register(MAG2, hi=4, ll=None) is None  # held, not answered yet (§5.4.1.3 #3)
+    assert h.lma.binding(MN, None).state is BindingState.HANDOFF_PENDING
     h.advance(1.0)
-    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=5)
+    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=4, ll=None)
     to_mag1 = [s.message for s in h.sent if s.dst == MAG1]
     to_mag2 = [s.message for s in h.sent if s.dst == MAG2]
     assert (to_mag1[-1].status, to_mag1[-1].lifetime) == (0, 0)
     assert (to_mag2[-1].status, prefixes_of(to_mag2[-1])) == (0, [prefix])
-    assert h.lma.binding(MN, LL).proxy_coa == MAG2 and h.lma.binding(MN, LL).state is BindingState.ACTIVE
+    entry = h.lma.binding(MN, None)
+    assert entry.proxy_coa == MAG2 and entry.state is BindingState.ACTIVE
 
 
-def test_unknown_handoff_state_decides_after_max_delay_before_new_bce_assign():
+def test_unknown_handoff_state_is_a_new_session_after_max_delay_before_new_bce_assign():
     h = Harness()
-    [prefix] = prefixes_of(h.register(MAG1))
-    h.register(MAG2, hi=4)
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    h.register(MAG2, hi=4, ll=None)
     h.advance(1.49)
     assert [s.dst for s in h.sent] == [MAG1]
-    h.advance(0.01)  # 1500 ms: the same interface, so the session moves
-    assert h.sent[-1].dst == MAG2 and prefixes_of(h.sent[-1].message) == [prefix]
-    assert h.lma.binding(MN, LL).proxy_coa == MAG2
+    h.advance(0.01)  # 1500 ms without a de-registration: §5.4.1.3 #3, a new mobility session
+    pba = h.sent[-1].message
+    assert h.sent[-1].dst == MAG2 and pba.status == 0
+    assert h.lma.binding(MN, None).proxy_coa == MAG2
+    assert h.lma.counters.initial_registrations == 2 and h.lma.counters.lifetime_extensions_after_handoff == 0
+    assert [e.data["reason"] for e in h.events_of("binding-deleted")] == ["superseded"]
 
 
 def test_unknown_handoff_state_from_another_interface_becomes_a_new_session_after_the_wait():
@@ -267,6 +360,14 @@ def test_unknown_handoff_state_from_another_interface_becomes_a_new_session_afte
     [new_prefix] = prefixes_of(h.sent[-1].message)
     assert new_prefix != prefix
     assert h.lma.binding(MN, None).proxy_coa == MAG1 and h.lma.binding(MN, LL2).proxy_coa == MAG2
+
+
+def test_a_max_delay_of_zero_creates_the_new_session_without_waiting():
+    h = Harness(settings_with(timers={"max_delay_before_new_bce_assign": 0.0}))
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    pba = h.register(MAG2, hi=4, ll=LL2)  # §5.4.1.2 #4: MAY create at once, configurable
+    assert pba.status == 0 and prefixes_of(pba) != [prefix]
+    assert len(h.lma.bindings_of(MN)) == 2
 
 
 # ----- data-plane failure -------------------------------------------------------------------
@@ -301,3 +402,36 @@ def test_snapshots_count_by_state_mag_and_pool():
     assert (usage.name, usage.size, usage.used, usage.free) == ("home", 4, 1, 3)
     assert h.lma.binding_for_prefix(STATIC[1]).mn_identifier == MN_STATIC
     assert len(h.lma.bindings()) == 2 and len(h.lma.bindings_of(MN)) == 1
+
+
+# ----- the MAG's link-local address (RFC 5213 §5.3.6, §6.8) -----------------------------------
+UNSPECIFIED = LinkLocalAddressOption(IPv6Address("::"))
+
+
+def test_an_all_zero_link_local_query_gets_an_address_generated_for_the_session():
+    h = Harness()
+    pba = h.register(extra=[UNSPECIFIED])
+    address = option_of(pba, LinkLocalAddressOption).address
+    assert address.is_link_local and not address.is_unspecified
+    assert h.lma.session(h.lma.binding(MN, LL)).link_local_address == address
+
+
+def test_the_generated_link_local_address_follows_the_session_to_the_next_mag():
+    h = Harness()
+    first = option_of(h.register(MAG1, extra=[UNSPECIFIED]), LinkLocalAddressOption).address
+    after = option_of(h.register(MAG2, hi=3, extra=[UNSPECIFIED]), LinkLocalAddressOption).address
+    assert after == first
+
+
+def test_a_link_local_address_the_mag_names_is_copied_and_kept():
+    h = Harness()
+    named = LinkLocalAddressOption(IPv6Address("fe80::77"))
+    assert option_of(h.register(extra=[named]), LinkLocalAddressOption) == named
+    assert h.lma.session(h.lma.binding(MN, LL)).link_local_address == named.address
+
+
+def test_no_link_local_address_option_in_the_pba_when_the_pbu_had_none():
+    h = Harness()
+    h.register(extra=[LinkLocalAddressOption(IPv6Address("fe80::77"))])
+    pba = h.register(hi=5, prefixes=prefixes_of(h.sent[-1].message))
+    assert pba.status == 0 and option_of(pba, LinkLocalAddressOption) is None  # "MUST NOT be present otherwise"

@@ -153,7 +153,7 @@ def test_attach_sends_a_pbu_with_the_rfc_5213_flags_and_options(h):
     [(pbu, dst, port)] = h.sent
     assert isinstance(pbu, ProxyBindingUpdate)
     assert (dst, port) == (LMA, None)
-    assert (pbu.ack, pbu.home_registration, pbu.proxy, pbu.link_local_compat) == (True, True, True, True)
+    assert (pbu.ack, pbu.home_registration, pbu.proxy, pbu.link_local_compat) == (True, True, True, False)
     assert (pbu.key_management, pbu.mobile_router, pbu.map_registration) == (False, False, False)
     assert pbu.lifetime == 3600  # requested-lifetime default
     assert options_of(pbu, MobileNodeIdentifierOption) == [MobileNodeIdentifierOption(MN)]
@@ -161,17 +161,45 @@ def test_attach_sends_a_pbu_with_the_rfc_5213_flags_and_options(h):
     assert options_of(pbu, wire.HandoffIndicatorOption)[0].value == wire.HandoffIndicator.ATTACHMENT_OVER_NEW_INTERFACE
     assert options_of(pbu, wire.AccessTechnologyTypeOption)[0].value == wire.AccessTechnologyType.IEEE_802_11
     assert options_of(pbu, MobileNodeLinkLayerIdentifierOption)[0].identifier == bytes.fromhex("020000aabbcc")
-    assert options_of(pbu, LinkLocalAddressOption)[0].address == MAG_LINK_LOCAL
+    assert options_of(pbu, LinkLocalAddressOption) == []  # RFC 5213 §6.9.1.1 #9: a fixed one is configured
     assert options_of(pbu, TimestampOption)[0].to_time() == pytest.approx(WALL_START, abs=1 / 65536)
     assert h.stats.pbu_sent == 1
     assert h.mag.entry(MN, "02:00:00:aa:bb:cc").state == "registering"
 
 
-def test_sequence_numbers_increase_per_mobile_node_and_wrap_at_16_bits(h):
+def test_with_timestamps_the_sequence_number_is_one_counter_of_the_mag_and_wraps_at_16_bits(h):
+    h.mag._sequence[None] = 0xFFFE
+    h.mag.attach(MN)
+    h.mag.attach("mn2@example.net")
+    h.mag.attach("mn3@example.net")
+    assert [p.sequence for p in h.pbus()] == [0xFFFF, 0, 1]  # RFC 5213 §6.9.1.1 #6
+
+
+def test_with_the_sequence_number_scheme_each_mobile_node_has_its_own_sequence(base_settings):
+    timers = dataclasses.replace(base_settings.timers, timestamp_based_approach_in_use=False)
+    h = Harness(dataclasses.replace(base_settings, timers=timers))
     h.mag._sequence[MN] = 0xFFFF
     h.mag.attach(MN)
     h.mag.attach("mn2@example.net")
     assert [p.sequence for p in h.pbus()] == [0, 1]
+    assert all(options_of(p, TimestampOption) == [] for p in h.pbus())
+
+
+def without_fixed_link_local(settings):
+    return dataclasses.replace(settings, mag=dataclasses.replace(settings.mag, fixed_link_local_address=None))
+
+
+def test_without_a_fixed_link_local_address_the_pbu_asks_the_lma_for_one_and_uses_it(base_settings):
+    h = Harness(without_fixed_link_local(base_settings))
+    h.mag.attach(MN)
+    [query] = options_of(h.last_pbu(), LinkLocalAddressOption)
+    assert query.address == IPv6Address("::")  # RFC 5213 §6.9.1.1 #9: ALL_ZERO asks the LMA
+    assert h.last_pbu().link_local_compat is False
+    given = IPv6Address("fe80::1234")
+    h.answer(extra=(LinkLocalAddressOption(given),))
+    assert h.mag.advertisement(MN).source == given  # §6.9.1.2 #15
+    h.advance(3570)
+    assert options_of(h.last_pbu(), LinkLocalAddressOption) == [LinkLocalAddressOption(given)]
 
 
 def test_attach_on_a_named_interface_uses_its_access_technology(h):
@@ -327,14 +355,29 @@ def test_duplicate_pba_is_dropped_and_counted(h):
     {"mn": "other@example.net"},
     {"src": IPv6Address("2001:db8::99")},
     {"sequence": 4242},
-    {"link_layer_id": b"\x02\x00\x00\x00\x00\x09"},
 ])
-def test_pba_for_an_unknown_session_is_dropped_and_counted(h, change):
+def test_pba_for_an_unknown_session_is_dropped_and_counted(h, change):  # RFC 5213 §6.9.1.2 #5
     h.mag.attach(MN)
     h.answer(**change)
     assert h.mag.entry(MN).state == "registering"
     assert h.stats.drops_by_reason["pba-unmatched"] == 1
     assert h.dataplane.installed() == {}
+
+
+@pytest.mark.parametrize("echo", [
+    (wire.HandoffIndicatorOption(wire.HandoffIndicator.HANDOFF_STATE_UNKNOWN),),
+    (wire.AccessTechnologyTypeOption(wire.AccessTechnologyType.IEEE_802_3),),
+    (MobileNodeLinkLayerIdentifierOption(b"\x02\x00\x00\x00\x00\x09"),),
+])
+def test_a_pba_echoing_other_option_values_is_ignored_and_nothing_is_sent_until_an_operator_acts(h, echo):
+    h.mag.attach(MN)
+    h.answer(extra=echo)  # RFC 5213 §6.9.1.2 #6
+    assert h.mag.entry(MN).state == "failed" and h.dataplane.installed() == {}
+    assert h.stats.drops_by_reason["pba-options-differ"] == 1
+    h.advance(100)
+    assert len(h.pbus()) == 1  # MUST NOT retransmit
+    h.mag.attach(MN)  # the administrative action
+    assert len(h.pbus()) == 2 and h.mag.entry(MN).state == "registering"
 
 
 def test_accepting_pba_without_a_home_network_prefix_enables_no_service(h):
@@ -348,15 +391,21 @@ def test_accepting_pba_without_a_home_network_prefix_enables_no_service(h):
 # ----- rejections ----------------------------------------------------------------------------
 
 REJECTIONS = sorted(int(s) for s in BindingAckStatus if s >= 128)
+RETRIED = (BindingAckStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
+           BindingAckStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX)
 
 
 @pytest.mark.parametrize("status", REJECTIONS)
 def test_every_rejection_ends_service_to_the_mobile_node(h, status):
     h.mag.attach(MN)
     h.answer(status=status, lifetime=0)
-    if status in (BindingAckStatus.TIMESTAMP_MISMATCH, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW):
+    if status in RETRIED:
         h.answer(status=status, lifetime=0)  # the one retry the RFC allows is spent
-    assert h.mag.entry(MN) is None
+    entry = h.mag.entry(MN)
+    if status == BindingAckStatus.PROXY_REG_NOT_ENABLED:
+        assert entry.state == "failed"  # kept, so the node is not registered again unasked
+    else:
+        assert entry is None
     assert h.dataplane.installed() == {} and h.mag.advertisement(MN) is None
     assert h.mag.counters.pba_rejected_by_status == {status: 1}
     assert h.stats.pba_received_by_status[status] >= 1
@@ -374,25 +423,54 @@ def test_rejected_refresh_removes_installed_forwarding(h):
     assert h.dataplane.installed() == {} and h.mag.entry(MN) is None
 
 
-def test_timestamp_mismatch_is_retried_once_with_the_lma_clock(h):
+def test_timestamp_mismatch_is_not_retried_and_the_lmas_clock_is_not_adopted(h, caplog):
     h.mag.attach(MN)
     lma_clock = WALL_START + 50.0
     h.answer(status=BindingAckStatus.TIMESTAMP_MISMATCH, lifetime=0, prefixes=(),
              extra=(TimestampOption.from_time(lma_clock),))
-    retry = h.last_pbu()
-    assert len(h.pbus()) == 2
-    assert options_of(retry, TimestampOption)[0].to_time() == pytest.approx(lma_clock, abs=1e-4)
+    assert len(h.pbus()) == 1 and h.mag.entry(MN) is None  # RFC 5213 §6.9.1.2 #9
+    assert "+50.000 s from ours" in caplog.text
+    h.mag.attach(MN)
+    assert options_of(h.last_pbu(), TimestampOption)[0].to_time() == pytest.approx(h.clock.wall(), abs=1e-4)
+
+
+def test_timestamp_lower_than_accepted_registers_again_once_with_a_fresh_timestamp(h):
+    h.mag.attach(MN)
+    h.advance(0.2)
+    h.answer(status=BindingAckStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED, lifetime=0, prefixes=())
+    first, again = h.pbus()  # RFC 5213 §6.9.1.2 #8: SHOULD try to register again
+    assert again.sequence != first.sequence
+    assert options_of(again, TimestampOption)[0].to_time() == pytest.approx(h.clock.wall(), abs=1e-4)
     h.answer()
     assert h.mag.entry(MN).state == "registered"
 
 
-def test_timestamp_mismatch_without_the_lma_timestamp_is_not_retried(h):
+def test_refused_prefixes_are_not_asked_for_again_the_retry_asks_for_an_assignment(h):
+    registered(h)
+    h.advance(3570)
+    assert options_of(h.last_pbu(), HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(HNP)]
+    h.answer(status=BindingAckStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX, lifetime=0)
+    retry = h.last_pbu()  # RFC 5213 §6.9.1.2 #10: MAY ask with one ALL_ZERO prefix
+    assert options_of(retry, HomeNetworkPrefixOption) == [HomeNetworkPrefixOption(IPv6Network("::/0"))]
+    assert h.dataplane.installed() == {}
+    fresh = IPv6Network("2001:db8:300::/64")
+    h.answer(prefixes=(fresh,))
+    assert h.mag.entry(MN).home_network_prefixes == (fresh,)
+
+
+def test_proxy_registration_not_enabled_is_not_registered_again_until_an_operator_acts(h):
     h.mag.attach(MN)
-    h.answer(status=BindingAckStatus.TIMESTAMP_MISMATCH, lifetime=0, prefixes=())
-    assert len(h.pbus()) == 1 and h.mag.entry(MN) is None
+    h.answer(status=BindingAckStatus.PROXY_REG_NOT_ENABLED, lifetime=0, prefixes=())
+    assert h.mag.entry(MN).state == "failed"  # RFC 5213 §6.9.1.2 #7
+    h.advance(1000)
+    assert len(h.pbus()) == 1
+    h.mag.detach(MN)  # the operator lets the node go: nothing is sent for a refused node
+    assert h.mag.entry(MN) is None and len(h.pbus()) == 1
 
 
-def test_sequence_out_of_window_resynchronises_from_the_lma(h):
+def test_sequence_out_of_window_resynchronises_from_the_lma(base_settings):
+    timers = dataclasses.replace(base_settings.timers, timestamp_based_approach_in_use=False)
+    h = Harness(dataclasses.replace(base_settings, timers=timers))
     h.mag.attach(MN)
     h.answer(status=BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW, lifetime=0, prefixes=(), sequence=900)
     assert h.last_pbu().sequence == 901
@@ -405,6 +483,15 @@ def test_insufficient_resources_gives_up_without_retrying(h):
     h.answer(status=BindingAckStatus.INSUFFICIENT_RESOURCES, lifetime=0, prefixes=())
     h.advance(100)
     assert len(h.pbus()) == 1 and h.mag.entry(MN) is None
+
+
+def test_no_more_than_max_update_rate_updates_a_second_for_one_session(h):
+    registered(h)
+    for _ in range(5):
+        h.mag.attach(MN)  # each re-attach asks for a refresh
+    assert len(h.pbus()) == 3  # RFC 6275 §11.8: MAX_UPDATE_RATE, 3 a second
+    h.advance(1.0)
+    assert len(h.pbus()) == 4
 
 
 # ----- detach --------------------------------------------------------------------------------
@@ -423,13 +510,25 @@ def test_detach_sends_lifetime_zero_with_the_same_prefixes_and_cleans_up(h):
     assert h.events.history()[-1].data["reason"] == "deregistered"
 
 
-def test_unanswered_deregistration_retransmits_then_removes_the_entry(h):
+def test_an_unanswered_deregistration_removes_the_entry_after_initial_bindack_timeout(h):
     registered(h)
     h.mag.detach(MN)
+    h.advance(0.999)
+    assert h.mag.entry(MN).state == "deregistering"
+    h.advance(0.001)  # RFC 5213 §6.9.1.4: INITIAL_BINDACK_TIMEOUT, 1 s, and no retransmission
+    assert h.mag.entry(MN) is None and len(h.pbus()) == 2
+    assert h.events.history()[-1].data["reason"] == "deregistered"
     h.run_until_quiet()
-    assert len(h.pbus()) == 1 + 6  # waits of 1, 2, 4, 8, 16, 32 s: the update and five retransmissions
-    assert all(p.lifetime == 0 for p in h.pbus()[1:])
-    assert h.mag.entry(MN) is None and h.mag.counters.pba_timeouts == 1
+    assert len(h.pbus()) == 2
+
+
+def test_a_rejected_deregistration_still_ends_at_initial_bindack_timeout(h):
+    registered(h)
+    h.mag.detach(MN)
+    h.answer(status=BindingAckStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED, lifetime=0)
+    assert h.mag.entry(MN).state == "deregistering"
+    h.advance(1.0)
+    assert h.mag.entry(MN) is None and len(h.pbus()) == 2
 
 
 def test_detach_before_any_prefix_was_granted_only_forgets_the_entry(h):

@@ -97,5 +97,6 @@ def test_attach_registers_through_the_runtime_over_udp(tmp_path, lma_socket):
     assert fields["mip6.nemo.mnp.pfl"] == ["0"]  # ALL_ZERO prefix: please assign one
     assert fields["mip6.hi"] == ["1"] and fields["mip6.att"] == ["3"]
     assert fields["mip6.mnlli.lli"] == ["02:00:00:aa:bb:cc"]
-    assert fields["mip6.lila_lla"] == ["fe80::1"]
+    assert "mip6.lila_lla" not in fields  # a fixed MAG link-local address: no option (RFC 5213 §6.9.1.1 #9)
+    assert fields["mip6.bu.l_flag"] == ["0"]
     assert len(fields["mip6.timestamp_tmp"]) == 1
