@@ -58,8 +58,9 @@ def _bindings(snap: Snapshot) -> list[Metric]:
         "dmm_bindings", "Binding cache (LMA) or binding update list (MAG) entries by state.", labels=["state"]
     )
     counts = snap.bindings
-    for state, count in sorted(((counts.cache or {}) if counts is not None else {}).items()):
-        _add(bindings, [state], count, f"bindings in state {state}")
+    if counts is not None:  # the two lists' state names are distinct, so one family holds both
+        for state, count in sorted({**(counts.cache or {}), **(counts.update_list or {})}.items()):
+            _add(bindings, [state], count, f"bindings in state {state}")
     tunnels = GaugeMetricFamily("dmm_tunnels", "Tunnels installed in the data plane.")
     tunnels.add_metric([], len(snap.tunnels or ()))
     return [bindings, tunnels]
@@ -75,17 +76,25 @@ def _pools(snap: Snapshot) -> list[Metric]:
 
 
 def _registrations(snap: Snapshot) -> list[Metric]:
-    s = snap.counters.statistics
-    received = CounterMetricFamily("dmm_registrations_received", "Proxy Binding Updates handled.")
-    _add(received, [], s.pbu_received, "registrations received")
-    accepted = CounterMetricFamily("dmm_registrations_accepted", "Proxy Binding Updates accepted (PBA status < 128).")
-    _add(accepted, [], s.pba_accepted_sent, "registrations accepted")
+    """A registration is handled when its PBA is sent (LMA) or received (MAG), by status."""
+    s, roles = snap.counters.statistics, snap.node.roles
+    received = CounterMetricFamily(
+        "dmm_registrations_received", "Proxy Binding Updates handled: received (LMA), answered by the LMA (MAG).",
+        labels=["role"])
+    accepted = CounterMetricFamily(
+        "dmm_registrations_accepted", "Proxy Binding Updates accepted (PBA status < 128).", labels=["role"])
     rejected = CounterMetricFamily(
-        "dmm_registrations_rejected", "Proxy Binding Updates rejected, by PBA status code.", labels=["status"]
+        "dmm_registrations_rejected", "Proxy Binding Updates rejected, by PBA status code.", labels=["role", "status"]
     )
-    for status, count in sorted(s.pba_sent_by_status.items()):
-        if status >= 128:
-            _add(rejected, [str(status)], count, f"registrations rejected with status {status}")
+    sides = (("lma", s.pbu_received, s.pba_sent_by_status), ("mag", s.pba_received, s.pba_received_by_status))
+    for role, handled, by_status in sides:
+        if role not in roles:
+            continue
+        _add(received, [role], handled, f"{role} registrations handled")
+        _add(accepted, [role], sum(n for code, n in by_status.items() if code < 128), f"{role} registrations accepted")
+        for status, count in sorted(by_status.items()):
+            if status >= 128:
+                _add(rejected, [role, str(status)], count, f"{role} registrations rejected with status {status}")
     return [received, accepted, rejected]
 
 
@@ -146,10 +155,12 @@ def _peers(snap: Snapshot) -> list[Metric]:
     )
     for peer in snap.peers or ():
         label = [str(peer.address)]
+        if peer.liveness is None:  # a counted peer the heartbeat monitor does not watch
+            continue
         up.add_metric(label, 1.0 if peer.liveness == "up" else 0.0)
         _add(last_change, label, peer.last_change, f"peer {label[0]} last change")
-        _add(requests, label, peer.heartbeats_sent, f"peer {label[0]} heartbeat requests")
-        _add(responses, label, peer.heartbeats_received, f"peer {label[0]} heartbeat responses")
+        _add(requests, label, peer.count("heartbeat-request", "sent"), f"peer {label[0]} heartbeat requests")
+        _add(responses, label, peer.count("heartbeat-response", "received"), f"peer {label[0]} heartbeat responses")
         _add(timeouts, label, peer.heartbeat_timeouts, f"peer {label[0]} heartbeat timeouts")
         _add(restarts, label, peer.restart_count, f"peer {label[0]} restarts")
     return [up, last_change, requests, responses, timeouts, restarts]

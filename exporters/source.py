@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from nf import VERSION
-from nf.core.stats import Statistics
+from nf.core.stats import MessageCounters, Statistics
 from nf.liveness.heartbeat import HeartbeatTotals
 from nf.roles.mag import MagCounters
 from nf.dataplane.base import AuditReport, Mismatch, MismatchKind
@@ -156,11 +156,25 @@ def bfd_session(address: str, *, up: bool, downs: int = 0) -> BfdSessionState:
 def peer(address: str, *, up: bool, last_change: float, requests: int = 0, responses: int = 0, timeouts: int = 0,
          restarts: int = 0) -> PeerState:
     """A monitored peer's state with the values the exporter reads (for tests and benchmarks)."""
-    return PeerState(address=IPv6Address(address), name=None, liveness="up" if up else "down",
-                     last_heartbeat_sent=None, last_heartbeat_received=None, rtt_us=None, missed_heartbeats=0,
-                     heartbeats_sent=requests, heartbeats_received=responses, heartbeat_timeouts=timeouts,
-                     restart_counter=None, restart_count=restarts, last_restart=None,
-                     last_up=last_change if up else None, last_down=None if up else last_change, down_count=0)
+    return PeerState(address=IPv6Address(address), liveness="up" if up else "down", heartbeat_timeouts=timeouts,
+                     restart_count=restarts, last_up=last_change if up else None,
+                     last_down=None if up else last_change,
+                     messages={"heartbeat-request": MessageCounters(sent=requests),
+                               "heartbeat-response": MessageCounters(received=responses)})
+
+
+def statistics(*, handovers: int = 0, pbu_received: int = 0, pba_sent: Mapping[int, int] | None = None,
+               pba_received: Mapping[int, int] | None = None, bri_sent: Mapping[int, int] | None = None,
+               bri_received: Mapping[int, int] | None = None, drops: Mapping[str, int] | None = None) -> Statistics:
+    """Node counters holding the given values (for tests and benchmarks)."""
+    stats = Statistics(handovers=handovers, drops_by_reason=Counter(drops or {}))
+    stats.messages["pbu"].received = pbu_received
+    for kind, direction, by_code in (("pba", "sent", pba_sent), ("pba", "received", pba_received),
+                                     ("bri", "sent", bri_sent), ("bri", "received", bri_received)):
+        counters = stats.messages[kind]
+        getattr(counters, f"{direction}_by_code").update(by_code or {})
+        setattr(counters, direction, getattr(counters, direction) + sum((by_code or {}).values()))
+    return stats
 
 
 def pool(name: str, prefix: str, *, used: int, free: int) -> PoolState:
@@ -183,10 +197,9 @@ class FakeSource:
     def populated(cls) -> FakeSource:
         """A source with every metric holding at least one sample."""
         now = time.time()
-        stats = Statistics(pbu_received=120, handovers=9,
-                           pba_sent_by_status=Counter({0: 110, 152: 6, 154: 4}),
-                           bri_sent_by_trigger=Counter({1: 2}), bri_received_by_trigger=Counter({2: 5}),
-                           drops_by_reason=Counter({"bad-checksum": 1, "unknown-peer": 3}))
+        stats = statistics(pbu_received=120, handovers=9, pba_sent={0: 110, 152: 6, 154: 4},
+                           pba_received={0: 118, 130: 2}, bri_sent={1: 2}, bri_received={2: 5},
+                           drops={"bad-checksum": 1, "unknown-peer": 3})
         mag = MagCounters()
         # 120 PBU->PBA round trips: 10 within 1 ms, 80 within 5 ms, 115 within 25 ms, 119 within 100 ms
         mag.pba_rtt_seconds.extend([0.001] * 10 + [0.004] * 70 + [0.02] * 35 + [0.08] * 4 + [0.2])

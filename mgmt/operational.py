@@ -167,24 +167,27 @@ class OperationalState:
 
     def _peers(self, snap: Snapshot) -> dict[str, Any]:
         sessions = snap.data_path.bfd_sessions if snap.data_path is not None else {}
-        return _list("peer", [_compact({
-            "address": str(p.address),
-            "name": p.name,
-            "liveness-state": p.liveness,
-            "last-heartbeat-sent": date_and_time(p.last_heartbeat_sent),
-            "last-heartbeat-received": date_and_time(p.last_heartbeat_received),
-            "rtt": p.rtt_us,
-            "missed-heartbeats": p.missed_heartbeats,
-            "heartbeats-sent": str(p.heartbeats_sent),
-            "heartbeats-received": str(p.heartbeats_received),
-            "restart-counter": p.restart_counter,
-            "restart-count": p.restart_count,
-            "last-restart": date_and_time(p.last_restart),
-            "last-up": date_and_time(p.last_up),
-            "last-down": date_and_time(p.last_down),
-            "down-count": p.down_count,
-            "bfd": _bfd(sessions.get(p.address)),
-        }) for p in snap.peers or ()])
+        return _list("peer", [self._peer(p, sessions.get(p.address)) for p in snap.peers or ()])
+
+    def _peer(self, p, bfd_session) -> dict[str, Any]:
+        peer: dict[str, Any] = {"address": str(p.address), "heartbeats-sent": str(p.heartbeats_sent),
+                                "heartbeats-received": str(p.heartbeats_received), "bfd": _bfd(bfd_session)}
+        if p.liveness is not None:  # watched by the heartbeat monitor (else a counted peer only)
+            peer.update({
+                "name": p.name,
+                "liveness-state": p.liveness,
+                "last-heartbeat-sent": date_and_time(p.last_heartbeat_sent),
+                "last-heartbeat-received": date_and_time(p.last_heartbeat_received),
+                "rtt": p.rtt_us,
+                "missed-heartbeats": p.missed_heartbeats,
+                "restart-counter": p.restart_counter,
+                "restart-count": p.restart_count,
+                "last-restart": date_and_time(p.last_restart),
+                "last-up": date_and_time(p.last_up),
+                "last-down": date_and_time(p.last_down),
+                "down-count": p.down_count,
+            })
+        return _compact(peer)
 
     def _data_path(self, snap: Snapshot) -> dict[str, Any]:
         """The forwarding audit's state (data-path/audit, config false)."""
@@ -222,7 +225,8 @@ class OperationalState:
 
     def _statistics(self, snap: Snapshot) -> dict[str, Any]:
         counters, bindings = snap.counters, snap.bindings
-        s, lc, mc, transport = counters.statistics, counters.lma, counters.mag, counters.transport
+        s, lc, mc, transport, hb = (counters.statistics, counters.lma, counters.mag, counters.transport,
+                                    counters.heartbeat)
         path = f"{TOP}/statistics"
         trigger_path = f"{path}/revocation/by-trigger/trigger"
         bra_path = f"{path}/revocation/by-bra-status/status"
@@ -263,11 +267,15 @@ class OperationalState:
                                    "received": str(s.bra_received_by_status[c])}
                                   for c in sorted(bra) if self.enums.name(bra_path, c)],
             }),
-            "heartbeat": {
-                "requests-received": str(s.heartbeats_received.total()),
-                "responses-sent": str(s.heartbeats_sent.total()),
+            "heartbeat": _compact({
+                "requests-sent": str(s.messages["heartbeat-request"].sent),
+                "requests-received": str(s.messages["heartbeat-request"].received),
+                "responses-sent": str(s.messages["heartbeat-response"].sent),
+                "responses-received": str(s.messages["heartbeat-response"].received),
                 "timeouts": str(s.heartbeat_timeouts.total()),
-            },
+                "paths-down": _text(hb.paths_down if hb else None),
+                "peer-restarts": _text(hb.peer_restarts if hb else None),
+            }),
             "messages": _compact({
                 "received": _text(transport.datagrams_in if transport else None),
                 "sent": _text(transport.datagrams_out if transport else None),

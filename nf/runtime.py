@@ -103,6 +103,7 @@ class Runtime:
             self.roles[role.name] = role
             for message_type in role.handles:
                 self._handlers[message_type] = role
+        self._name_peers()
         self._start_liveness(ctx)
         self._reconcile_dataplane()
         for role in self.roles.values():
@@ -241,13 +242,18 @@ class Runtime:
         src = transport.local_address
         if port is None:
             port = self._peer_ports.get(dst) or self._configured_peer_port(dst)
+        kind, code = _kind_and_code(message)
         try:
             data = wire.encode(message, src, dst)
         except wire.EncodeError:
             log.exception("cannot encode %s", type(message).__name__)
-            self.stats.drops_by_reason["encode-error"] += 1
+            self.stats.send_failed(kind, dst, "encode-error")
             return False
-        return transport.send(data, dst, port)
+        if transport.send(data, dst, port):
+            self.stats.sent(kind, dst, code)
+            return True
+        self.stats.send_failed(kind, dst, "socket-error")  # the transport logs why
+        return False
 
     def _configured_peer_port(self, peer: IPv6Address) -> int:
         if self.settings.transport.type != "udp":
@@ -259,15 +265,15 @@ class Runtime:
         try:
             message = wire.decode(data, src, dst)
         except wire.UnknownMessageType as e:
-            self._count_and_log_drop(e, src)
+            self._count_and_log_drop(e, data, src)
             # RFC 6275 section 9.2: an unrecognised MH Type is answered by a Binding Error, status 2.
-            if self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src,
-                         src_port or None):
-                self.stats.binding_errors_sent += 1
+            self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src, src_port or None)
             return
         except wire.WireError as e:
-            self._count_and_log_drop(e, src)
+            self._count_and_log_drop(e, data, src)
             return
+        kind, code = _kind_and_code(message)
+        self.stats.received(kind, src, code)
         if src_port:
             self._peer_ports[src] = src_port
         if isinstance(message, wire.Heartbeat):
@@ -275,18 +281,31 @@ class Runtime:
             return
         role = self._handlers.get(type(message))
         if role is None:
-            self.stats.drops_by_reason["unexpected-message"] += 1
+            self.stats.dropped(kind, src, "unexpected-message")
             self._drop_log.warning("dropped %s from %s: no role here handles it", type(message).__name__, src)
             return
         try:
             role.on_message(message, src, src_port, dst)
         except Exception:  # the loop must outlive any bug in one message's handling
-            self.stats.drops_by_reason["internal-error"] += 1
+            self.stats.dropped(kind, src, "internal-error")
             log.exception("error handling %s from %s", type(message).__name__, src)
 
-    def _count_and_log_drop(self, error: wire.WireError, src: IPv6Address) -> None:
-        self.stats.drops_by_reason[error.reason] += 1
+    def _count_and_log_drop(self, error: wire.WireError, data: bytes, src: IPv6Address) -> None:
+        """A datagram that did not decode: counted by reason, and by the kind its MH Type
+        field names (when it names one and the header is there to read)."""
+        self.stats.dropped(_claimed_kind(data), src, error.reason)
         self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
+
+    def _name_peers(self) -> None:
+        """The addresses counted as peers (nf/core/stats.py): configured peers, a MAG's LMA,
+        an LMA's authorised MAGs — a set the configuration bounds, whoever sends to us."""
+        settings = self.settings
+        peers = set(settings.peers)
+        if settings.mag is not None:
+            peers.add(settings.mag.lma_address)
+        if self.lma is not None:
+            peers |= self.lma.authorized_mags
+        self.stats.counted_peers = frozenset(peers)
 
     # ----- management plane -----------------------------------------------------------
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:
@@ -337,7 +356,46 @@ class Runtime:
         self.events.configure(new.event_history.max_entries, new.event_history.max_age)
         for step in steps:
             step()
+        self._name_peers()
         log.info("configuration applied")
+
+
+# Message class -> (kind, the field holding its status or trigger); nf.core.stats.MESSAGE_KINDS
+_KINDS: dict[type, tuple[str, str | None]] = {
+    wire.ProxyBindingUpdate: ("pbu", None),
+    wire.ProxyBindingAck: ("pba", "status"),
+    wire.BindingRevocationIndication: ("bri", "trigger"),
+    wire.BindingRevocationAck: ("bra", "status"),
+    wire.BindingError: ("binding-error", "status"),
+    wire.UpdateNotification: ("update-notification", None),
+    wire.UpdateNotificationAck: ("update-notification-ack", "status"),
+}
+
+
+def _kind_and_code(message: wire.Message) -> tuple[str, int | None]:
+    if isinstance(message, wire.Heartbeat):
+        return ("heartbeat-response" if message.response else "heartbeat-request"), None
+    kind, field = _KINDS[type(message)]
+    return kind, getattr(message, field) if field is not None else None
+
+
+# MH Type (octet 2 of the Mobility Header) -> kind, for datagrams that do not decode; Heartbeat
+# and Binding Revocation are told apart by octet 7 (R flag) and octet 6 (B.R. Type).
+_CLAIMED = {int(wire.MhType.BINDING_UPDATE): "pbu", int(wire.MhType.BINDING_ACK): "pba",
+            int(wire.MhType.BINDING_ERROR): "binding-error",
+            int(wire.MhType.UPDATE_NOTIFICATION): "update-notification",
+            int(wire.MhType.UPDATE_NOTIFICATION_ACK): "update-notification-ack"}
+
+
+def _claimed_kind(data: bytes) -> str | None:
+    if len(data) < 3:
+        return None
+    mh_type = data[2]
+    if mh_type == wire.MhType.HEARTBEAT:
+        return None if len(data) < 8 else ("heartbeat-response" if data[7] & 0x01 else "heartbeat-request")
+    if mh_type == wire.MhType.BINDING_REVOCATION:
+        return None if len(data) < 7 else {1: "bri", 2: "bra"}.get(data[6])
+    return _CLAIMED.get(mh_type)
 
 
 # The text of a registering peer, parsed once: a node has a bounded set of peers and each of

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nf import VERSION
 from nf.core.binding_cache import BindingState
+from nf.core.stats import MessageCounters
+
+_UNUSED = MessageCounters()
 
 if TYPE_CHECKING:
     from nf.core.alarms import Alarm
@@ -157,29 +160,44 @@ class TunnelState:
 
 @dataclass(frozen=True, slots=True)
 class PeerState:
-    """One monitored peer: its liveness (RFC 5847) and its counters. Times are wall clock."""
+    """One peer: its liveness (RFC 5847) when the heartbeat monitor watches it, and its
+    message counters (`nf.core.stats`, copies; kinds not exchanged yet are absent). Times
+    are wall clock."""
 
     address: IPv6Address
-    name: str | None
-    liveness: str  # "unknown" | "up" | "down"
-    last_heartbeat_sent: float | None
-    last_heartbeat_received: float | None
-    rtt_us: int | None
-    missed_heartbeats: int
-    heartbeats_sent: int
-    heartbeats_received: int
-    heartbeat_timeouts: int
-    restart_counter: int | None
-    restart_count: int
-    last_restart: float | None
-    last_up: float | None
-    last_down: float | None
-    down_count: int
+    name: str | None = None
+    liveness: str | None = None  # "unknown" | "up" | "down"; None: not monitored
+    last_heartbeat_sent: float | None = None
+    last_heartbeat_received: float | None = None
+    rtt_us: int | None = None
+    missed_heartbeats: int = 0
+    heartbeat_timeouts: int = 0
+    restart_counter: int | None = None
+    restart_count: int = 0
+    last_restart: float | None = None
+    last_up: float | None = None
+    last_down: float | None = None
+    down_count: int = 0
+    messages: Mapping[str, MessageCounters] = field(default_factory=dict)
 
     @property
     def last_change(self) -> float:
         """When the path last went up or down (0 if never)."""
         return max(self.last_up or 0.0, self.last_down or 0.0)
+
+    def count(self, kind: str, what: str) -> int:
+        """`what` ("received", "sent", "dropped", "send_failures") of messages of `kind`."""
+        counters = self.messages.get(kind)
+        return getattr(counters, what) if counters is not None else 0
+
+    @property
+    def heartbeats_sent(self) -> int:
+        """Heartbeat messages sent to the peer: requests and responses (the YANG leaf)."""
+        return self.count("heartbeat-request", "sent") + self.count("heartbeat-response", "sent")
+
+    @property
+    def heartbeats_received(self) -> int:
+        return self.count("heartbeat-request", "received") + self.count("heartbeat-response", "received")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,13 +283,21 @@ def _take_tunnels(runtime: Runtime, keys: Keys) -> tuple[TunnelState, ...]:
     return tuple(rows)
 
 
-def _take_peers(runtime: Runtime, keys: Keys) -> tuple[PeerState, ...] | None:
-    monitor = runtime.liveness
-    if monitor is None:
-        return None
-    if keys is None:
-        return tuple(monitor.peer_states())
-    return tuple(state for address in dict.fromkeys(keys) if (state := monitor.peer_state(address)) is not None)
+def _take_peers(runtime: Runtime, keys: Keys) -> tuple[PeerState, ...]:
+    """The monitored peers, and the counted ones that exchanged messages but are not monitored
+    (an authorised MAG whose registrations were all refused), by address."""
+    monitor, stats = runtime.liveness, runtime.stats
+    monitored = monitor.peers() if monitor is not None else ()
+    addresses = sorted(set(monitored) | set(stats.peer_messages)) if keys is None else dict.fromkeys(keys)
+    states = []
+    for address in addresses:
+        state = monitor.peer_state(address) if monitor is not None else None
+        counters = stats.peer_messages.get(address)
+        if state is None and counters is None:
+            continue
+        messages = {kind: c.copy() for kind, c in (counters or {}).items() if c != _UNUSED}
+        states.append(replace(state, messages=messages) if state is not None else PeerState(address, messages=messages))
+    return tuple(states)
 
 
 def _take_counters(runtime: Runtime, keys: Keys) -> Counters:

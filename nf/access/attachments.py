@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from nf.roles.mag_forwarding import RouterAdvertisement, session_key
+from nf.snapshot import BulEntryState
 from nf.settings import MagSettings
 from nf.snapshot import BulEntryState
 

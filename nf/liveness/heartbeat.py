@@ -55,12 +55,9 @@ class ProbeResult:
 
 @dataclass(slots=True)
 class HeartbeatTotals:
-    """Node-wide heartbeat counters (the YANG `statistics/heartbeat` container)."""
+    """Node-wide heartbeat outcomes (the YANG `statistics/heartbeat` container, beside the
+    request and response counts of `Statistics.messages`)."""
 
-    requests_sent: int = 0
-    requests_received: int = 0
-    responses_sent: int = 0
-    responses_received: int = 0
     timeouts: int = 0
     paths_down: int = 0
     peer_restarts: int = 0
@@ -196,16 +193,13 @@ class HeartbeatMonitor:
         peer = self._peers.get(src)
         if peer is not None:
             peer.last_received = self._ctx.clock.wall()
-            self._ctx.stats.heartbeats_received[str(src)] += 1
             counter = _restart_counter(message)
             if counter is not None:
                 self._check_restart(peer, counter)
         if message.response:
-            self.totals.responses_received += 1
             if not message.unsolicited:
                 self._on_response(message.sequence, src, now)
         else:
-            self.totals.requests_received += 1
             self._answer(message, src, src_port)
 
     def _answer(self, request: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
@@ -213,10 +207,7 @@ class HeartbeatMonitor:
         # our Restart Counter.
         reply = wire.Heartbeat(sequence=request.sequence, response=True,
                                options=(wire.RestartCounterOption(self._ctx.restart_counter),))
-        if self._ctx.send(reply, src, src_port or None):
-            self.totals.responses_sent += 1
-            if src in self._peers:  # per-peer counters only for peers: senders are unbounded
-                self._ctx.stats.heartbeats_sent[str(src)] += 1
+        self._ctx.send(reply, src, src_port or None)
 
     def _on_response(self, sequence: int, src: IPv6Address, now: float) -> None:
         probe = self._probes.get(sequence)
@@ -287,9 +278,7 @@ class HeartbeatMonitor:
     def _send_request(self, peer: PeerLiveness) -> int:
         sequence = self._take_sequence()
         peer.last_sent = self._ctx.clock.wall()
-        if self._ctx.send(wire.Heartbeat(sequence=sequence), peer.address, None):
-            self.totals.requests_sent += 1
-            self._ctx.stats.heartbeats_sent[str(peer.address)] += 1
+        self._ctx.send(wire.Heartbeat(sequence=sequence), peer.address, None)
         return sequence
 
     def _take_sequence(self) -> int:
@@ -360,8 +349,6 @@ class HeartbeatMonitor:
         self._probes[sequence] = _PendingProbe(address, self._ctx.clock.monotonic(), future)
         timer = self._ctx.timers.call_later(timeout, self._finish_probe, sequence, None)
         if self._ctx.send(wire.Heartbeat(sequence=sequence), address, None):
-            self.totals.requests_sent += 1
-            self._ctx.stats.heartbeats_sent[str(address)] += 1
             if peer is not None:
                 peer.last_sent = self._ctx.clock.wall()
         else:
@@ -388,12 +375,10 @@ class HeartbeatMonitor:
         return self._state(peer) if peer is not None else None
 
     def _state(self, peer: PeerLiveness) -> PeerState:
-        stats, text = self._ctx.stats, str(peer.address)
         return PeerState(
             address=peer.address, name=peer.name, liveness=peer.state.value,
             last_heartbeat_sent=peer.last_sent, last_heartbeat_received=peer.last_received, rtt_us=peer.rtt_us,
-            missed_heartbeats=peer.missed, heartbeats_sent=stats.heartbeats_sent[text],
-            heartbeats_received=stats.heartbeats_received[text], heartbeat_timeouts=stats.heartbeat_timeouts[text],
+            missed_heartbeats=peer.missed, heartbeat_timeouts=self._ctx.stats.heartbeat_timeouts[str(peer.address)],
             restart_counter=peer.restart_counter, restart_count=peer.restart_count,
             last_restart=peer.last_restart, last_up=peer.last_up, last_down=peer.last_down,
             down_count=peer.down_count)

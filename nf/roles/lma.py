@@ -192,6 +192,11 @@ class LmaRole:
                     pool.reserve(prefix)
         return apply
 
+    @property
+    def authorized_mags(self) -> frozenset[IPv6Address]:
+        """The MAGs that may register here (peers, lma/allowed-mag, policies' allowed-mag)."""
+        return frozenset(self._authorized_mags)
+
     # ----- Role -----------------------------------------------------------------------
     async def start(self) -> None:
         """Nothing to start: bindings are created by the first PBU."""
@@ -246,7 +251,6 @@ class LmaRole:
     def _on_pbu(self, pbu: ProxyBindingUpdate, src: IPv6Address, port: int) -> None:
         """RFC 5213 §5.3.1, in its order: steps 1-8 (`_admit`), 9 (`_check_freshness`),
         10-12 (`_check_options`), 13 (the §5.4.1 association, then §5.3.2-§5.3.5)."""
-        self.ctx.stats.pbu_received += 1
         request = PbuRequest.of(pbu)
         association: _Association | None = None
         try:
@@ -537,7 +541,6 @@ class LmaRole:
         self._send_pba(pba, src, port)
 
     def _send_pba(self, pba, dst: IPv6Address, port: int) -> None:
-        self.ctx.stats.pba_sent_by_status[pba.status] += 1
         self.ctx.send(pba, dst, port or None)
 
     # ----- HI=4: waiting for the previous MAG (MaxDelayBeforeNewBCEAssign) ----------------
@@ -788,9 +791,8 @@ class LmaRole:
         return count
 
     def _on_bra(self, ack: BindingRevocationAck, src: IPv6Address) -> None:
-        self.ctx.stats.bra_received_by_status[ack.status] += 1
         if self.revocations.on_ack(ack, src) is None:
-            self.ctx.stats.drops_by_reason["unexpected-bra"] += 1
+            self.ctx.stats.dropped("bra", src, "unexpected-bra")
 
     def _on_revocation_done(self, revocation: Revocation) -> None:
         """Remove what was revoked, whether the MAG answered or not (RFC 5846 section 8)."""

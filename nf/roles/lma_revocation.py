@@ -100,7 +100,6 @@ class RevocationTracker:
 
     def _transmit(self, revocation: Revocation, sent_at: float) -> None:
         """Send (again) and wait MINDelayBRIs, doubled at each retransmission."""
-        self._ctx.stats.bri_sent_by_trigger[revocation.trigger] += 1
         self._ctx.send(revocation.message, revocation.mag, None)
         delay = self._min_delay * (2 ** revocation.retransmissions)
         revocation._timer = self._ctx.timers.schedule(sent_at + delay, self._on_timeout, revocation)

@@ -209,10 +209,9 @@ class MagRole:
 
     def _on_pba(self, pba: ProxyBindingAck, src: IPv6Address) -> None:
         """RFC 5213 §6.9.1.2."""
-        self.ctx.stats.pba_received_by_status[pba.status] += 1
         entry = self._match(pba, src)
         if entry is None:  # #5: matches no PBU sent recently
-            self._drop("pba-unmatched")
+            self.ctx.stats.dropped("pba", src, "pba-unmatched")
             return
         if self._echo_differs(pba, entry):  # #6: ignored, and no more PBUs until an operator acts
             self._drop("pba-options-differ")
@@ -266,7 +265,8 @@ class MagRole:
     def _accept(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
         prefixes = tuple(o.prefix for o in pba.options if isinstance(o, HomeNetworkPrefixOption))
         if not prefixes or any(p.prefixlen == 0 for p in prefixes):
-            self._drop("pba-without-home-network-prefix")  # RFC 5213 6.9.1.2: no service without one
+            # RFC 5213 6.9.1.2: no service without one
+            self.ctx.stats.dropped("pba", entry.lma_address, "pba-without-home-network-prefix")
             return
         if pba.lifetime == 0:  # accepted with nothing granted: the binding ends here
             _session(entry).cancel_timers()
@@ -364,10 +364,8 @@ class MagRole:
 
     def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, src_port: int) -> None:
         """RFC 5846 section 9 (MAG side): remove the sessions named, answer with a BRA."""
-        stats = self.ctx.stats
-        stats.bri_received_by_trigger[bri.trigger] += 1
         if src != self.settings.mag.lma_address and src != self.settings.mag.standby_lma_address:
-            self._drop("bri-from-unknown-peer")
+            self.ctx.stats.dropped("bri", src, "bri-from-unknown-peer")
             return
         mn = _first(bri.options, MobileNodeIdentifierOption)
         if bri.global_:
@@ -386,8 +384,7 @@ class MagRole:
             self._delete(entry, "revoked", **{"revocation-trigger": bri.trigger})
         reply = BindingRevocationAck(status=status, sequence=bri.sequence, proxy=bri.proxy, global_=bri.global_,
                                      options=(mn,) if mn is not None else ())
-        if self.ctx.send(reply, src, src_port or None):
-            stats.bra_sent_by_status[status] += 1
+        self.ctx.send(reply, src, src_port or None)
 
     def _named_sessions(self, bri: BindingRevocationIndication, nai: str,
                         lma: IPv6Address) -> list[BindingUpdateListEntry]:
@@ -536,8 +533,7 @@ class MagRole:
         ))
         session.last_sent_wall = self.ctx.clock.wall()
         session.recent_sends.append(self.ctx.clock.monotonic())
-        if self.ctx.send(pbu, entry.lma_address, None):
-            self.ctx.stats.pbu_sent += 1
+        self.ctx.send(pbu, entry.lma_address, None)
         session.retransmit_timer = self.ctx.timers.call_later(session.timeout, self._on_retransmit_timer,
                                                                entry, lifetime)
         entry.next_retransmission = self.ctx.clock.monotonic() + session.timeout

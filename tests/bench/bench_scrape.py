@@ -16,8 +16,7 @@ import urllib.request
 from dataclasses import replace
 
 from exporters.http import MetricsServer, build_registry
-from exporters.source import FakeSource, idle_snapshot, peer, pool
-from nf.core.stats import Statistics
+from exporters.source import FakeSource, idle_snapshot, peer, pool, statistics
 from nf.roles.mag import MagCounters
 from nf.snapshot import BindingCounts, TunnelState
 
@@ -29,9 +28,9 @@ POOLS = 10
 def _source(bindings: int) -> FakeSource:
     busy = bindings > 0
     base = idle_snapshot(("lma",))
-    stats = Statistics(pbu_received=3 * bindings, handovers=bindings // 3)
-    stats.pba_sent_by_status.update({0: 3 * bindings - bindings // 50} if busy else {})
-    stats.pba_sent_by_status.update({152: bindings // 100, 154: bindings // 100} if busy else {})
+    stats = statistics(pbu_received=3 * bindings, handovers=bindings // 3,
+                       pba_sent={0: 3 * bindings - bindings // 50, 152: bindings // 100, 154: bindings // 100}
+                       if busy else {})
     mag = MagCounters()
     mag.pba_rtt_seconds.extend([0.001, 0.002, 0.01] * (300 if busy else 0))
     source = FakeSource(state=base)

@@ -16,8 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from exporters.collector import Collector
 from exporters.http import MetricsServer
-from exporters.source import FakeSource, peer
-from nf.core.stats import Statistics
+from exporters.source import FakeSource, peer, statistics
 from nf.snapshot import BindingCounts
 from tests.exporters.promql import metric_names, sample_names
 
@@ -122,7 +121,7 @@ def test_counter_rates_are_computed_from_scrapes(prometheus, source):
         nonlocal step
         step += 1
         # keeps rising between scrapes
-        source.update(counters=replace(source.state.counters, statistics=Statistics(handovers=9 + step * 10)))
+        source.update(counters=replace(source.state.counters, statistics=statistics(handovers=9 + step * 10)))
         rate = prometheus.value("rate(dmm_handovers_total[10s])")
         return rate is not None and rate > 0
 

@@ -38,14 +38,27 @@ def lma_config(out: Path) -> Path:
     return out
 
 
-class ServiceThread:
-    """``dmm-nf run`` with lma.xml, its loop in a thread; ``stop()`` ends it."""
+def loopback_configs(tmp: Path) -> tuple[Path, Path]:
+    """lma.xml and mag.xml signalling to each other over UDP on loopback, on free ports."""
+    ports = {"lma": _free_port(socket.SOCK_DGRAM), "mag": _free_port(socket.SOCK_DGRAM)}
+    paths = []
+    for role, other in (("lma", "mag"), ("mag", "lma")):
+        tree = etree.parse(str(ROOT / "yang" / "examples" / f"{role}.xml"))
+        tree.find(f"{{{NS}}}transport/{{{NS}}}udp-port").text = str(ports[role])
+        tree.find(f"{{{NS}}}peers/{{{NS}}}peer/{{{NS}}}udp-port").text = str(ports[other])
+        paths.append(tmp / f"{role}.xml")
+        tree.write(str(paths[-1]))
+    return paths[0], paths[1]
 
-    def __init__(self, tmp: Path) -> None:
+
+class ServiceThread:
+    """``dmm-nf run`` with lma.xml (or `config`), its loop in a thread; ``stop()`` ends it."""
+
+    def __init__(self, tmp: Path, config: Path | None = None) -> None:
         """``tmp`` holds the config file and the state directory; a second service on the
-        same ``tmp`` is the same node booting again."""
+        same ``tmp`` (and config) is the same node booting again."""
         self.tmp = tmp
-        self.config = tmp / "lma.xml"
+        self.config = config or tmp / "lma.xml"
         if not self.config.exists():
             lma_config(self.config)
         self.service: Any = None
@@ -72,7 +85,7 @@ class ServiceThread:
         from nf.config import load_config
 
         options = ServiceOptions(config_path=self.config, netconf_port=_free_port(), metrics_port=_free_port(),
-                                 state_dir=self.tmp / "state")
+                                 state_dir=self.tmp / f"state-{self.config.stem}")
         self.service = Service(load_config(self.config), options, lambda name: self.tmp / name)
         await self.service.start()
         self._loop = asyncio.get_running_loop()
@@ -84,6 +97,10 @@ class ServiceThread:
     @property
     def port(self) -> int:
         return self.service.netconf.port
+
+    @property
+    def metrics_url(self) -> str:
+        return self.service.metrics.url + "/metrics"
 
     def on_loop(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` run on the service's loop, where the runtime's state lives."""

@@ -79,7 +79,7 @@ def test_registration_creates_a_binding_and_publishes_binding_created():
     assert event.data["mn-identifier"] == MN and event.data["link-layer-id"] == "02:00:00:00:00:01"
     assert event.data["home-network-prefix"] == [str(prefix)] and event.data["proxy-coa"] == str(MAG1)
     assert h.lma.counters.initial_registrations == 1 and h.stats.bindings_created == 1
-    assert h.stats.pba_sent_by_status == {0: 1}
+    assert [s.message.status for s in h.sent] == [0]
 
 
 def test_static_prefixes_of_the_profile_are_all_assigned():

@@ -43,7 +43,6 @@ def test_revoke_sends_a_proxy_bri_with_the_trigger_identity_and_prefixes():
     assert [o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)] == [prefix]
     assert [o.identifier for o in bri.options if isinstance(o, MobileNodeLinkLayerIdentifierOption)] == [LL]
     assert h.lma.binding(MN, LL).state is BindingState.REVOCATION_PENDING
-    assert h.stats.bri_sent_by_trigger == {ADMIN: 1}
 
 
 def test_scapy_reads_the_bri_type_trigger_and_proxy_flag():
@@ -54,7 +53,7 @@ def test_scapy_reads_the_bri_type_trigger_and_proxy_flag():
     assert (layer.brtype, layer.code, str(layer.flags)) == (1, 1, "P")
 
 
-def test_bra_deletes_the_binding_and_is_counted_by_status():
+def test_bra_deletes_the_binding_and_reports_its_status():
     h = Harness()
     [prefix] = prefixes_of(h.register(MAG1))
     [revocation] = h.lma.begin_revocation(MN, ADMIN)
@@ -62,7 +61,6 @@ def test_bra_deletes_the_binding_and_is_counted_by_status():
     assert (revocation.done, revocation.status, revocation.revoked) == (True, 0, 1)
     assert h.lma.binding(MN, LL) is None
     assert h.dataplane.route(RouteKind.DOWNLINK, prefix) is None
-    assert h.stats.bra_received_by_status == {0: 1}
     [event] = h.events_of("binding-deleted")
     assert (event.data["reason"], event.data["revocation-trigger"]) == ("revoked", ADMIN)
 
@@ -83,7 +81,6 @@ def test_lost_bra_is_retransmitted_with_the_same_sequence_then_given_up():
     assert (revocation.done, revocation.timed_out, revocation.status) == (True, True, None)
     assert h.lma.binding(MN, LL) is None
     assert (h.lma.counters.bri_retransmissions, h.lma.counters.bri_timeouts) == (1, 1)
-    assert h.stats.bri_sent_by_trigger == {ADMIN: 2}
 
 
 def test_bra_to_the_retransmission_completes_the_revocation():

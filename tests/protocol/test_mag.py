@@ -163,7 +163,7 @@ def test_attach_sends_a_pbu_with_the_rfc_5213_flags_and_options(h):
     assert options_of(pbu, MobileNodeLinkLayerIdentifierOption)[0].identifier == bytes.fromhex("020000aabbcc")
     assert options_of(pbu, LinkLocalAddressOption) == []  # RFC 5213 §6.9.1.1 #9: a fixed one is configured
     assert options_of(pbu, TimestampOption)[0].to_time() == pytest.approx(WALL_START, abs=1 / 65536)
-    assert h.stats.pbu_sent == 1
+    assert len(h.pbus()) == 1
     assert h.mag.entry(MN, "02:00:00:aa:bb:cc").state == "registering"
 
 
@@ -255,7 +255,7 @@ def test_accepted_pba_installs_forwarding_router_advertisement_and_publishes_bin
     assert created.kind == "binding-created"
     assert created.data["mn-identifier"] == MN and created.data["home-network-prefix"] == [str(HNP)]
     assert created.data["proxy-coa"] == str(MAG) and created.data["lifetime"] == 3600
-    assert h.stats.pba_received_by_status == {0: 1} and h.stats.bindings_created == 1
+    assert h.stats.bindings_created == 1
     assert list(h.mag.counters.pba_rtt_seconds) == [pytest.approx(0.25)]
     assert h.timers.next_deadline() == pytest.approx(h.clock.now + 3600 - 30)  # refresh-advance 30 s
 
@@ -303,7 +303,7 @@ def test_unanswered_first_registration_backs_off_1_5_3_6_12_24_32_then_gives_up(
     assert len(pbus) == 6
     assert [p.sequence for p in pbus] == list(range(1, 7))  # a fresh sequence number each time
     assert h.clock.now == pytest.approx(start + 46.5 + 32)
-    assert h.stats.pbu_retransmitted == 5 and h.stats.pbu_sent == 6
+    assert h.stats.pbu_retransmitted == 5 and len(h.pbus()) == 6
     assert h.mag.counters.pba_timeouts == 1
     assert h.mag.entry(MN) is None and h.dataplane.installed() == {}
     deleted = h.events.history()[-1]
@@ -408,7 +408,6 @@ def test_every_rejection_ends_service_to_the_mobile_node(h, status):
         assert entry is None
     assert h.dataplane.installed() == {} and h.mag.advertisement(MN) is None
     assert h.mag.counters.pba_rejected_by_status == {status: 1}
-    assert h.stats.pba_received_by_status[status] >= 1
     deleted = h.events.history()[-1]
     assert (deleted.kind, deleted.data["reason"], deleted.data["mn-identifier"]) == ("binding-deleted", "rejected", MN)
     pbus = len(h.pbus())
@@ -568,7 +567,7 @@ def test_bri_for_a_known_binding_removes_it_and_answers_success(h):
     assert h.mag.entry(MN) is None and h.dataplane.installed() == {}
     deleted = h.events.history()[-1]
     assert deleted.data["reason"] == "revoked" and deleted.data["revocation-trigger"] == 1
-    assert h.stats.bri_received_by_trigger == {1: 1} and h.stats.bra_sent_by_status == {0: 1}
+    assert [m.status for m, _, _ in h.sent if isinstance(m, wire.BindingRevocationAck)] == [0]
 
 
 def test_bri_for_an_unknown_binding_answers_binding_does_not_exist(h):

@@ -122,8 +122,8 @@ def test_peer_keys_select_only_the_peers_named(tmp_path):
 def test_the_values_are_detached_from_the_live_state(tmp_path):
     async def scenario(runtime):
         snap = take(runtime, SnapshotRequest.of("counters", "bindings"))
-        runtime.stats.pbu_received += 5
-        runtime.stats.drops_by_reason["truncated"] += 1
+        runtime.stats.received("pbu", None)
+        runtime.stats.dropped(None, None, "truncated")
         fill(runtime.lma.cache, 1)
         after = take(runtime, SnapshotRequest.of("bindings"))
         runtime.lma.cache.clear()
