@@ -13,6 +13,7 @@ from ncclient import manager
 from mgmt.lab_cli import Lab
 from nf.lab.configs import PASSWORD, USER, mn_identifier
 from nf.lab.topology import HOME_PREFIX
+from tests.e2e.test_daemon import wait_for
 
 pytestmark = pytest.mark.root
 
@@ -28,17 +29,6 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         yield running
     finally:
         running.down()
-
-
-def wait_for(condition, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def probe(lab: Lab, host: str, **target) -> dict:
