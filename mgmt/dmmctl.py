@@ -94,7 +94,7 @@ Result = tuple[Any, str]
 def cmd_status(client: Client, args: argparse.Namespace) -> Result:
     data = client.get("<node/><peers><peer><address/><liveness-state/></peer></peers><statistics/>"
                       "<prefix-pools/><binding-update-list><entry><mn-identifier/><state/></entry>"
-                      "</binding-update-list><alarms/>")
+                      "</binding-update-list>", alarms="<summary/>")
     node = data.get("node", {})
     stats = data.get("statistics", {})
     peers = data.get("peers", {}).get("peer", [])
@@ -110,7 +110,9 @@ def cmd_status(client: Client, args: argparse.Namespace) -> Result:
         "peers-up": up,
         "peers-down": sum(1 for p in peers if p.get("liveness-state") == "down"),
         "peers-unknown": sum(1 for p in peers if p.get("liveness-state") not in ("up", "down")),
-        "active-alarms": sum(1 for a in data.get("alarms", {}).get("alarm", []) if not a.get("is-cleared")),
+        # RFC 8632 summary: alarms neither cleared nor closed need someone's attention
+        "active-alarms": sum(r.get("not-cleared-not-closed", 0)
+                             for r in data["alarms"].get("summary", {}).get("alarm-summary", [])),
         "pools": data.get("prefix-pools", {}).get("pool", []),
         "statistics": stats,
     }

@@ -34,6 +34,8 @@ EXIT_TIMEOUT = 6
 
 NS = "urn:dmm-nf:yang:dmm-nf"
 MODULE = "dmm-nf"
+ALARMS_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 # ncclient's reader polls every TICK seconds (default 0.1 s, i.e. ~100 ms per RPC).
 nc_session.TICK = 0.002
@@ -158,10 +160,22 @@ class Client:
             raise CliError(f"{what}: the session was lost: {e}", EXIT_FAILURE) from None
 
     # ----- reads -----------------------------------------------------------------------
-    def get(self, subtree: str) -> dict[str, Any]:
-        """Operational state selected by a subtree filter (the content of <dmm-nf>)."""
-        reply = self._call("get", self._manager.get, filter=("subtree", f'<dmm-nf xmlns="{NS}">{subtree}</dmm-nf>'))
-        return self.parse_data(reply.data_ele).get(MODULE, {})
+    def get(self, subtree: str, alarms: str | None = None) -> dict[str, Any]:
+        """Operational state selected by a subtree filter (the content of <dmm-nf>); with
+        `alarms`, also that content of /ietf-alarms:alarms, returned under the key "alarms"."""
+        if alarms is None:
+            reply = self._call("get", self._manager.get, filter=("subtree", f'<dmm-nf xmlns="{NS}">{subtree}</dmm-nf>'))
+            return self.parse_data(reply.data_ele).get(MODULE, {})
+        data = self.get_data(f'<dmm-nf xmlns="{NS}">{subtree}</dmm-nf><alarms xmlns="{ALARMS_NS}">{alarms}</alarms>')
+        return {**data.get(MODULE, {}), "alarms": data.get("alarms", {})}
+
+    def get_data(self, subtree_filter: str) -> dict[str, Any]:
+        """Operational state selected by a subtree filter of any modules (several top-level
+        elements allowed), keyed by top-level node name."""
+        request = etree.fromstring(f'<get xmlns="{NC_NS}"><filter type="subtree">{subtree_filter}</filter></get>')
+        reply = self._call("get", self._manager.dispatch, request)
+        data = etree.fromstring(reply.xml.encode()).find(f"{{{NC_NS}}}data")
+        return self.parse_data(data) if data is not None else {}
 
     def get_config(self, datastore: str) -> etree._Element:
         """The <data> element of <get-config> on running, candidate or startup."""

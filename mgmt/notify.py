@@ -1,4 +1,6 @@
-"""Runtime events become NETCONF notifications of module dmm-nf.
+"""Runtime events become NETCONF notifications of module dmm-nf, and the alarm list's
+events the notifications of ietf-alarms (RFC 8632 alarm-notification, and operator-action,
+a notification tied to the alarm entry it is about).
 
 The runtime publishes one event per state change with the notification's leaf names as data
 (nf/core/events.py). Building and validating a libyang notification costs far more than the
@@ -24,6 +26,11 @@ from nf.core.events import Event
 log = logging.getLogger(__name__)
 
 MODULE = "dmm-nf"
+# Modules whose top-level notifications events become, searched in this order.
+MODULES = (MODULE, "ietf-alarms")
+# Notifications tied to a list entry (RFC 7950 §7.16.2): event kind -> (list path, its keys).
+NESTED = {"operator-action": ("/ietf-alarms:alarms/alarm-list/alarm",
+                              ("resource", "alarm-type-id", "alarm-type-qualifier"))}
 _INT64 = {libyang.Type.INT64, libyang.Type.UINT64, libyang.Type.DEC64}
 
 
@@ -34,7 +41,7 @@ class EventNotifier:
         self.dropped = 0
         self.invalid = 0
         self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=capacity)
-        self._schemas: dict[str, dict[str, Any] | None] = {}
+        self._schemas: dict[str, tuple[str, dict[str, Any]] | None] = {}
         self._thread = threading.Thread(target=self._run, name="notifications", daemon=True)
         self._thread.start()
 
@@ -56,16 +63,17 @@ class EventNotifier:
                 tree = self.build(event)
             except libyang.LibyangError as e:
                 self.invalid += 1
-                log.warning("event %s does not fit notification %s:%s: %s", event.kind, MODULE, event.kind, e)
+                log.warning("event %s does not fit its notification: %s", event.kind, e)
                 continue
             if tree is not None:
                 self.publish(tree)
 
     def build(self, event: Event) -> libyang.DNode | None:
         """The notification for `event`, or None when the model has no notification of that name."""
-        leaves = self._leaves(event.kind)
-        if leaves is None:
+        found = self._schema(event.kind)
+        if found is None:
             return None
+        path, leaves = found
         body = {}
         for name, value in event.data.items():
             snode = leaves.get(name)
@@ -74,17 +82,44 @@ class EventNotifier:
             converted = _convert(snode, value)
             if converted is not None:
                 body[name] = converted
-        text = json.dumps({f"{MODULE}:{event.kind}": body}, ensure_ascii=False)
+        nested = NESTED.get(event.kind)
+        if nested is None:
+            document = {path.lstrip("/"): body}
+        else:  # the notification sits in its list entry, whose keys the event's data carries
+            list_path, keys = nested
+            entry = {key: str(event.data.get(key, "")) for key in keys}
+            entry[event.kind] = {k: v for k, v in body.items() if k not in keys}
+            document = _nest(list_path, [entry])
+        text = json.dumps(document, ensure_ascii=False)
         return self.ctx.parse_op_mem("json", text, libyang.DataType.NOTIF_YANG)
 
-    def _leaves(self, kind: str) -> dict[str, Any] | None:
+    def _schema(self, kind: str) -> tuple[str, dict[str, Any]] | None:
         if kind not in self._schemas:
-            try:
-                snode = next(self.ctx.find_path(f"/{MODULE}:{kind}"), None)
-            except libyang.LibyangError:
-                snode = None
-            self._schemas[kind] = {c.name(): c for c in snode} if isinstance(snode, libyang.schema.SNotif) else None
+            self._schemas[kind] = notification_schema(self.ctx, kind)
         return self._schemas[kind]
+
+
+def notification_schema(ctx: libyang.Context, kind: str) -> tuple[str, dict[str, Any]] | None:
+    """(schema path, leaves by name) of the notification an event of `kind` becomes, or None
+    when the model has none: a top-level notification of MODULES, or one in NESTED."""
+    paths = [f"{NESTED[kind][0]}/{kind}"] if kind in NESTED else [f"/{m}:{kind}" for m in MODULES]
+    for path in paths:
+        try:
+            snode = next(ctx.find_path(path), None)
+        except libyang.LibyangError:
+            continue
+        if isinstance(snode, libyang.schema.SNotif):
+            return path, {c.name(): c for c in snode}
+    return None
+
+
+def _nest(list_path: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """'/m:a/b/c' and entries of list c -> {"m:a": {"b": {"c": entries}}}."""
+    names = list_path.strip("/").split("/")
+    document: Any = entries
+    for name in reversed(names):
+        document = {name: document}
+    return document
 
 
 def _convert(snode, value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""The operational state tree: the runtime's snapshot as `/dmm-nf:dmm-nf` config-false data.
+"""The operational state tree: the runtime's snapshot as `/dmm-nf:dmm-nf` config-false data,
+and its alarms as `/ietf-alarms:alarms` (mgmt/alarm_state.py).
 
 A read (`<get>`, `<get-data>` on operational) asks the runtime for one snapshot
 (nf/snapshot.py) holding only what its filter can select: the filter's plan names the
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import libyang
 
+from mgmt import alarm_state
 from mgmt.binding_xml import BindingPrinter
 from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
 from mgmt.yang_values import date_and_time, link_layer_bytes, link_layer_text
@@ -85,12 +87,16 @@ class OperationalState:
     # ----- entry point (NETCONF thread) -----------------------------------------------
     def build(self, request: ReadRequest) -> Optional[State]:
         plan = request.plan
-        if not plan.selects(TOP):
+        own, alarms = plan.selects(TOP), plan.selects(alarm_state.TOP)
+        if not own and not alarms:
             return None
-        wanted = [name for name in CONTAINERS if plan.selects(f"{TOP}/{name}")]
-        snapshot = self.runtime.snapshot(snapshot_request(plan, wanted))
+        wanted = [name for name in CONTAINERS if plan.selects(f"{TOP}/{name}")] if own else []
+        wanted_request = snapshot_request(plan, wanted)
+        if alarms:  # both modules' state from the same instant: one snapshot
+            wanted_request = SnapshotRequest(wanted_request.sections | {"alarms"}, wanted_request.keys)
+        snapshot = self.runtime.snapshot(wanted_request)
         data = {name: CONTAINERS[name].build(self, snapshot) for name in wanted if name != "binding-cache"}
-        if self.extra is not None:
+        if self.extra is not None and own:
             data.update(self.extra(plan))
         splices = []
         cache = snapshot.binding_cache
@@ -103,11 +109,13 @@ class OperationalState:
                 splices.append(Splice(token, "binding", lambda: printer.xml_pieces(cache.rows)))
             else:
                 data["binding-cache"] = {"binding": [printer.json(row) for row in cache.rows]}
-        data = _compact(data)
-        if not data:
+        document = {key: value for key, value in (
+            ("dmm-nf:dmm-nf", _compact(data)),
+            (f"{alarm_state.MODULE}:alarms", alarm_state.build(snapshot.alarms, plan) if alarms else None)) if value}
+        if not document:
             return None
         # UTF-8 as it is: libyang's JSON parser does not join \u surrogate pairs
-        text = json.dumps({"dmm-nf:dmm-nf": data}, ensure_ascii=False)
+        text = json.dumps(document, ensure_ascii=False)
         return State(self.ctx.parse_data_mem(text, "json", parse_only=True, strict=True), splices)
 
     # ----- mappers (snapshot -> YANG JSON) ----------------------------------------------
@@ -285,18 +293,6 @@ class OperationalState:
             "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
         })
 
-    def _alarms(self, snap: Snapshot) -> dict[str, Any]:
-        return _list("alarm", [_compact({
-            "alarm-type": f"dmm-nf-types:{a.alarm_type}",
-            "resource": a.resource,
-            "severity": a.severity,
-            "is-cleared": a.is_cleared,
-            "raised-time": date_and_time(a.raised_time),
-            "cleared-time": date_and_time(a.cleared_time),
-            "last-changed": date_and_time(a.last_changed),
-            "text": a.text,
-        }) for a in snap.alarms or ()])
-
     def _event_history(self, snap: Snapshot) -> dict[str, Any]:
         events = []
         for seq, ev in enumerate(snap.events or (), start=1):
@@ -323,7 +319,6 @@ CONTAINERS: dict[str, Container] = {
     "tunnels": Container(("tunnels",), OperationalState._tunnels),
     "peers": Container(("peers", "data_path"), OperationalState._peers, "peer", "peers"),
     "data-path": Container(("data_path",), OperationalState._data_path),
-    "alarms": Container(("alarms",), OperationalState._alarms),
     "statistics": Container(("counters", "bindings", "data_path"),
                             lambda state, snap: {**state._statistics(snap), **state._data_path_statistics(snap)}),
     "event-history": Container(("events",), OperationalState._event_history),

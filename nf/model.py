@@ -7,7 +7,7 @@ import libyang
 from _libyang import ffi, lib
 
 # Our modules, in load order (types first).
-DMM_MODULES: tuple[str, ...] = ("dmm-nf-types", "dmm-nf")
+DMM_MODULES: tuple[str, ...] = ("dmm-nf-types", "dmm-nf-alarms", "dmm-nf")
 
 # Vendored IETF/IANA modules the product implements, with the features it implements.
 # The NETCONF server relies on these; ietf-inet-types and ietf-yang-types come in as imports.
@@ -26,6 +26,8 @@ IETF_MODULES: dict[str, tuple[str, ...]] = {
     # no "origin": <get-data> answers with-origin with operation-not-supported
     "ietf-netconf-nmda": ("with-defaults",),
     "iana-crypt-hash": ("crypt-hash-md5", "crypt-hash-sha-256", "crypt-hash-sha-512"),
+    # RFC 8632: why these three and not shelving, profiles or correlation is in docs/alarms.md
+    "ietf-alarms": ("operator-actions", "alarm-history", "alarm-summary"),
 }
 
 

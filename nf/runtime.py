@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from nf import wire
-from nf.core.alarms import AlarmTable
+from nf.alarms import AlarmList, AlarmRules, AlarmType, inventory
 from nf.liveness.data_path import DataPathService
 from nf.liveness.faults import FaultDispatcher
 from nf.liveness.heartbeat import HeartbeatMonitor
@@ -66,7 +66,9 @@ class Runtime:
         self.stats = Statistics()
         self.events = EventBus(max_entries=settings.event_history.max_entries,
                                max_age=settings.event_history.max_age)
-        self.alarms = AlarmTable(self.events, time.time)
+        # RFC 8632 alarm list, raised and cleared from the events by the table in nf/alarms/rules.py
+        self.alarms = AlarmList(self.events, time.time, settings.alarm_control)
+        self._alarm_rules = AlarmRules(self.events, self.alarms)
         self.dataplane = dataplane if dataplane is not None else _make_dataplane(settings)
         self.restart_counter = next_restart_counter(state_dir)
         self.start_wall = time.time()
@@ -336,6 +338,10 @@ class Runtime:
         one way NETCONF and the exporter read state. From the loop itself, use `take`."""
         return self.call(take, self, request, timeout=timeout)
 
+    def alarm_inventory(self) -> list[AlarmType]:
+        """The alarm types this node's roles can raise (roles change only with a restart)."""
+        return inventory(self.settings.node.roles)
+
     def reconfigure(self, new: Settings) -> None:
         """Apply a committed configuration in phases, FRR-northbound style: validate (what
         may change at run time), prepare (every part builds its new state; any refusal aborts
@@ -354,6 +360,7 @@ class Runtime:
         self.settings = new
         self._role_context.settings = new
         self.events.configure(new.event_history.max_entries, new.event_history.max_age)
+        self.alarms.configure(new.alarm_control)
         for step in steps:
             step()
         self._name_peers()

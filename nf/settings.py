@@ -15,7 +15,10 @@ from typing import Any, Mapping
 
 import libyang
 
+from nf.alarms.alarm_list import Control as AlarmControl
+
 TOP = "dmm-nf:dmm-nf"
+ALARMS = "ietf-alarms:alarms"
 
 
 def _name(identity: str) -> str:
@@ -153,6 +156,8 @@ class PoolSettings:
     name: str
     prefix: IPv6Network
     assign_length: int
+    high_threshold: int = 90  # usage-alarm: percent in use that is nearly exhausted
+    hysteresis: int = 10  # percent below high_threshold at which it is normal again
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,7 @@ class Settings:
     self_test: SelfTestSettings
     event_history: EventHistorySettings
     management: ManagementSettings
+    alarm_control: AlarmControl = AlarmControl()  # /ietf-alarms:alarms/control
 
     def has_role(self, role: str) -> bool:
         return role in self.node.roles
@@ -298,10 +304,21 @@ class EnumValues:
 def settings_from_tree(tree: libyang.DNode, ctx: libyang.Context) -> Settings:
     """Build `Settings` from a validated configuration data tree."""
     data = tree.print_dict(include_implicit_defaults=True, with_siblings=True, absolute=True)
-    return settings_from_dict(data.get(TOP) or data.get("dmm-nf") or {}, EnumValues(ctx))
+    return settings_from_dict(data.get(TOP) or data.get("dmm-nf") or {}, EnumValues(ctx),
+                              alarms=data.get(ALARMS) or data.get("alarms"))
 
 
-def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
+def alarm_control_from_dict(d: Mapping[str, Any]) -> AlarmControl:
+    """RFC 8632 /alarms/control; absent leaves take the module's defaults."""
+    limit = d.get("max-alarm-status-changes", 32)
+    return AlarmControl(
+        max_status_changes=None if limit == "infinite" else int(limit),
+        notify_status_changes=d.get("notify-status-changes", "all-state-changes"),
+        notify_severity_level=d.get("notify-severity-level"),
+    )
+
+
+def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[str, Any] | None = None) -> Settings:
     node = d["node"]
     roles = frozenset(_name(r) for r in node.get("role", []))
     t = d.get("timers", {})
@@ -432,7 +449,9 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
         lma=lma,
         mag=mag,
         pools=tuple(
-            PoolSettings(name=p["name"], prefix=IPv6Network(p["prefix"]), assign_length=p.get("assign-length", 64))
+            PoolSettings(name=p["name"], prefix=IPv6Network(p["prefix"]), assign_length=p.get("assign-length", 64),
+                         high_threshold=p.get("usage-alarm", {}).get("high-threshold", 90),
+                         hysteresis=p.get("usage-alarm", {}).get("hysteresis", 10))
             for p in d.get("prefix-pools", {}).get("pool", [])
         ),
         policies=policies,
@@ -490,6 +509,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues) -> Settings:
             metrics_address=met.get("address", "::"),
             metrics_port=met.get("port", 9430),
         ),
+        alarm_control=alarm_control_from_dict((alarms or {}).get("control", {})),
     )
 
 

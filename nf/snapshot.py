@@ -30,7 +30,8 @@ from nf.core.stats import MessageCounters
 _UNUSED = MessageCounters()
 
 if TYPE_CHECKING:
-    from nf.core.alarms import Alarm
+    from nf.alarms.alarm_list import Alarm
+    from nf.alarms.inventory import AlarmType
     from nf.core.events import Event
     from nf.core.stats import Statistics
     from nf.liveness.bfd import BfdCounters, BfdSessionState
@@ -201,6 +202,16 @@ class PeerState:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmsState:
+    """The RFC 8632 alarm list (detached copies of its alarms) and the alarm types the
+    node's roles can raise (the inventory)."""
+
+    alarms: tuple[Alarm, ...]
+    last_changed: int  # milliseconds, wall clock
+    inventory: tuple[AlarmType, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Counters:
     """Every counter of the node, as detached copies: the shared `Statistics`, the RFC 5847
     totals, the transport's, and the counters only the LMA or the MAG role keeps."""
@@ -323,8 +334,10 @@ def _take_data_path(runtime: Runtime, keys: Keys) -> DataPathState | None:
                          probe_counters=dict(prober.counters) if prober is not None else {})
 
 
-def _take_alarms(runtime: Runtime, keys: Keys) -> tuple[Alarm, ...]:
-    return tuple(replace(alarm) for alarm in runtime.alarms.alarms())
+def _take_alarms(runtime: Runtime, keys: Keys) -> AlarmsState:
+    alarms = runtime.alarms
+    return AlarmsState(tuple(alarm.detached() for alarm in alarms.alarms()), alarms.last_changed,
+                       tuple(runtime.alarm_inventory()))
 
 
 def _take_events(runtime: Runtime, keys: Keys) -> tuple[Event, ...]:
@@ -354,7 +367,7 @@ class Snapshot:
     peers: tuple[PeerState, ...] | None = section(_take_peers)  # keys: IPv6Address
     counters: Counters | None = section(_take_counters)
     data_path: DataPathState | None = section(_take_data_path)
-    alarms: tuple[Alarm, ...] | None = section(_take_alarms)
+    alarms: AlarmsState | None = section(_take_alarms)
     events: tuple[Event, ...] | None = section(_take_events)
 
 

@@ -9,7 +9,7 @@ into /128s reports its 2**96 free prefixes exactly.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from ipaddress import IPv6Network
 
 
@@ -45,6 +45,7 @@ class PrefixPool:
         self._free: deque[int] = deque()  # released indexes below the cursor
         self._in_use: set[int] = set()  # allocated or reserved
         self._high_water = 0
+        self.on_change: Callable[[PrefixPool], None] | None = None  # after each change of `used`
 
     @property
     def used(self) -> int:
@@ -86,6 +87,8 @@ class PrefixPool:
         self._in_use.remove(index)
         if index < self._cursor:
             self._free.append(index)
+        if self.on_change is not None:
+            self.on_change(self)
 
     def is_allocated(self, prefix: IPv6Network) -> bool:
         try:
@@ -108,6 +111,8 @@ class PrefixPool:
     def _take(self, index: int) -> IPv6Network:
         self._in_use.add(index)
         self._high_water = max(self._high_water, len(self._in_use))
+        if self.on_change is not None:
+            self.on_change(self)
         return self._prefix_at(index)
 
     def _prefix_at(self, index: int) -> IPv6Network:

@@ -37,6 +37,7 @@ from typing import Callable
 
 from nf.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
 from nf.core.policy import MobileNodePolicy, PolicyStore
+from nf.core.pool_usage import PoolUsageWatch
 from nf.core.prefix_pool import PoolExhausted, PrefixPool, PrefixPoolError, PrefixPools
 from nf.dataplane.base import BindingSpec, DataPlaneError, Route, RouteKind
 from nf.roles.base import BindingForwarding, RoleContext
@@ -147,6 +148,7 @@ class LmaRole:
         self._authorized_mags: set[IPv6Address] = set()
         self._mag_texts: dict[IPv6Address, str] = {}  # the text events carry, by MAG; bounded likewise
         self._delete_binding = self._delete  # one bound method for every lifetime timer, not one each
+        self._pool_usage = PoolUsageWatch(ctx.events)  # pool-usage-high / -normal
         self.prepare_reconfigure(ctx.settings)()
         self.revocations = RevocationTracker(ctx, self._on_revocation_done)
 
@@ -185,6 +187,7 @@ class LmaRole:
 
         def apply() -> None:
             self.pools, self.policies, self._authorized_mags = pools, policies, authorized
+            self._pool_usage.watch(pools, {p.name: (p.high_threshold, p.hysteresis) for p in settings.pools})
             self._mag_texts = {mag: t for mag, t in self._mag_texts.items() if mag in authorized}
             self._anchor_text = address_text(settings.node.address)
             for prefix, pool in static:  # a pool never hands out a static prefix
@@ -798,6 +801,11 @@ class LmaRole:
         """Remove what was revoked, whether the MAG answered or not (RFC 5846 section 8)."""
         self.counters.bri_timeouts = self.revocations.timeouts
         self.counters.bri_retransmissions = self.revocations.retransmissions
+        if revocation.timed_out:  # RFC 5846 section 7.2: no BRA after BRIMaxRetriesNumber retransmissions
+            named = revocation.bindings[0].mn_identifier if not revocation.global_ and revocation.bindings else None
+            self.ctx.events.publish("revocation-failed", peer=address_text(revocation.mag), trigger=revocation.trigger,
+                                    retransmissions=revocation.retransmissions,
+                                    **({"mn-identifier": named} if named else {}))
         reason = revocation.reason
         for entry in revocation.bindings:
             if entry in self.cache and entry.proxy_coa == revocation.mag:

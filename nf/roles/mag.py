@@ -309,7 +309,8 @@ class MagRole:
         else:
             stats.bindings_refreshed += 1
             self.ctx.events.publish("binding-updated", **self._event_data(entry), **{
-                "handoff": False, "handoff-indicator": entry.handoff_indicator, "lifetime": pba.lifetime})
+                "lma-address": str(entry.lma_address), "handoff": False,
+                "handoff-indicator": entry.handoff_indicator, "lifetime": pba.lifetime})
 
     def _retry(self, entry: BindingUpdateListEntry, pba: ProxyBindingAck) -> None:
         """One more registration after a 157 (a fresh timestamp), a 155 (asking the LMA to
@@ -583,6 +584,10 @@ class MagRole:
         session.cancel_timers()
         self._settle(entry)
         self._uninstall(entry)
+        if entry.state is not BulState.DEREGISTERING:  # a node that left needs no alarm
+            self.ctx.events.publish("registration-failed", peer=str(entry.lma_address),
+                                    retransmissions=entry.retransmissions,
+                                    **{"mn-identifier": entry.mn_identifier})
         self._delete(entry, "deregistered" if entry.state is BulState.DEREGISTERING else "path-down")
 
     # ----- refresh and expiry ------------------------------------------------------------

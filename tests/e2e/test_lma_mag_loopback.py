@@ -216,8 +216,12 @@ FAST_HEARTBEAT = f"""<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dm
 </heartbeat></dmm-nf></config>"""
 
 
+AL = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+
+
 def alarms_at(m) -> list[etree._Element]:
-    return m.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><alarms/></dmm-nf>')).data_ele.findall(f".//{{{NS}}}alarm")
+    reply = m.get(filter=("subtree", f'<alarms xmlns="{AL}"><alarm-list/></alarms>'))
+    return reply.data_ele.findall(f".//{{{AL}}}alarm")
 
 
 def test_a_dead_mag_raises_a_path_alarm_that_clears_when_it_returns(lab, tmp_path):
@@ -230,15 +234,15 @@ def test_a_dead_mag_raises_a_path_alarm_that_clears_when_it_returns(lab, tmp_pat
                  .data_ele.findtext(f".//{{{NS}}}liveness-state") == "up", what="path up")
         mag_proc.send_signal(signal.SIGTERM)
         mag_proc.wait(timeout=20)
-        [alarm] = wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{NS}}}is-cleared") == "false"],
+        [alarm] = wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{AL}}}is-cleared") == "false"],
                            what="a raised path alarm")
-        assert alarm.findtext(f"{{{NS}}}alarm-type").endswith("peer-path-down")
-        assert alarm.findtext(f"{{{NS}}}resource") == "::1"
-        assert alarm.findtext(f"{{{NS}}}severity") == "major"
+        assert alarm.findtext(f"{{{AL}}}alarm-type-id").endswith(":signalling-path-down")
+        assert alarm.findtext(f"{{{AL}}}resource").endswith(":address='::1']")
+        assert alarm.findtext(f"{{{AL}}}perceived-severity") == "major"
 
         mag_again, _, _ = start("mag", tmp_path / "again")
         try:
-            wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{NS}}}is-cleared") == "true"],
+            wait_for(lambda: [a for a in alarms_at(lma) if a.findtext(f"{{{AL}}}is-cleared") == "true"],
                      what="the alarm cleared")
         finally:
             mag_again.send_signal(signal.SIGTERM)

@@ -1,6 +1,8 @@
 """The libyang context and the model's protocol defaults, codes and structure."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from functools import lru_cache
 
@@ -27,7 +29,7 @@ def test_yang_dir_holds_the_main_module() -> None:
 
 
 def test_context_implements_our_modules_and_the_netconf_ones(ctx: libyang.Context) -> None:
-    for name in ("dmm-nf", "dmm-nf-types", *IETF_MODULES):
+    for name in ("dmm-nf", "dmm-nf-types", "dmm-nf-alarms", *IETF_MODULES):
         assert ctx.get_module(name).implemented(), name
 
 
@@ -83,7 +85,7 @@ def test_identity_defaults(ctx: libyang.Context) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "binding-cache", "binding-update-list", "tunnels", "alarms", "statistics",
+    "binding-cache", "binding-update-list", "tunnels", "statistics",
     "location-management/anchor", "event-history/event", "node/restart-counter",
     "prefix-pools/pool/used", "peers/peer/liveness-state",
 ])
@@ -99,7 +101,7 @@ def test_binding_cache_is_keyed_by_mn_identifier_and_link_layer_id(ctx: libyang.
 @pytest.mark.parametrize("name", [
     "binding-created", "binding-updated", "binding-deleted", "peer-path-down", "peer-path-up",
     "peer-restart", "data-path-failure", "forwarding-mismatch", "pool-exhausted",
-    "alarm-raised", "alarm-cleared",
+    "registration-failed", "revocation-failed", "pool-usage-high", "pool-usage-normal",
 ])
 def test_notifications_exist(ctx: libyang.Context, name: str) -> None:
     assert snode(ctx, f"/dmm-nf:{name}").keyword() == "notification"
@@ -162,3 +164,43 @@ def test_every_schema_node_has_a_description(ctx: libyang.Context) -> None:
     assert len(nodes) > 300
     missing = [n.schema_path() for n in nodes if not n.description()]
     assert not missing, missing
+
+
+def test_alarms_are_the_ietf_module_and_dmm_nf_has_no_list_of_its_own(ctx: libyang.Context) -> None:
+    assert snode(ctx, "/ietf-alarms:alarms/alarm-list").config_false()
+    assert snode(ctx, "/ietf-alarms:alarm-notification").keyword() == "notification"
+    assert not any(n.name() in ("alarms", "alarm-raised", "alarm-cleared") for n in ctx.get_module("dmm-nf"))
+
+
+ABSTRACT_ALARM_TYPES = {"dmm-nf-alarm", "communications-alarm", "processing-alarm", "mobility-session-update-failed"}
+
+
+def _alarm_entry(type_id: str) -> str:
+    when = "2026-01-01T00:00:00Z"
+    return json.dumps({"ietf-alarms:alarms": {"alarm-list": {"alarm": [{
+        "resource": "/dmm-nf:dmm-nf/dataplane", "alarm-type-id": type_id, "alarm-type-qualifier": "",
+        "time-created": when, "is-cleared": False, "last-raised": when, "last-changed": when,
+        "perceived-severity": "major", "alarm-text": "t",
+        "status-change": [{"time": when, "perceived-severity": "major", "alarm-text": "t"}]}]}}})
+
+
+def test_every_identity_of_dmm_nf_alarms_is_an_inventoried_type_or_abstract() -> None:
+    from nf.alarms import ALARM_TYPES
+
+    declared = set(re.findall(r"^  identity ([\w-]+)", (yang_dir() / "dmm-nf-alarms.yang").read_text(), re.M))
+    assert declared == {t.name for t in ALARM_TYPES} | ABSTRACT_ALARM_TYPES
+
+
+def test_every_alarm_type_derives_from_the_rfc_8632_base(ctx: libyang.Context) -> None:
+    """libyang accepts an identity in alarm-type-id only if it derives from al:alarm-type-id."""
+    from nf.alarms import ALARM_TYPES
+
+    for alarm_type in ALARM_TYPES:
+        ctx.parse_data_mem(_alarm_entry(alarm_type.type_id), "json", parse_only=True, strict=True).free()
+    with pytest.raises(libyang.LibyangError):
+        ctx.parse_data_mem(_alarm_entry("dmm-nf-types:lma"), "json", parse_only=True, strict=True)
+
+
+def test_pool_usage_alarm_defaults_and_the_hysteresis_below_the_threshold(ctx: libyang.Context) -> None:
+    assert str(snode(ctx, f"{TOP}/prefix-pools/pool/usage-alarm/high-threshold").default()) == "90"
+    assert str(snode(ctx, f"{TOP}/prefix-pools/pool/usage-alarm/hysteresis").default()) == "10"

@@ -2,7 +2,8 @@
 test can edit it over NETCONF and look at what the runtime then holds.
 
 The service runs on its own asyncio loop in a thread, as `dmm-nf run` does in its main
-thread; the test speaks NETCONF to it over SSH with ncclient.
+thread; the test speaks NETCONF to it over SSH with ncclient. Events of other parts (BFD,
+the forwarding audit) are injected with `publish(...)`, on the loop like any producer.
 """
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import asyncio
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from lxml import etree
 from ncclient import manager
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "urn:dmm-nf:yang:dmm-nf"
+AL = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+NACM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+ADMIN = ("admin", "admin")  # an operator in the shipped NACM policy
 GUEST = ("guest", "guest")  # a NETCONF user the shipped NACM policy puts in no group
+READER = ("reader", "reader")  # in the monitoring group of `nacm_with_reader()`
 
 
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -26,15 +31,29 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def lma_config(out: Path) -> Path:
-    """lma.xml on free ports, with the user ``guest`` beside ``admin``."""
+def nacm_with_reader() -> str:
+    """The shipped NACM policy, with READER in its monitoring group, as configuration XML."""
+    from mgmt.netconf.nacm import DEFAULT_NACM_XML
+
+    nacm = etree.fromstring(DEFAULT_NACM_XML.read_bytes())
+    group = nacm.find(f"{{{NACM_NS}}}groups/{{{NACM_NS}}}group[{{{NACM_NS}}}name='monitoring']")
+    etree.SubElement(group, f"{{{NACM_NS}}}user-name").text = READER[0]
+    return etree.tostring(nacm, encoding="unicode")
+
+
+def lma_config(out: Path, users: Sequence[tuple[str, str]] = (GUEST,), extra: str = "") -> Path:
+    """lma.xml on free ports (its MAG peer on one nobody listens on), with `users` beside
+    ``admin`` and `extra` top-level configuration XML (NACM, /alarms/control...)."""
     tree = etree.parse(str(ROOT / "yang" / "examples" / "lma.xml"))
     tree.find(f"{{{NS}}}transport/{{{NS}}}udp-port").text = str(_free_port(socket.SOCK_DGRAM))
+    for port in tree.findall(f"{{{NS}}}peers/{{{NS}}}peer/{{{NS}}}udp-port"):
+        port.text = str(_free_port(socket.SOCK_DGRAM))
     netconf = tree.find(f"{{{NS}}}management/{{{NS}}}netconf")
-    user = etree.SubElement(netconf, f"{{{NS}}}user")
-    etree.SubElement(user, f"{{{NS}}}name").text = GUEST[0]
-    etree.SubElement(user, f"{{{NS}}}password").text = f"$0${GUEST[1]}"
-    tree.write(str(out))
+    for name, password in users:
+        user = etree.SubElement(netconf, f"{{{NS}}}user")
+        etree.SubElement(user, f"{{{NS}}}name").text = name
+        etree.SubElement(user, f"{{{NS}}}password").text = f"$0${password}"
+    out.write_text(etree.tostring(tree.getroot(), encoding="unicode") + extra)
     return out
 
 
@@ -54,13 +73,14 @@ def loopback_configs(tmp: Path) -> tuple[Path, Path]:
 class ServiceThread:
     """``dmm-nf run`` with lma.xml (or `config`), its loop in a thread; ``stop()`` ends it."""
 
-    def __init__(self, tmp: Path, config: Path | None = None) -> None:
+    def __init__(self, tmp: Path, config: Path | None = None, users: Sequence[tuple[str, str]] = (GUEST,),
+                 extra_config: str = "") -> None:
         """``tmp`` holds the config file and the state directory; a second service on the
         same ``tmp`` (and config) is the same node booting again."""
         self.tmp = tmp
         self.config = config or tmp / "lma.xml"
         if not self.config.exists():
-            lma_config(self.config)
+            lma_config(self.config, users, extra_config)
         self.service: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -99,6 +119,10 @@ class ServiceThread:
         return self.service.netconf.port
 
     @property
+    def runtime(self) -> Any:
+        return self.service.runtime
+
+    @property
     def metrics_url(self) -> str:
         return self.service.metrics.url + "/metrics"
 
@@ -108,7 +132,11 @@ class ServiceThread:
             return fn()
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
-    def connect(self, user: tuple[str, str] = ("admin", "admin")) -> manager.Manager:
+    def publish(self, kind: str, **data: Any) -> None:
+        """An event on the runtime's bus, published from its loop."""
+        self.on_loop(lambda: self.runtime.events.publish(kind, **data))
+
+    def connect(self, user: tuple[str, str] = ADMIN) -> manager.Manager:
         return manager.connect(host="::1", port=self.port, username=user[0], password=user[1],
                                hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=10)
 

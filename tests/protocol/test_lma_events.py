@@ -33,13 +33,16 @@ def lma_with_every_event() -> Harness:
     h.register(ll=LL)  # pool exhausted
     h.dataplane.fail_next("apply")
     h.register(mn=MN_STATIC)  # data-path failure
+    h.lma.begin_revocation(MN, RevocationTrigger.ADMINISTRATIVE_REASON)
+    h.advance(4)  # no BRA for the BRI and its retransmission: revocation failed
     return h
 
 
 def test_every_lma_event_is_a_valid_notification(notifier):
     events = lma_with_every_event().events.history()
     kinds = {e.kind for e in events}
-    assert kinds == {"binding-created", "binding-updated", "binding-deleted", "pool-exhausted", "data-path-failure"}
+    assert kinds == {"binding-created", "binding-updated", "binding-deleted", "pool-exhausted", "data-path-failure",
+                     "pool-usage-high", "pool-usage-normal", "revocation-failed"}
     for event in events:
         tree = notifier.build(event)
         assert tree is not None, event.kind

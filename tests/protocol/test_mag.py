@@ -310,6 +310,52 @@ def test_unanswered_first_registration_backs_off_1_5_3_6_12_24_32_then_gives_up(
     assert deleted.kind == "binding-deleted" and deleted.data["reason"] == "path-down"
 
 
+def test_a_registration_given_up_publishes_registration_failed_naming_the_lma(h):
+    h.mag.attach(MN)
+    h.run_until_quiet()
+    [failed] = [e for e in h.events.history() if e.kind == "registration-failed"]
+    assert dict(failed.data) == {"peer": str(LMA), "mn-identifier": MN, "retransmissions": 5}
+    assert h.kinds()[-2:] == ["registration-failed", "binding-deleted"]
+
+
+def test_an_unanswered_deregistration_is_no_registration_failure(h):
+    registered(h)
+    h.mag.detach(MN)
+    h.run_until_quiet()
+    assert "registration-failed" not in h.kinds()
+
+
+def test_an_accepted_refresh_names_the_lma_that_accepted_it(h):
+    registered(h)
+    h.advance(3600 - 30)
+    h.answer()
+    [updated] = [e for e in h.events.history() if e.kind == "binding-updated"]
+    assert updated.data["lma-address"] == str(LMA)
+
+
+def test_every_mag_event_is_a_valid_notification(h):
+    from mgmt.notify import EventNotifier
+    from nf.model import new_context
+
+    events = []
+    h.events.subscribe(events.append)
+    registered(h)
+    h.advance(3600 - 30)
+    h.answer()  # binding-updated
+    h.mag.attach("mn2@example.net")
+    h.run_until_quiet()  # registration-failed, binding-deleted
+    notifier = EventNotifier(new_context(), publish=lambda tree: None)
+    try:
+        assert {e.kind for e in events} == {"binding-created", "binding-updated", "registration-failed",
+                                             "binding-deleted"}
+        for event in events:
+            tree = notifier.build(event)
+            assert tree is not None, event.kind
+            tree.free()
+    finally:
+        notifier.close()
+
+
 def test_retransmission_times_follow_the_doubling_schedule(h):
     h.mag.attach(MN)
     start = h.clock.now

@@ -146,3 +146,19 @@ def test_a_metrics_scrape_reads_the_runtime_in_one_call(tmp_path, monkeypatch):
 
     calls, value = run(tmp_path, ("lma",), scenario)
     assert len(calls) == 1 and value == 0
+
+
+def test_the_alarms_section_is_detached_and_carries_the_inventory_of_the_roles(tmp_path):
+    async def scenario(runtime):
+        runtime.events.publish("peer-path-down", peer=str(PEER))
+        snap = take(runtime, SnapshotRequest.of("alarms"))
+        runtime.events.publish("peer-path-up", peer=str(PEER))
+        return snap, runtime.alarms.alarms()[0]
+
+    snap, live = run(tmp_path, ("lma",), scenario)
+    [alarm] = snap.alarms.alarms
+    assert not alarm.is_cleared and len(alarm.status_changes) == 1
+    assert live.is_cleared and len(live.status_changes) == 2
+    assert "prefix-pool-exhausted" in {t.name for t in snap.alarms.inventory}
+    assert "registration-failed" not in {t.name for t in snap.alarms.inventory}
+    assert snap.alarms.last_changed == alarm.last_changed
