@@ -6,6 +6,8 @@ node's link to its serving MAG up: the node solicits a router, the MAG attaches 
 node configures its address by SLAAC from the MAG's Router Advertisement. A handover is the
 link change alone. Every step skips what is already there, so `up` is idempotent.
 `down` ends the processes, then removes the namespaces, the bridge and the run directory.
+`up --standby-lma` adds a standby anchor, `lma2`, that the MAGs fail over to when the path to
+the LMA goes down; the other actions find it by its namespace.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from mgmt.cli_errors import EXIT_USAGE, CliError
 from mgmt.dmmctl_client import Client, Target
 from nf.lab.configs import METRICS_PORT, NETCONF_PORT, PASSWORD, USER, mn_identifier
 from nf.lab.functions import Functions
-from nf.lab.topology import (CN_ADDRESS, DEFAULT_PREFIX, FUNCTION_HOSTS, HOME_PREFIX, MAGS,
-                             LabError, Topology, slaac_address)
+from nf.lab.topology import (CN_ADDRESS, DEFAULT_PREFIX, HOME_PREFIX, MAGS, STANDBY_LMA, LabError, Topology,
+                             slaac_address)
 
 REGISTRATION_TIMEOUT = 10.0  # seconds for a PBU / PBA exchange, retransmissions included
 RPC_TIMEOUT = 10.0
@@ -42,16 +44,26 @@ class HandoverResult:
 class Lab:
     """The running lab: topology, function processes and NETCONF access to the functions."""
 
-    def __init__(self, prefix: str = DEFAULT_PREFIX, run_dir: Path | None = None) -> None:
+    def __init__(self, prefix: str = DEFAULT_PREFIX, run_dir: Path | None = None,
+                 standby_lma: bool | None = None) -> None:
+        """`standby_lma` None: as the lab is, with the standby LMA if its namespace exists."""
         try:
-            self.topology = Topology(prefix, management=True, slaac=True)
+            present = Topology(prefix).exists(STANDBY_LMA)
         except ValueError as e:
             raise CliError(str(e), EXIT_USAGE) from None
+        standby = present if standby_lma is None else standby_lma
+        self.topology = Topology(prefix, management=True, slaac=True, standby_lma=standby)
         self.functions = Functions(self.topology, run_dir)
 
     # -- life cycle ------------------------------------------------------------------------
     def up(self) -> None:
-        self.topology.up()
+        topology = self.topology
+        if topology.standby_lma and topology.exists("lma") and not topology.exists(STANDBY_LMA):
+            raise CliError(f"lab {topology.prefix!r} is up without a standby LMA; take it down first "
+                           f"(dmm-nf lab down), then up --standby-lma")
+        if not topology.standby_lma and topology.exists(STANDBY_LMA):
+            raise CliError(f"lab {topology.prefix!r} is up with a standby LMA; take it down first (dmm-nf lab down)")
+        topology.up()
         self.functions.start_all()
         for mn in HOME_PREFIX:
             mag = self.topology.serving_mag(mn)
@@ -140,7 +152,7 @@ class Lab:
                 "name": host.name, "role": host.role, "namespace": host.namespace,
                 "addresses": {ifname: [str(a) for a in addresses] for ifname, addresses in host.addresses.items()},
             }
-            if host.name in FUNCTION_HOSTS:
+            if host.name in self.topology.function_hosts:
                 address = str(self.topology.management_address(host.name))
                 pid = self.functions.pid(host.name)
                 entry.update({
@@ -154,7 +166,8 @@ class Lab:
                 entry["mn-identifier"] = mn_identifier(host.name)
             hosts.append(entry)
         return {"prefix": self.topology.prefix, "management-network": str(self.topology.management_network),
-                "run-directory": str(self.functions.run_dir), "hosts": hosts}
+                "run-directory": str(self.functions.run_dir), "standby-lma": self.topology.standby_lma,
+                "hosts": hosts}
 
 
 def _entry(client: Client, mn: str) -> dict[str, Any] | None:
@@ -173,7 +186,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lab.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="configs, logs, pid files and state of the functions (default /run/dmm-nf-lab/PREFIX)")
     actions = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
-    actions.add_parser("up", help="build the lab and start its functions (idempotent)")
+    up = actions.add_parser("up", help="build the lab and start its functions (idempotent)")
+    up.add_argument("--standby-lma", action="store_true",
+                    help=f"add a standby LMA ({STANDBY_LMA}) the MAGs fail over to when the path to the LMA fails")
     actions.add_parser("down", help="stop the functions, remove every namespace, link and file of the lab")
     status = actions.add_parser("status", help="hosts, namespaces, roles, addresses, NETCONF and metrics ports")
     status.add_argument("--json", action="store_true", help="print JSON for scripts and runbooks")
@@ -183,7 +198,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lab = Lab(args.prefix, args.run_dir)
+    lab = Lab(args.prefix, args.run_dir, standby_lma=True if getattr(args, "standby_lma", False) else None)
     try:
         if args.lab_command == "up":
             lab.up()
@@ -231,10 +246,19 @@ def summary(state: dict[str, Any], try_this: bool = True) -> str:
             f"  {_command('dmmctl')}{by_name['mag1']['dmmctl'].removeprefix('dmmctl')} bindings",
             f"  curl -s {by_name['lma']['metrics-url']} | grep ^dmm_bindings",
             f"  {lab} handover mn1 mag2   # mn1 keeps {slaac_address('mn1')}",
+            *(_failover_hints(by_name) if STANDBY_LMA in by_name else ()),
             f"  {lab} status --json",
             f"  {lab} down",
         ]
     return "\n".join(lines)
+
+
+def _failover_hints(by_name: dict[str, Any]) -> list[str]:
+    lma = by_name["lma"]["namespace"]
+    return [f"  for link in to-mag1 to-mag2 to-cn; do ip -n {lma} link set $link down; done"
+            f"   # cut the LMA off: the MAGs move their nodes to {STANDBY_LMA}",
+            f"  {_command('dmmctl')}{by_name[STANDBY_LMA]['dmmctl'].removeprefix('dmmctl')} bindings"
+            f"   # {STANDBY_LMA} now anchors them"]
 
 
 def _command(name: str) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .configs import METRICS_PORT, NETCONF_PORT, function_config
-from .topology import FUNCTION_HOSTS, LabError, Topology
+from .topology import ALL_FUNCTION_HOSTS, LabError, Topology
 
 READY_TIMEOUT = 30.0  # seconds; a function that is not serving by then has failed
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
@@ -49,10 +49,10 @@ class Functions:
     # -- life cycle ------------------------------------------------------------------------
     def start_all(self) -> None:
         """Start every function that is not running, then wait until all of them serve."""
-        for host in FUNCTION_HOSTS:
+        for host in self.topology.function_hosts:
             if self.pid(host) is None:
                 self._spawn(host)
-        for host in FUNCTION_HOSTS:
+        for host in self.topology.function_hosts:
             self.wait_ready(host)
 
     def start(self, host: str) -> int:
@@ -81,7 +81,8 @@ class Functions:
         return _wait_gone(pid, STOP_TIMEOUT)
 
     def stop_all(self) -> list[str]:
-        return [host for host in FUNCTION_HOSTS if self.stop(host)]
+        """Every function with a pid file, the standby LMA's too whether or not `topology` knows it."""
+        return [host for host in ALL_FUNCTION_HOSTS if self.stop(host)]
 
     def pid(self, host: str) -> int | None:
         """The pid of `host`'s running `dmm-nf run`, or None."""

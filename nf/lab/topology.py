@@ -4,6 +4,13 @@ Each mobile node has one veth to each MAG; the link to the serving MAG is up, th
 down, so a handover (`attach`) makes the MAG side see real carrier up/down events. Mobility
 routes (tunnels, rules) are not set here: the data plane installs them. The addressing
 plan is in docs/dataplane.md.
+
+With `standby_lma` the lab has a second anchor, `lma2`, linked to both MAGs (their interface
+`core2`) and to the CN. The CN reaches the home network prefixes through either anchor: a
+route through each, the active LMA's with the lower metric, and the kernel ignoring a route
+whose link has lost its carrier (`ignore_routes_with_linkdown`), so the CN's choice follows
+the active anchor's links. A lab has no routing protocol; in a deployment the anchors
+announce the prefixes instead (docs/lab.md).
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ class LabError(Exception):
 
 @dataclass(frozen=True)
 class Host:
-    name: str  # lma, mag1, mag2, mn1, mn2, cn
+    name: str  # lma, mag1, mag2, mn1, mn2, cn; lma2 in a lab with a standby LMA
     role: str
     namespace: str
     addresses: dict[str, list[IPv6Interface]] = field(default_factory=dict)  # interface -> addresses
@@ -55,11 +62,19 @@ _CORE_LINKS = (
     ("lma", "to-mag2", "mag2", "core", "2001:db8:10:2::1/64", "2001:db8:10:2::2/64"),
     ("lma", "to-cn", "cn", "to-lma", "2001:db8:20::1/64", "2001:db8:20::2/64"),
 )
-_ROLES = {"lma": "lma", "mag1": "mag", "mag2": "mag", "mn1": "mn", "mn2": "mn", "cn": "cn"}
-FUNCTION_HOSTS = ("lma", "mag1", "mag2")  # those that run a dmm-nf process
+STANDBY_LMA = "lma2"  # the standby anchor of a lab brought up with `standby_lma`
+_STANDBY_CORE_LINKS = (
+    ("lma2", "to-mag1", "mag1", "core2", "2001:db8:11:1::1/64", "2001:db8:11:1::2/64"),
+    ("lma2", "to-mag2", "mag2", "core2", "2001:db8:11:2::1/64", "2001:db8:11:2::2/64"),
+    ("lma2", "to-cn", "cn", "to-lma2", "2001:db8:21::1/64", "2001:db8:21::2/64"),
+)
+_ROLES = {"lma": "lma", STANDBY_LMA: "lma", "mag1": "mag", "mag2": "mag", "mn1": "mn", "mn2": "mn", "cn": "cn"}
+FUNCTION_HOSTS = ("lma", "mag1", "mag2")  # those that run a dmm-nf process (without a standby LMA)
+ALL_FUNCTION_HOSTS = ("lma", STANDBY_LMA, "mag1", "mag2")  # with one; the standby starts before the MAGs
 MAGS = ("mag1", "mag2")
 NODE_ADDRESS = {  # on lo; the LMA's is also its End.DT6 SID, each MAG's its own
     "lma": IPv6Address("2001:db8:ff::1"),
+    STANDBY_LMA: IPv6Address("2001:db8:ff::2"),
     "mag1": IPv6Address("2001:db8:ff::11"),
     "mag2": IPv6Address("2001:db8:ff::12"),
 }
@@ -67,11 +82,20 @@ NODE_ADDRESS = {  # on lo; the LMA's is also its End.DT6 SID, each MAG's its own
 # tunnels, never on the core links.
 PROBE_ADDRESS = {
     "lma": IPv6Address("2001:db8:fe::1"),
+    STANDBY_LMA: IPv6Address("2001:db8:fe::2"),
     "mag1": IPv6Address("2001:db8:fe::11"),
     "mag2": IPv6Address("2001:db8:fe::12"),
 }
 HOME_PREFIX = {"mn1": IPv6Network("2001:db8:100:1::/64"), "mn2": IPv6Network("2001:db8:100:2::/64")}
 CN_ADDRESS = IPv6Address("2001:db8:20::2")
+# With a standby LMA: how the CN routes the home network prefixes (every HOME_PREFIX and the
+# self-test prefixes lie inside), through each anchor's link, the active one preferred.
+HOME_AGGREGATE = IPv6Network("2001:db8:100::/48")
+CN_ROUTE_METRIC = {"lma": 100, STANDBY_LMA: 200}
+CN_STANDBY_SYSCTLS = (  # a route whose link has no carrier is not used (the next metric is)
+    "net.ipv6.conf.all.ignore_routes_with_linkdown=1",
+    "net.ipv6.conf.default.ignore_routes_with_linkdown=1",
+)
 
 
 MN_LINK_LAYER = {"mn1": "02:00:00:00:01:01", "mn2": "02:00:00:00:02:01"}  # on both of its links, like one NIC
@@ -97,28 +121,39 @@ def management_network(prefix: str) -> IPv6Network:
     return IPv6Network(f"fd00:dd:0:{subnet:x}::/64")
 
 
-MANAGEMENT_HOST_ID = {"host": 1, "lma": 2, "mag1": 0x11, "mag2": 0x12}  # interface ids in the management /64
+MANAGEMENT_HOST_ID = {"host": 1, "lma": 2, STANDBY_LMA: 3, "mag1": 0x11, "mag2": 0x12}  # interface ids in the management /64
 
 
 class Topology:
-    def __init__(self, prefix: str = DEFAULT_PREFIX, management: bool = False, slaac: bool = False) -> None:
+    def __init__(self, prefix: str = DEFAULT_PREFIX, management: bool = False, slaac: bool = False,
+                 standby_lma: bool = False) -> None:
         """`management`: also join the function namespaces to a bridge in the host
         namespace, so NETCONF and metrics are reachable from the host. `slaac`: mobile nodes
         take address and default route from their MAG's Router Advertisements (the running
         lab); otherwise both are set on the node at each attach (data-plane tests, no MAG
-        process)."""
+        process). `standby_lma`: add the standby anchor `lma2` and its links."""
         if not prefix or "/" in prefix or len(prefix) > 20:
             raise ValueError(f"bad namespace prefix {prefix!r}")
         self.prefix = prefix
         self.management = management
         self.slaac = slaac
+        self.standby_lma = standby_lma
+        self.roles = {host: role for host, role in _ROLES.items() if standby_lma or host != STANDBY_LMA}
+        self.function_hosts = ALL_FUNCTION_HOSTS if standby_lma else FUNCTION_HOSTS
+        self.anchors = ("lma", STANDBY_LMA) if standby_lma else ("lma",)
+        self.core_links = _CORE_LINKS + (_STANDBY_CORE_LINKS if standby_lma else ())
         self.management_network = management_network(prefix)
         tag = f"dm{zlib.crc32(prefix.encode()) & 0xFFFFF:05x}"  # host-side names: at most 15 octets
         self.bridge = f"{tag}-br"
-        self._host_side = {host: f"{tag}-{host}" for host in FUNCTION_HOSTS}
+        # every function host a lab of this prefix may have, so that `down` finds them all
+        self._host_side = {host: f"{tag}-{host}" for host in ALL_FUNCTION_HOSTS}
 
     def ns(self, host: str) -> str:
         return self.prefix + host
+
+    def exists(self, host: str) -> bool:
+        """Whether `host`'s namespace is there (a lab brought up with a standby LMA has `lma2`'s)."""
+        return self.ns(host) in self._namespaces()
 
     def management_address(self, host: str = "host") -> IPv6Address:
         """Where `host` (or the host namespace itself, "host") is reached on the management bridge."""
@@ -129,26 +164,23 @@ class Topology:
         """Create what is missing; `initial` maps mobile nodes to their serving MAG
         (a node with none gets mn1 on mag1, mn2 on mag2). Running it again changes nothing."""
         existing = set(self._namespaces())
-        for host in _ROLES:
+        for host, role in self.roles.items():
             if self.ns(host) not in existing:
                 _run("ip", "netns", "add", self.ns(host))
-                for setting in SYSCTLS + (MN_SYSCTLS if _ROLES[host] == "mn" else ()):
+                for setting in SYSCTLS + (MN_SYSCTLS if role == "mn" else ()) + (
+                        CN_STANDBY_SYSCTLS if role == "cn" and self.standby_lma else ()):
                     self.exec(host, "sysctl", "-qw", setting)
             self._ip(host, "link", "set", "lo", "up")
-        for host, ifname, peer, peer_ifname, address, peer_address in _CORE_LINKS:
+        for host, ifname, peer, peer_ifname, address, peer_address in self.core_links:
             self._veth(host, ifname, peer, peer_ifname)
             if peer.startswith("mag"):
                 self._ip(host, "link", "set", ifname, "mtu", str(CORE_MTU))
                 self._ip(peer, "link", "set", peer_ifname, "mtu", str(CORE_MTU))
             self._ip(host, "addr", "replace", address, "dev", ifname)
             self._ip(peer, "addr", "replace", peer_address, "dev", peer_ifname)
-        for host, address in NODE_ADDRESS.items():
-            self._ip(host, "addr", "replace", f"{address}/128", "dev", "lo")
-        for mag, link in (("mag1", "2001:db8:10:1::1"), ("mag2", "2001:db8:10:2::1")):
-            self._ip(mag, "-6", "route", "replace", str(NODE_ADDRESS["lma"]), "via", link)
-            self._ip("lma", "-6", "route", "replace", str(NODE_ADDRESS[mag]), "via",
-                     link.replace("::1", "::2"))
-        self._ip("cn", "-6", "route", "replace", "default", "via", "2001:db8:20::1")
+        for host in self.function_hosts:
+            self._ip(host, "addr", "replace", f"{NODE_ADDRESS[host]}/128", "dev", "lo")
+        self.routes_up()
         for n, (mn, mag) in enumerate((mn, mag) for mn in HOME_PREFIX for mag in MAGS):
             # Distinct interface indices on the two ends: the kernel takes a veth whose index
             # equals its peer's for a device without a lower link and delays its carrier-up
@@ -166,6 +198,41 @@ class Topology:
         for mn, mag in (initial or {}).items():
             if self.serving_mag(mn) != mag:
                 self.attach(mn, mag)
+
+    def routes_up(self) -> None:
+        """The lab's plain routes (node addresses over the core links, the CN's way to the
+        home network prefixes). `up` sets them; after a link was set down (which flushes the
+        routes through it) this puts them back."""
+        for host, _ifname, peer, _peer_ifname, address, peer_address in self.core_links:
+            if peer in MAGS:
+                self._ip(peer, "-6", "route", "replace", str(NODE_ADDRESS[host]), "via", _host_part(address))
+                self._ip(host, "-6", "route", "replace", str(NODE_ADDRESS[peer]), "via", _host_part(peer_address))
+        self._ip("cn", "-6", "route", "replace", "default", "via", "2001:db8:20::1")
+        if self.standby_lma:
+            for host, _ifname, peer, _peer_ifname, address, peer_address in self.core_links:
+                if peer == "cn":
+                    self._ip("cn", "-6", "route", "replace", str(HOME_AGGREGATE), "via", _host_part(address),
+                             "metric", str(CN_ROUTE_METRIC[host]))
+            # the CN's address is on its link to the LMA; the standby reaches it over its own link
+            self._ip(STANDBY_LMA, "-6", "route", "replace", "2001:db8:20::/64", "via", "2001:db8:21::2")
+
+    def isolate(self, host: str) -> list[str]:
+        """Cut `host` off: its core links go down at its end, so each neighbour sees its carrier
+        go, as when the host fails or its lines are cut (its management link stays). Linux
+        flushes the routes through a link set down; `reconnect` puts the lab's back. Returns
+        the links cut."""
+        links = [ifname for owner, ifname, *_ in self.core_links if owner == host]
+        if not links:
+            raise LabError(f"{host} has no core links to cut; hosts with some: "
+                           f"{', '.join(sorted({owner for owner, *_ in self.core_links}))}")
+        self._batch(host, [f"link set {ifname} down" for ifname in links])
+        return links
+
+    def reconnect(self, host: str) -> None:
+        """Undo `isolate`: the core links up again and the lab's routes back (not the routes
+        a function installs: its forwarding audit with repair puts those back)."""
+        self._batch(host, [f"link set {ifname} up" for owner, ifname, *_ in self.core_links if owner == host])
+        self.routes_up()
 
     def down(self) -> list[str]:
         """Delete every namespace bearing our prefix (their links go with them) and the
@@ -198,7 +265,8 @@ class Topology:
             _run("ip", "link", "add", self.bridge, "type", "bridge")
         _run("ip", "addr", "replace", f"{self.management_address()}/64", "dev", self.bridge, "nodad")
         _run("ip", "link", "set", self.bridge, "up")
-        for host, host_side in self._host_side.items():
+        for host in self.function_hosts:
+            host_side = self._host_side[host]
             if _run("ip", "link", "show", host_side, check=False).returncode != 0:
                 _run("ip", "link", "add", host_side, "type", "veth", "peer", "name", "mgmt", "netns", self.ns(host))
             _run("ip", "link", "set", host_side, "master", self.bridge, "up")
@@ -238,7 +306,7 @@ class Topology:
     def status(self) -> list[Host]:
         present = set(self._namespaces())
         hosts = []
-        for host, role in _ROLES.items():
+        for host, role in _ROLES.items():  # whatever this prefix's lab has, the standby LMA included
             if self.ns(host) not in present:
                 continue
             addresses: dict[str, list[IPv6Interface]] = {}
@@ -274,6 +342,11 @@ class Topology:
 
     def _ip(self, host: str, *args: str) -> str:
         return _run("ip", "-n", self.ns(host), *args).stdout
+
+
+def _host_part(interface: str) -> str:
+    """"2001:db8:10:1::1/64" -> "2001:db8:10:1::1"."""
+    return str(IPv6Interface(interface).ip)
 
 
 def _run(*command: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:

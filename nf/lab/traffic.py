@@ -2,7 +2,9 @@
 
 The sender numbers each datagram and paces them on an absolute schedule; the receiver notes
 each arrival's time, reports its first arrival at once (so the caller can act mid-stream),
-and at the end how many arrived and the longest silence between two arrivals.
+and at the end how many arrived, the longest silence between two arrivals, the highest number
+received (whether the stream came back after an interruption) and the source addresses seen.
+Several streams can run at once (both directions of a path, say).
 """
 from __future__ import annotations
 
@@ -25,23 +27,25 @@ s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 print("bound", flush=True)
 s.settimeout(float(sys.argv[3]))
-seen, last, gap, first = set(), None, 0.0, True
+seen, last, gap, first, sources = set(), None, 0.0, True, set()
 while True:
     try:
-        data = s.recv(64)
+        data, peer = s.recvfrom(64)
     except socket.timeout:
         break
     now = time.monotonic()
     if data == b"end":
         break
     seen.add(int(data))
+    sources.add(peer[0])
     if first:
         print("first", flush=True)
         first = False
     if last is not None:
         gap = max(gap, now - last)
     last = now
-print(json.dumps({"received": len(seen), "max_gap_ms": gap * 1000}), flush=True)
+print(json.dumps({"received": len(seen), "max_gap_ms": gap * 1000, "highest": max(seen, default=-1),
+                  "sources": sorted(sources)}), flush=True)
 """
 
 _SENDER = """
@@ -71,34 +75,67 @@ class StreamResult:
     sent: int
     received: int
     max_gap_ms: float  # the longest time between two consecutive arrivals
+    highest: int = -1  # the highest datagram number received (sent - 1 when the end came through)
+    sources: tuple[str, ...] = ()  # source addresses of the datagrams received
 
     @property
     def lost(self) -> int:
         return self.sent - self.received
+
+    @property
+    def reached_the_end(self) -> bool:
+        """The last datagram arrived: the stream was flowing when it ended."""
+        return self.highest == self.sent - 1
+
+
+@dataclass(frozen=True)
+class Flow:
+    sender: str  # host
+    receiver: str  # host
+    address: str  # the receiver's address the sender streams to
 
 
 def udp_stream(topology: Topology, sender: str, receiver: str, address: str, *, rate: float = 1000,
                seconds: float = 2.0, during: Callable[[], object] | None = None) -> StreamResult:
     """Stream `rate` datagrams/s for `seconds` from `sender` to `address` in `receiver`;
     `during` runs once the first datagram has arrived."""
+    [result] = udp_streams(topology, [Flow(sender, receiver, address)], rate=rate, seconds=seconds, during=during)
+    return result
+
+
+def udp_streams(topology: Topology, flows: list[Flow], *, rate: float = 1000, seconds: float = 2.0,
+                during: Callable[[], object] | None = None, idle_end: float = IDLE_END) -> list[StreamResult]:
+    """Run one stream per flow at once, each at `rate` datagrams/s for `seconds`; `during` runs
+    once every stream's first datagram has arrived. A receiver ends after `idle_end` seconds of
+    silence, so an interruption must be shorter to be measured."""
     count = int(rate * seconds)
-    rx = subprocess.Popen(["ip", "netns", "exec", topology.ns(receiver), sys.executable, "-c", _RECEIVER,
-                           address, str(PORT), str(IDLE_END)], stdout=subprocess.PIPE, text=True)
-    tx = None
+    receivers: list[subprocess.Popen] = []
+    senders: list[subprocess.Popen] = []
     try:
-        _expect(rx, "bound", 10.0)
-        tx = subprocess.Popen(["ip", "netns", "exec", topology.ns(sender), sys.executable, "-c", _SENDER,
-                               address, str(PORT), str(rate), str(count)])
-        _expect(rx, "first", 10.0)
+        for flow in flows:
+            receivers.append(subprocess.Popen(
+                ["ip", "netns", "exec", topology.ns(flow.receiver), sys.executable, "-c", _RECEIVER,
+                 flow.address, str(PORT), str(idle_end)], stdout=subprocess.PIPE, text=True))
+        for rx in receivers:
+            _expect(rx, "bound", 10.0)
+        for flow in flows:
+            senders.append(subprocess.Popen(["ip", "netns", "exec", topology.ns(flow.sender), sys.executable, "-c",
+                                             _SENDER, flow.address, str(PORT), str(rate), str(count)]))
+        for rx in receivers:
+            _expect(rx, "first", 10.0)
         if during is not None:
             during()
-        tx.wait(timeout=seconds + 30)
-        report = rx.communicate(timeout=IDLE_END + 10)[0].strip().splitlines()[-1]
-        data = json.loads(report)
-        return StreamResult(count, data["received"], data["max_gap_ms"])
+        for tx in senders:
+            tx.wait(timeout=seconds + 30)
+        results = []
+        for rx in receivers:
+            data = json.loads(rx.communicate(timeout=idle_end + 10)[0].strip().splitlines()[-1])
+            results.append(StreamResult(count, data["received"], data["max_gap_ms"], data["highest"],
+                                        tuple(data["sources"])))
+        return results
     finally:
-        for process in (tx, rx):
-            if process is not None and process.poll() is None:
+        for process in senders + receivers:
+            if process.poll() is None:
                 process.kill()
                 process.wait()
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lxml import etree
 from ncclient import manager
 
 from mgmt.lab_cli import Lab
@@ -15,9 +14,10 @@ from nf.lab.configs import PASSWORD, USER, mn_identifier
 from nf.lab.topology import HOME_PREFIX
 from tests.e2e.test_daemon import wait_for
 
+from .notifications import NS, next_notification, subscribe
+
 pytestmark = pytest.mark.root
 
-NS = "urn:dmm-nf:yang:dmm-nf"
 MN1, MN2 = mn_identifier("mn1"), mn_identifier("mn2")
 
 
@@ -85,26 +85,6 @@ def test_a_route_deleted_for_one_node_fails_its_probe_and_no_other(lab, host, co
             repaired = client.rpc("audit-forwarding", {"repair": "true"})
     assert repaired["repaired"] == 1, repaired
     assert probe(lab, "lma", **{"mn-identifier": MN1})["result"] == "reachable"
-
-
-def subscribe(lab: Lab, host: str):
-    session = manager.connect(host=str(lab.topology.management_address(host)), port=830, username=USER,
-                              password=PASSWORD, hostkey_verify=False, look_for_keys=False, allow_agent=False,
-                              timeout=10)
-    session.create_subscription()
-    return session
-
-
-def next_notification(session, kind: str, timeout: float = 10.0) -> etree._Element:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        note = session.take_notification(block=True, timeout=max(0.1, deadline - time.monotonic()))
-        if note is None:
-            continue
-        found = etree.fromstring(note.notification_xml.encode()).find(f".//{{{NS}}}{kind}")
-        if found is not None:
-            return found
-    raise AssertionError(f"no {kind} notification within {timeout} s")
 
 
 @pytest.mark.parametrize("host, command, undo", [
