@@ -66,6 +66,22 @@ def _bindings(snap: Snapshot) -> list[Metric]:
     return [bindings, tunnels]
 
 
+def _capacity(snap: Snapshot) -> list[Metric]:
+    """The LMA's capacity ceiling (lma/max-bindings), its use and the registrations it refused."""
+    counts, lma = snap.bindings, snap.counters.lma
+    if counts is None or counts.cache_max is None or lma is None:
+        return []
+    ceiling = GaugeMetricFamily("dmm_bindings_max", "Capacity ceiling of the binding cache (lma/max-bindings).")
+    _add(ceiling, [], counts.cache_max, "max bindings")
+    utilization = GaugeMetricFamily("dmm_binding_utilization_ratio",
+                                    "Binding cache entries as a share of the capacity ceiling (1 = full).")
+    _add(utilization, [], counts.cache_utilization, "binding utilization")
+    refused = CounterMetricFamily("dmm_binding_capacity_rejections",
+                                  "Proxy Binding Updates refused with status 130 because the binding cache was full.")
+    _add(refused, [], lma.capacity_rejections, "capacity rejections")
+    return [ceiling, utilization, refused]
+
+
 def _pools(snap: Snapshot) -> list[Metric]:
     allocated = GaugeMetricFamily("dmm_pool_prefixes_allocated", "Prefixes assigned from the pool.", labels=["pool"])
     free = GaugeMetricFamily("dmm_pool_prefixes_free", "Prefixes still available in the pool.", labels=["pool"])
@@ -166,6 +182,48 @@ def _peers(snap: Snapshot) -> list[Metric]:
     return [up, last_change, requests, responses, timeouts, restarts]
 
 
+def _add_messages(family: Metric, labels: list[str], kind: str, c, what: str) -> None:
+    """The samples of one message kind: received ok / dropped / malformed, sent ok / failed."""
+    for direction, result, value in (("received", "ok", c.received - c.dropped), ("received", "dropped", c.dropped),
+                                     ("received", "malformed", c.malformed),
+                                     ("sent", "ok", c.sent), ("sent", "failed", c.send_failures)):
+        _add(family, [*labels, kind, direction, result], value, f"{what} {kind} {direction} {result}")
+
+
+def _messages(snap: Snapshot) -> list[Metric]:
+    s = snap.counters.statistics
+    messages = CounterMetricFamily(
+        "dmm_messages", "Mobility Header messages by type: received (ok, dropped after decoding, or malformed) "
+        "and sent (ok, or failed to go).", labels=["type", "direction", "result"])
+    for kind, c in s.messages.items():
+        _add_messages(messages, [], kind, c, "messages")
+    failures = CounterMetricFamily("dmm_messages_send_failures", "Messages that could not be sent, by reason.",
+                                   labels=["reason"])
+    for reason, count in sorted(s.send_failures_by_reason.items()):
+        _add(failures, [reason], count, f"send failures for {reason}")
+    return [messages, failures]
+
+
+def _peer_messages(snap: Snapshot) -> list[Metric]:
+    """Per peer (configured or authorised nodes only, never mobile nodes): the same counts,
+    and the status (PBA, BRA) or trigger (BRI) codes of what was exchanged."""
+    messages = CounterMetricFamily(
+        "dmm_peer_messages", "Mobility Header messages exchanged with the peer, by type, direction and result.",
+        labels=["peer", "type", "direction", "result"])
+    codes = CounterMetricFamily(
+        "dmm_peer_message_codes", "PBAs and BRAs exchanged with the peer by status, BRIs by revocation trigger.",
+        labels=["peer", "type", "direction", "code"])
+    for peer in snap.peers or ():
+        label = str(peer.address)
+        for kind, c in peer.messages.items():
+            _add_messages(messages, [label], kind, c, f"peer {label} messages")
+            if kind in ("pba", "bri", "bra"):
+                for direction, by_code in (("received", c.received_by_code), ("sent", c.sent_by_code)):
+                    for code, count in sorted(by_code.items()):
+                        _add(codes, [label, kind, direction, str(code)], count, f"peer {label} {kind} code {code}")
+    return [messages, codes]
+
+
 def _mobility(snap: Snapshot) -> list[Metric]:
     s = snap.counters.statistics
     handovers = CounterMetricFamily("dmm_handovers", "Mobile nodes moved from one access gateway to another.")
@@ -253,11 +311,14 @@ def _netconf(counters: ManagementCounters) -> list[Metric]:
 SECTIONS: dict[str, Section] = {
     "node": _node,
     "bindings": _bindings,
+    "capacity": _capacity,
     "pools": _pools,
     "registrations": _registrations,
     "pba-rtt": _pba_rtt,
     "revocations": _revocations,
     "peers": _peers,
+    "peer-messages": _peer_messages,
+    "messages": _messages,
     "mobility": _mobility,
     "data-path": _data_path,
 }

@@ -23,6 +23,7 @@ from typing import Protocol
 from nf import VERSION
 from nf.core.stats import MessageCounters, Statistics
 from nf.liveness.heartbeat import HeartbeatTotals
+from nf.roles.lma import LmaCounters
 from nf.roles.mag import MagCounters
 from nf.dataplane.base import AuditReport, Mismatch, MismatchKind
 from nf.liveness.bfd import DROP_REASONS, BfdCounters, BfdSessionState, BfdState
@@ -200,6 +201,9 @@ class FakeSource:
         stats = statistics(pbu_received=120, handovers=9, pba_sent={0: 110, 152: 6, 154: 4},
                            pba_received={0: 118, 130: 2}, bri_sent={1: 2}, bri_received={2: 5},
                            drops={"bad-checksum": 1, "unknown-peer": 3})
+        stats.messages["pbu"].malformed = 1
+        stats.messages["pba"].send_failures = 1
+        stats.send_failures_by_reason.update({"socket-error": 1})
         mag = MagCounters()
         # 120 PBU->PBA round trips: 10 within 1 ms, 80 within 5 ms, 115 within 25 ms, 119 within 100 ms
         mag.pba_rtt_seconds.extend([0.001] * 10 + [0.004] * 70 + [0.02] * 35 + [0.08] * 4 + [0.2])
@@ -208,13 +212,18 @@ class FakeSource:
             state=Snapshot(
                 node=base.node,
                 bindings=BindingCounts(cache={"active": 40, "deregistration-pending": 2}, cache_peak=45,
-                                       update_list={"registered": 3}),
+                                       cache_max=1000, update_list={"registered": 3}),
                 pools=(pool("pool-a", "2001:db8:1000::/54", used=42, free=982),),
                 tunnels=tuple(TunnelState(f"pmip-{i}", None, None) for i in range(3)),
-                peers=(peer("2001:db8::1", up=True, last_change=now - 600, requests=60, responses=59, timeouts=1,
-                            restarts=1),
+                peers=(replace(peer("2001:db8::1", up=True, last_change=now - 600, requests=60, responses=59,
+                                    timeouts=1, restarts=1), messages={
+                           "heartbeat-request": MessageCounters(sent=60), "heartbeat-response": MessageCounters(received=59),
+                           "pbu": MessageCounters(received=80, dropped=1, malformed=1),
+                           "pba": MessageCounters(sent=79, send_failures=1, sent_by_code=Counter({0: 75, 154: 4})),
+                           "bri": MessageCounters(sent=2, sent_by_code=Counter({1: 2})),
+                           "bra": MessageCounters(received=2, received_by_code=Counter({0: 2}))}),
                        peer("2001:db8::2", up=False, last_change=now - 30, requests=60, responses=50, timeouts=10)),
-                counters=Counters(stats, HeartbeatTotals(), None, None, mag),
+                counters=Counters(stats, HeartbeatTotals(), None, LmaCounters(capacity_rejections=3), mag),
                 data_path=data_path_state(
                     (bfd_session("2001:db8::1", up=True, downs=1), bfd_session("2001:db8::2", up=False, downs=2)),
                     AuditState(runs=4, repairs=1, last_time=now - 30, last_duration=0.05,

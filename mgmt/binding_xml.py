@@ -11,10 +11,12 @@ times in UTC with milliseconds (see mgmt.yang_values).
 """
 from __future__ import annotations
 
+import math
 import socket
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from mgmt.yang_values import date_and_time, link_layer_text, xml_escape
+from nf.core.timers import refresh_delay
 from nf.snapshot import BindingRow
 
 _AF6 = socket.AF_INET6
@@ -24,9 +26,11 @@ _inet_ntop = socket.inet_ntop
 class BindingPrinter:
     """Prints snapshot rows; `enum_name(leaf, number)` names the model's enumerations."""
 
-    def __init__(self, lma_address: Any, now_monotonic: float, enum_name: Callable[[str, int], Optional[str]]) -> None:
+    def __init__(self, lma_address: Any, now_monotonic: float, enum_name: Callable[[str, int], Optional[str]],
+                 refresh_advance: float = 30.0) -> None:
         self.lma_address = _inet_ntop(_AF6, lma_address.packed)
         self.now = now_monotonic
+        self.refresh_advance = refresh_advance  # timers/refresh-advance: when a MAG refreshes
         self._enum_name = enum_name
         self._addresses: dict[Any, str] = {}
         self._enums: dict[tuple[str, int], Optional[str]] = {}
@@ -51,6 +55,12 @@ class BindingPrinter:
         left = row.expires_at - self.now
         return int(left) if left > 0 else 0
 
+    def _to_refresh(self, row: BindingRow) -> int:
+        """Seconds to the expected refresh (negative: late): the last registration was at
+        expires_at - lifetime, and its MAG refreshes refresh_delay() after it."""
+        due = row.expires_at - row.lifetime + refresh_delay(row.lifetime, self.refresh_advance)
+        return max(-0x80000000, min(0x7FFFFFFF, math.floor(due - self.now)))
+
     def json(self, row: BindingRow) -> dict[str, Any]:
         """The entry as libyang JSON; absent values are left out."""
         entry: dict[str, Any] = {"mn-identifier": row.mn_identifier, "link-layer-id": link_layer_text(row.link_layer_id)}
@@ -65,7 +75,7 @@ class BindingPrinter:
                 entry[leaf] = name
         entry.update({
             "proxy-registration": True, "sequence-number": row.sequence, "lifetime": row.lifetime,
-            "remaining-lifetime": self._remaining(row), "state": row.state,
+            "remaining-lifetime": self._remaining(row), "time-to-refresh": self._to_refresh(row), "state": row.state,
             "created": date_and_time(row.created_wall), "last-refresh": date_and_time(row.last_refresh_wall),
         })
         if row.tunnel_id:
@@ -101,6 +111,7 @@ class BindingPrinter:
                 add(f"<handoff-indicator>{hi}</handoff-indicator>")
             add(f"<proxy-registration>true</proxy-registration><sequence-number>{row.sequence}</sequence-number>"
                 f"<lifetime>{row.lifetime}</lifetime><remaining-lifetime>{self._remaining(row)}</remaining-lifetime>"
+                f"<time-to-refresh>{self._to_refresh(row)}</time-to-refresh>"
                 f"<state>{row.state}</state><created>{date_and_time(row.created_wall)}</created>"
                 f"<last-refresh>{date_and_time(row.last_refresh_wall)}</last-refresh>")
             add(f"<tunnel>{xml_escape(row.tunnel_id)}</tunnel></binding>" if row.tunnel_id else "</binding>")

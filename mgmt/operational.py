@@ -102,7 +102,8 @@ class OperationalState:
         cache = snapshot.binding_cache
         if cache is not None and cache.rows:
             printer = BindingPrinter(cache.lma_address, cache.now_monotonic,
-                                     lambda leaf, number: self.enums.name(f"{BINDINGS}/{leaf}", number))
+                                     lambda leaf, number: self.enums.name(f"{BINDINGS}/{leaf}", number),
+                                     cache.refresh_advance)
             if request.printable(BINDINGS):
                 token = new_token()
                 data["binding-cache"] = {"binding": [{"mn-identifier": token, "link-layer-id": ""}]}
@@ -147,6 +148,7 @@ class OperationalState:
                 "lifetime-requested": e.lifetime_requested,
                 "lifetime-granted": e.lifetime_granted,
                 "remaining-lifetime": e.remaining_lifetime,
+                "time-to-refresh": e.time_to_refresh,
                 "time-sent": date_and_time(e.time_sent),
                 "accepted": e.accepted,
                 "accepted-time": date_and_time(e.accepted_time),
@@ -179,7 +181,8 @@ class OperationalState:
 
     def _peer(self, p, bfd_session) -> dict[str, Any]:
         peer: dict[str, Any] = {"address": str(p.address), "heartbeats-sent": str(p.heartbeats_sent),
-                                "heartbeats-received": str(p.heartbeats_received), "bfd": _bfd(bfd_session)}
+                                "heartbeats-received": str(p.heartbeats_received), "bfd": _bfd(bfd_session),
+                                "counters": self._peer_counters(p.messages)}
         if p.liveness is not None:  # watched by the heartbeat monitor (else a counted peer only)
             peer.update({
                 "name": p.name,
@@ -231,6 +234,21 @@ class OperationalState:
                                     for k, n in sorted(probes.items()) if k.startswith("drop:")]},
         }
 
+    def _peer_counters(self, messages) -> dict[str, Any]:
+        """peers/peer/counters: messages by type, PBA and BRA by status, BRI by trigger."""
+        base = f"{TOP}/peers/peer/counters"
+        by_code = []
+        for kind, listed, key in (("pba", "pba-by-status", "status"), ("bri", "bri-by-trigger", "trigger"),
+                                  ("bra", "bra-by-status", "status")):
+            c = messages.get(kind)
+            if c is None:
+                continue
+            rows = [{key: name, "sent": str(c.sent_by_code[code]), "received": str(c.received_by_code[code])}
+                    for code in sorted(set(c.sent_by_code) | set(c.received_by_code))
+                    if (name := self.enums.name(f"{base}/{listed}/{key}", code)) is not None]
+            by_code.append((listed, rows))
+        return _compact({"message": _message_types(messages), **dict(by_code)})
+
     def _statistics(self, snap: Snapshot) -> dict[str, Any]:
         counters, bindings = snap.counters, snap.bindings
         s, lc, mc, transport, hb = (counters.statistics, counters.lma, counters.mag, counters.transport,
@@ -245,6 +263,10 @@ class OperationalState:
             "discontinuity-time": date_and_time(s.discontinuity_time),
             "current-bindings": sum(cache.values()) if cache is not None else None,
             "peak-bindings": bindings.cache_peak if cache is not None else None,
+            "max-bindings": bindings.cache_max if cache is not None else None,
+            "binding-utilization": (f"{100 * bindings.cache_utilization:.2f}"
+                                    if cache is not None and bindings.cache_utilization is not None else None),
+            "capacity-rejections": _text(lc.capacity_rejections if lc else None),
             "pbu-received": str(s.pbu_received),
             "pbu-sent": str(s.pbu_sent),
             "pbu-retransmissions": str(s.pbu_retransmitted),
@@ -289,6 +311,8 @@ class OperationalState:
                 "sent": _text(transport.datagrams_out if transport else None),
                 "checksum-errors": str(s.drops_by_reason["bad-checksum"]),
                 "binding-errors-sent": str(s.binding_errors_sent),
+                "message": _message_types(s.messages),
+                "send-failure": [{"reason": r, "count": str(n)} for r, n in sorted(s.send_failures_by_reason.items())],
             }),
             "drops": [{"reason": r, "count": str(n)} for r, n in sorted(s.drops_by_reason.items())],
         })
@@ -395,6 +419,13 @@ def _bfd(state) -> Optional[dict[str, Any]]:
         "packets-received": str(state.packets_received),
         "packets-dropped": str(state.packets_dropped),
     })}
+
+
+def _message_types(messages) -> list[dict[str, str]]:
+    """The `message` list of message-type-counters: the types that saw any traffic."""
+    return [{"type": kind, "received": str(c.received), "sent": str(c.sent), "dropped": str(c.dropped),
+             "malformed": str(c.malformed), "send-failures": str(c.send_failures)}
+            for kind, c in messages.items() if c.received or c.sent or c.dropped or c.malformed or c.send_failures]
 
 
 def _by_code(counter, enums: EnumNames, schema_path: str) -> list[dict[str, str]]:

@@ -295,7 +295,7 @@ class Runtime:
     def _count_and_log_drop(self, error: wire.WireError, data: bytes, src: IPv6Address) -> None:
         """A datagram that did not decode: counted by reason, and by the kind its MH Type
         field names (when it names one and the header is there to read)."""
-        self.stats.dropped(_claimed_kind(data), src, error.reason)
+        self.stats.malformed(_claimed_kind(data), src, error.reason)
         self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
 
     def _name_peers(self) -> None:

@@ -19,6 +19,7 @@ from nf.alarms.alarm_list import Control as AlarmControl
 
 TOP = "dmm-nf:dmm-nf"
 ALARMS = "ietf-alarms:alarms"
+DEFAULT_MAX_BINDINGS = 1_000_000  # lma/max-bindings: the size the binding cache is measured at
 
 
 def _name(identity: str) -> str:
@@ -138,6 +139,7 @@ class LmaSettings:
     allowed_mags: frozenset[IPv6Address]
     default_pool: str | None
     accept_unknown_mobile_nodes: bool
+    max_bindings: int = DEFAULT_MAX_BINDINGS
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             allowed_mags=frozenset(IPv6Address(a) for a in lma_d.get("allowed-mag", [])),
             default_pool=lma_d.get("default-pool"),
             accept_unknown_mobile_nodes=lma_d.get("accept-unknown-mobile-nodes", False),
+            max_bindings=int(lma_d.get("max-bindings", DEFAULT_MAX_BINDINGS)),
         )
     mag = None
     if "mag" in roles:

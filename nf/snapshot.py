@@ -82,7 +82,15 @@ class BindingCounts:
 
     cache: Mapping[str, int] | None = None
     cache_peak: int | None = None
+    cache_max: int | None = None  # the capacity ceiling, lma/max-bindings
     update_list: Mapping[str, int] | None = None
+
+    @property
+    def cache_utilization(self) -> float | None:
+        """Bindings held as a share of the ceiling (1.0: full)."""
+        if self.cache is None or not self.cache_max:
+            return None
+        return sum(self.cache.values()) / self.cache_max
 
 
 class BindingRow(NamedTuple):
@@ -108,6 +116,7 @@ class BindingRow(NamedTuple):
 class BindingCacheState:
     lma_address: IPv6Address
     now_monotonic: float  # the clock `BindingRow.expires_at` is on, read with the rows
+    refresh_advance: float  # timers/refresh-advance, for each row's expected refresh
     rows: Sequence[BindingRow]
 
 
@@ -128,6 +137,7 @@ class BulEntryState:
     lifetime_requested: int
     lifetime_granted: int
     remaining_lifetime: int  # seconds
+    time_to_refresh: int | None  # seconds until the refresh is sent; None while none is scheduled
     time_sent: float | None  # wall clock
     accepted: bool
     accepted_time: float | None
@@ -250,21 +260,23 @@ def _take_bindings(runtime: Runtime, keys: Keys) -> BindingCounts | None:
     lma, mag = runtime.lma, runtime.mag
     if lma is None and mag is None:
         return None
-    cache = update_list = peak = None
+    cache = update_list = peak = ceiling = None
     if lma is not None:
         counted = lma.cache.count_by_state()
         cache = {state.value: counted.get(state, 0) for state in BindingState}
-        peak = lma.cache.peak
+        peak, ceiling = lma.cache.peak, lma.max_bindings
     if mag is not None:
         update_list = {state.value: n for state, n in mag.bul.count_by_state().items()}
-    return BindingCounts(cache=cache, cache_peak=peak, update_list=update_list)
+    return BindingCounts(cache=cache, cache_peak=peak, cache_max=ceiling, update_list=update_list)
 
 
 def _take_binding_cache(runtime: Runtime, keys: Keys) -> BindingCacheState | None:
     lma = runtime.lma
     if lma is None:
         return None
-    return BindingCacheState(lma_address=runtime.settings.node.address, now_monotonic=runtime.clock.monotonic(),
+    settings = runtime.settings
+    return BindingCacheState(lma_address=settings.node.address, now_monotonic=runtime.clock.monotonic(),
+                             refresh_advance=settings.timers.refresh_advance,
                              rows=binding_rows(_select(lma.cache, keys)))
 
 

@@ -36,12 +36,13 @@ class MessageCounters:
     received: int = 0
     sent: int = 0
     dropped: int = 0  # received and decoded, then dropped without being acted on
+    malformed: int = 0  # its header named this kind, but it did not decode (not in received)
     send_failures: int = 0  # could not be encoded or handed to the socket
     received_by_code: Counter[int] = field(default_factory=Counter)  # status or trigger of those received
     sent_by_code: Counter[int] = field(default_factory=Counter)
 
     def copy(self) -> MessageCounters:
-        return MessageCounters(self.received, self.sent, self.dropped, self.send_failures,
+        return MessageCounters(self.received, self.sent, self.dropped, self.malformed, self.send_failures,
                                Counter(self.received_by_code), Counter(self.sent_by_code))
 
 
@@ -89,12 +90,18 @@ class Statistics:
         for counters in self._counters(kind, peer):
             counters.send_failures += 1
 
-    def dropped(self, kind: str | None, peer: IPv6Address | None, reason: str) -> None:
-        """A received message was dropped for `reason`; `kind` None when it could not be decoded."""
+    def dropped(self, kind: str, peer: IPv6Address | None, reason: str) -> None:
+        """A decoded message was dropped for `reason`, not acted on."""
+        self.drops_by_reason[reason] += 1
+        for counters in self._counters(kind, peer):
+            counters.dropped += 1
+
+    def malformed(self, kind: str | None, peer: IPv6Address | None, reason: str) -> None:
+        """A datagram did not decode; `kind` is the one its header names, None if it names none."""
         self.drops_by_reason[reason] += 1
         if kind is not None:
             for counters in self._counters(kind, peer):
-                counters.dropped += 1
+                counters.malformed += 1
 
     def _counters(self, kind: str, peer: IPv6Address | None) -> tuple[MessageCounters, ...]:
         node = self.messages[kind]

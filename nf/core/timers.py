@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 _COMPACT_MIN = 1024  # below this many cancelled timers a rebuild costs more than it saves
 
 
+def refresh_delay(lifetime: float, advance: float) -> float:
+    """Seconds after a registration granting `lifetime` that its MAG refreshes it: `advance`
+    seconds before it expires, or at half the lifetime when that is shorter than twice the
+    advance (timers/refresh-advance). The MAG schedules its refresh so, and the LMA expects
+    it so."""
+    return lifetime - advance if lifetime > 2 * advance else lifetime / 2
+
+
 class Timer:
     """A scheduled call; `cancel()` it or pass it to `TimerService.cancel`."""
 

@@ -16,7 +16,8 @@ with its own status (§8.9) and a PBA built as §5.3.6 lists it:
   RFC 5213's 1..5: 128), Access Technology Type 162; a technology the profile does not
   allow: 129.
 * step 13: the §5.4.1 lookup (prefixes named by another node 155, a differing prefix set
-  159), then a new session (§5.3.2: no prefix left 130), a refresh (§5.3.3), a handover
+  159), then a new session (§5.3.2: the cache holding lma/max-bindings entries, or no
+  prefix left: 130, §8.9 insufficient resources), a refresh (§5.3.3), a handover
   (§5.3.4) or a de-registration (§5.3.5). A de-registration that matches no session, or
   comes from another MAG than the serving one, is ignored without an answer.
 
@@ -43,7 +44,7 @@ from nf.dataplane.base import BindingSpec, DataPlaneError, Route, RouteKind
 from nf.roles.base import BindingForwarding, RoleContext
 from nf.roles.lma_pbu import PbuRequest, build_pba, generated_link_local, timestamp_value
 from nf.roles.lma_revocation import Revocation, RevocationTracker
-from nf.settings import Settings
+from nf.settings import DEFAULT_MAX_BINDINGS, Settings
 from nf.wire import (
     LIFETIME_UNIT_SECONDS,
     BindingAckStatus,
@@ -133,6 +134,7 @@ class LmaCounters:
     bindings_expired: int = 0
     bri_retransmissions: int = 0
     bri_timeouts: int = 0
+    capacity_rejections: int = 0  # refused with 130: the cache held lma/max-bindings entries
 
 
 class LmaRole:
@@ -194,6 +196,12 @@ class LmaRole:
                 if pool is not None and not pool.is_allocated(prefix):
                     pool.reserve(prefix)
         return apply
+
+    @property
+    def max_bindings(self) -> int:
+        """The capacity ceiling (lma/max-bindings), read at each new binding: a commit changes it live."""
+        lma = self.ctx.settings.lma
+        return lma.max_bindings if lma is not None else DEFAULT_MAX_BINDINGS
 
     @property
     def authorized_mags(self) -> frozenset[IPv6Address]:
@@ -440,6 +448,9 @@ class LmaRole:
         interface removes it first, so the prefixes of its profile are free again."""
         if replaces is not None and replaces in self.cache:
             self._delete(replaces, "superseded")
+        if len(self.cache) >= self.max_bindings:  # the capacity ceiling: §5.3.1 / §8.9 status 130
+            self.counters.capacity_rejections += 1
+            raise _Rejected(Status.INSUFFICIENT_RESOURCES)
         prefixes, dynamic = self._assign_prefixes(request, policy)
         key = _spec_key(request.mn_identifier, request.link_layer_id)
         tunnel = self._install(key, prefixes, src, request.mn_identifier, release=dynamic)

@@ -17,7 +17,7 @@ from ipaddress import IPv6Address
 from typing import Any, Callable, ClassVar
 
 from nf.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
-from nf.core.timers import Timer
+from nf.core.timers import Timer, refresh_delay
 from nf.dataplane.base import DataPlaneError
 from nf.roles.base import BindingForwarding, RoleContext
 from nf.roles.mag_forwarding import RouterAdvertisement, router_advertisement, session_key, session_spec
@@ -491,6 +491,8 @@ class MagRole:
             sequence_number=e.sequence_sent, lifetime_requested=e.lifetime_requested,
             lifetime_granted=e.lifetime_granted,
             remaining_lifetime=max(0, int(e.expires_at - now)) if e.expires_at is not None else 0,
+            time_to_refresh=(max(0, int(session.refresh_timer.deadline - now))
+                             if session.refresh_timer is not None and not session.refresh_timer.cancelled else None),
             time_sent=session.last_sent_wall,
             accepted=session.last_status is not None and session.last_status < 128,
             accepted_time=session.accepted_wall, last_status=session.last_status,
@@ -594,9 +596,7 @@ class MagRole:
     def _schedule_refresh(self, entry: BindingUpdateListEntry) -> None:
         session = _session(entry)
         lifetime = entry.lifetime_granted
-        advance = self.settings.timers.refresh_advance
-        # Refresh `refresh-advance` seconds early; a short lifetime is refreshed at its half.
-        delay = lifetime - advance if lifetime > 2 * advance else lifetime / 2
+        delay = refresh_delay(lifetime, self.settings.timers.refresh_advance)
         for timer in (session.refresh_timer, session.expiry_timer):
             if timer is not None:
                 timer.cancel()

@@ -11,7 +11,7 @@ from nf.roles.mag import MagCounters
 from nf.snapshot import BindingCounts
 
 ALLOWED_LABELS = {"role", "version", "state", "pool", "status", "direction", "trigger", "peer", "reason",
-                  "operation", "error", "section", "le", "kind"}
+                  "operation", "error", "section", "le", "kind", "type", "result", "code"}
 
 
 def registry_for(source) -> CollectorRegistry:

@@ -3,7 +3,9 @@ real signalling between an LMA and a MAG on loopback (the example configurations
 full dmm-nf service in this process, on free ports)."""
 from __future__ import annotations
 
+import socket
 import urllib.request
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Iterator
 
@@ -11,12 +13,14 @@ import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 
+from nf import wire
 from nf.core.binding_update_list import BindingUpdateList
 from tests.netconf.conftest import wait_for
 from tests.netconf.product import NS, ServiceThread, loopback_configs
 
 MN = "mn1@example.net"
 LL_A, LL_B = "02:00:00:00:0a:01", "02:00:00:00:0b:01"
+LOOPBACK = IPv6Address("::1")  # the LMA's and the MAG's address in the example configurations
 
 
 @pytest.fixture
@@ -119,3 +123,140 @@ def test_a_binding_update_list_filter_on_one_node_reads_its_entries_without_walk
     assert [e.findtext(f"{{{NS}}}link-layer-id") for e in one.iter(f"{{{NS}}}entry")] == [LL_B]
     assert sorted(e.findtext(f"{{{NS}}}link-layer-id") for e in both.iter(f"{{{NS}}}entry")) == [LL_A, LL_B]
     assert list(nobody.iter(f"{{{NS}}}entry")) == []
+
+
+def counters_of(session, peer: str = "::1") -> etree._Element:
+    return get(session, f"<peers><peer><address>{peer}</address><counters/></peer></peers>").find(
+        f".//{{{NS}}}counters")
+
+
+def message(counters: etree._Element, kind: str) -> dict[str, int]:
+    found = next(m for m in counters.iterfind(f"{{{NS}}}message") if m.findtext(f"{{{NS}}}type") == kind)
+    return {etree.QName(leaf).localname: int(leaf.text) for leaf in found if etree.QName(leaf).localname != "type"}
+
+
+def by_code(counters: etree._Element, listed: str, key: str) -> dict[str, tuple[int, int]]:
+    return {e.findtext(f"{{{NS}}}{key}"): (int(e.findtext(f"{{{NS}}}sent")), int(e.findtext(f"{{{NS}}}received")))
+            for e in counters.iterfind(f"{{{NS}}}{listed}")}
+
+
+def rpc(session, xml: str) -> etree._Element:
+    return etree.fromstring(session.dispatch(etree.fromstring(xml)).xml.encode())
+
+
+def test_each_peer_has_its_pbu_pba_bri_bra_counters_by_status_and_trigger_in_netconf_and_metrics(pair):
+    lma, mag = pair
+    with lma.connect() as at_lma, mag.connect() as at_mag:
+        attach(at_mag, MN, LL_A)
+        assert wait_for(lambda: registered(at_mag, LL_A), timeout=10)
+        reply = rpc(at_lma, f'<revoke-binding xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></revoke-binding>')
+        assert reply.findtext(f"{{{NS}}}status") == "success"
+        lma_side, mag_side = counters_of(at_lma), counters_of(at_mag)
+    zero = {"received": 0, "sent": 0, "dropped": 0, "malformed": 0, "send-failures": 0}
+    assert message(lma_side, "pbu") == {**zero, "received": 1} and message(mag_side, "pbu") == {**zero, "sent": 1}
+    assert message(lma_side, "pba") == {**zero, "sent": 1} and message(mag_side, "pba") == {**zero, "received": 1}
+    assert message(lma_side, "bri")["sent"] == 1 and message(mag_side, "bra")["sent"] == 1
+    assert by_code(lma_side, "pba-by-status", "status") == {"accepted": (1, 0)}
+    assert by_code(mag_side, "pba-by-status", "status") == {"accepted": (0, 1)}
+    assert by_code(lma_side, "bri-by-trigger", "trigger") == {"administrative-reason": (1, 0)}
+    assert by_code(lma_side, "bra-by-status", "status") == {"success": (0, 1)}
+    assert by_code(mag_side, "bri-by-trigger", "trigger") == {"administrative-reason": (0, 1)}
+    metrics = samples(lma)
+
+    def sample(name: str, **labels: str) -> float:
+        return metrics[(name, frozenset({"peer": "::1", **labels}.items()))]
+
+    assert sample("dmm_peer_messages_total", type="pbu", direction="received", result="ok") == 1
+    assert sample("dmm_peer_messages_total", type="bri", direction="sent", result="ok") == 1
+    assert sample("dmm_peer_message_codes_total", type="pba", direction="sent", code="0") == 1
+    assert sample("dmm_peer_message_codes_total", type="bri", direction="sent", code="1") == 1
+    assert sample("dmm_peer_message_codes_total", type="bra", direction="received", code="0") == 1
+
+
+def test_drops_are_counted_per_message_type_for_the_node_and_the_peer(pair):
+    lma, _ = pair
+    port = lma.on_loop(lambda: lma.service.runtime.transport.local_port)
+    pba = wire.encode(wire.ProxyBindingAck(status=0, sequence=1, lifetime=0), LOOPBACK, LOOPBACK)
+    bad_checksum = bytearray(wire.encode(wire.ProxyBindingUpdate(sequence=1, lifetime=0, proxy=True),
+                                         LOOPBACK, LOOPBACK))
+    bad_checksum[4] ^= 0xFF
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
+        sender.sendto(pba, ("::1", port))  # an LMA handles no PBA: dropped after decoding
+        sender.sendto(bytes(bad_checksum), ("::1", port))  # names a PBU, does not decode: malformed
+    with lma.connect() as session:
+        def node_messages() -> etree._Element:
+            return get(session, "<statistics><messages/></statistics>").find(f".//{{{NS}}}messages")
+
+        assert wait_for(lambda: message(node_messages(), "pba")["dropped"] == 1
+                        and message(node_messages(), "pbu")["malformed"] == 1, timeout=10)
+        peer = counters_of(session)
+    assert message(peer, "pba")["dropped"] == 1 and message(peer, "pbu")["malformed"] == 1
+    metrics = samples(lma)
+    assert metrics[("dmm_messages_total", frozenset({("type", "pba"), ("direction", "received"),
+                                                     ("result", "dropped")}))] == 1
+    assert metrics[("dmm_messages_total", frozenset({("type", "pbu"), ("direction", "received"),
+                                                     ("result", "malformed")}))] == 1
+    assert metrics[("dmm_messages_dropped_total", frozenset({("reason", "unexpected-message")}))] == 1
+
+
+def test_a_send_the_socket_refuses_is_counted_as_a_send_failure_of_its_type(pair):
+    lma, _ = pair
+    transport = lma.service.runtime.transport
+    lma.on_loop(lambda: setattr(transport, "send", lambda data, dst, port: False))  # the socket refuses all
+    try:
+        with lma.connect() as session:
+            reply = rpc(session, f'<probe-path xmlns="{NS}"><peer>::1</peer><count>1</count></probe-path>')
+            assert reply.findtext(f"{{{NS}}}result") == "unreachable"
+            lma.on_loop(lambda: transport.__dict__.pop("send"))
+            peer = counters_of(session)
+            failures = get(session, "<statistics><messages><send-failure/></messages></statistics>")
+    finally:
+        lma.on_loop(lambda: transport.__dict__.pop("send", None))
+    assert message(peer, "heartbeat-request")["send-failures"] >= 1
+    assert failures.findtext(f".//{{{NS}}}send-failure/{{{NS}}}reason") == "socket-error"
+    metrics = samples(lma)
+    assert metrics[("dmm_peer_messages_total", frozenset({("peer", "::1"), ("type", "heartbeat-request"),
+                                                          ("direction", "sent"), ("result", "failed")}))] >= 1
+    assert metrics[("dmm_messages_send_failures_total", frozenset({("reason", "socket-error")}))] >= 1
+
+
+def test_both_ends_show_the_time_left_to_the_expected_refresh(pair):
+    lma, mag = pair
+    with lma.connect() as at_lma, mag.connect() as at_mag:
+        attach(at_mag, MN, LL_A)
+        assert wait_for(lambda: registered(at_mag, LL_A), timeout=10)
+        binding = get(at_lma, f"<binding-cache><binding><mn-identifier>{MN}</mn-identifier></binding>"
+                              "</binding-cache>").find(f".//{{{NS}}}binding")
+        entry = get(at_mag, "<binding-update-list/>").find(f".//{{{NS}}}entry")
+    lifetime = int(binding.findtext(f"{{{NS}}}lifetime"))
+    expected = lifetime - 30  # timers/refresh-advance, its default
+    assert expected - 5 <= int(binding.findtext(f"{{{NS}}}time-to-refresh")) <= expected
+    assert expected - 5 <= int(entry.findtext(f"{{{NS}}}time-to-refresh")) <= expected
+
+
+def test_registrations_beyond_the_capacity_ceiling_are_refused_with_130_and_counted(pair):
+    lma, mag = pair
+    ceiling = (f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><dmm-nf xmlns="{NS}"><lma>'
+               "<max-bindings>1</max-bindings></lma></dmm-nf></config>")
+    with lma.connect() as at_lma, mag.connect() as at_mag:
+        at_lma.edit_config(target="running", config=ceiling)
+        attach(at_mag, MN, LL_A)
+        assert wait_for(lambda: registered(at_mag, LL_A), timeout=10)
+        attach(at_mag, MN, LL_B)
+
+        def statistics() -> etree._Element:
+            return get(at_lma, "<statistics/>").find(f".//{{{NS}}}statistics")
+
+        assert wait_for(lambda: statistics().findtext(f"{{{NS}}}capacity-rejections") == "1", timeout=10)
+        found = statistics()
+        assert wait_for(lambda: registered(at_mag, LL_A), timeout=10)  # LL_B's entry went with its refusal
+    assert (found.findtext(f"{{{NS}}}current-bindings"), found.findtext(f"{{{NS}}}max-bindings"),
+            found.findtext(f"{{{NS}}}binding-utilization")) == ("1", "1", "100.0")
+    refused = {e.findtext(f"{{{NS}}}status"): e.findtext(f"{{{NS}}}count")
+               for e in found.iterfind(f"{{{NS}}}pba-sent-by-status")}
+    assert refused.get("insufficient-resources") == "1"
+    metrics = samples(lma)
+    assert metrics[("dmm_bindings_max", frozenset())] == 1
+    assert metrics[("dmm_binding_utilization_ratio", frozenset())] == 1.0
+    assert metrics[("dmm_binding_capacity_rejections_total", frozenset())] == 1
+    assert metrics[("dmm_registrations_rejected_total", frozenset({("role", "lma"), ("status", "130")}))] == 1

@@ -9,6 +9,7 @@ import pytest
 
 from nf.wire import (
     AccessTechnologyTypeOption,
+    BindingAckStatus,
     HandoffIndicatorOption,
     LinkLocalAddressOption,
     MobileNodeIdentifierOption,
@@ -264,3 +265,14 @@ def test_the_checks_run_in_rfc_5213_order():
     assert h.register(timestamp=stale, prefixes=()).status == 156  # step 9 before step 10
     assert h.register(prefixes=(), att=None).status == 158  # step 10 before step 12
     assert h.register(hi=None, att=None).status == 161  # step 11 before step 12
+
+
+def test_a_new_session_beyond_max_bindings_is_refused_with_130_and_the_held_one_still_refreshes():
+    h = Harness(settings_with(lma={"max_bindings": 1}))
+    [prefix] = prefixes_of(h.register())
+    refused = h.register(mn=MN_STATIC, ll=None)
+    assert refused.status == BindingAckStatus.INSUFFICIENT_RESOURCES
+    assert (len(h.lma.cache), h.lma.counters.capacity_rejections, h.lma.counters.pbu_rejected) == (1, 1, 1)
+    refreshed = h.register(hi=5, prefixes=(prefix,), sequence=2)
+    assert refreshed.status == BindingAckStatus.ACCEPTED and prefixes_of(refreshed) == [prefix]
+    assert h.lma.counters.capacity_rejections == 1

@@ -123,7 +123,7 @@ def test_the_values_are_detached_from_the_live_state(tmp_path):
     async def scenario(runtime):
         snap = take(runtime, SnapshotRequest.of("counters", "bindings"))
         runtime.stats.received("pbu", None)
-        runtime.stats.dropped(None, None, "truncated")
+        runtime.stats.malformed(None, None, "truncated")
         fill(runtime.lma.cache, 1)
         after = take(runtime, SnapshotRequest.of("bindings"))
         runtime.lma.cache.clear()
@@ -162,3 +162,26 @@ def test_the_alarms_section_is_detached_and_carries_the_inventory_of_the_roles(t
     assert "prefix-pool-exhausted" in {t.name for t in snap.alarms.inventory}
     assert "registration-failed" not in {t.name for t in snap.alarms.inventory}
     assert snap.alarms.last_changed == alarm.last_changed
+
+
+def test_a_message_the_encoder_refuses_is_a_send_failure_of_its_kind_for_the_node_and_the_peer(tmp_path):
+    from nf import wire
+
+    async def scenario(runtime):
+        sent = runtime.send(wire.BindingError(status=300), PEER)  # a status the 8-bit field cannot hold
+        return sent, take(runtime, SnapshotRequest.of("counters", peers=(PEER,)))
+
+    sent, snap = run(tmp_path, ("lma",), scenario)
+    assert sent is False
+    s = snap.counters.statistics
+    assert (s.messages["binding-error"].send_failures, s.messages["binding-error"].sent) == (1, 0)
+    assert s.send_failures_by_reason == {"encode-error": 1}
+    [peer] = snap.peers
+    assert peer.count("binding-error", "send_failures") == 1
+
+
+def test_the_counted_peers_are_the_configured_peers_and_the_authorised_mags(tmp_path):
+    async def scenario(runtime):
+        return runtime.stats.counted_peers
+
+    assert run(tmp_path, ("lma",), scenario) == {PEER, MAG}

@@ -11,7 +11,7 @@ def test_messages_are_counted_by_kind_and_code_and_the_rfc_6475_views_read_them(
     for status in (0, 0, 0, 154):
         stats.sent("pba", None, status)
     stats.received("pbu", None)
-    stats.dropped(None, None, "truncated")
+    stats.malformed(None, None, "truncated")
     assert (stats.pba_sent, stats.pba_accepted_sent, stats.pba_rejected_sent) == (4, 3, 1)
     assert stats.pba_sent_by_status == {0: 3, 154: 1}
     assert stats.pbu_received == 1 and stats.drops == 1
@@ -29,13 +29,14 @@ def test_only_counted_peers_get_counters_of_their_own():
     assert stats.send_failures_by_reason == {"socket-error": 1}
 
 
-def test_a_drop_counts_by_reason_and_by_kind_when_the_kind_is_known():
+def test_drops_count_by_reason_and_by_kind_apart_from_malformed_datagrams():
     stats = Statistics(counted_peers=frozenset({PEER}))
     stats.dropped("pba", PEER, "pba-unmatched")
-    stats.dropped(None, PEER, "bad-checksum")
-    assert stats.drops_by_reason == {"pba-unmatched": 1, "bad-checksum": 1}
-    assert stats.messages["pba"].dropped == 1 and stats.peer_messages[PEER]["pba"].dropped == 1
-    assert sum(c.dropped for c in stats.messages.values()) == 1
+    stats.malformed("pba", PEER, "bad-checksum")
+    stats.malformed(None, PEER, "truncated")
+    assert stats.drops_by_reason == {"pba-unmatched": 1, "bad-checksum": 1, "truncated": 1}
+    assert (stats.messages["pba"].dropped, stats.messages["pba"].malformed) == (1, 1)
+    assert stats.peer_messages[PEER]["pba"].malformed == 1 and stats.messages["pba"].received == 0
 
 
 def test_copy_is_detached_from_the_counters_it_copies():
