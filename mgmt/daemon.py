@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from mgmt.netconf.datastore import DatastoreError
     from mgmt.service import Service, ServiceOptions
     from nf.dataplane.base import DataPlaneError
+    from nf.history import HistoryFileError
     from nf.hostcheck import HostCheckError
 
     options = ServiceOptions(config_path=args.config, netconf_port=args.netconf_port,
@@ -109,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.config}: {e}", EXIT_USAGE) from None
     except DataPlaneError as e:  # e.g. an encapsulation this kernel cannot carry
         raise CliError(f"{args.config}: /dmm-nf:dmm-nf/dataplane: {e}", EXIT_USAGE) from None
+    except HistoryFileError as e:  # the state directory's event history cannot be used
+        raise CliError(f"cannot start: {e}") from None
     from nf.liveness.bfd import BfdError
 
     _raise_open_file_limit()

@@ -18,7 +18,9 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from ipaddress import IPv6Address
 from typing import Any, Callable, NoReturn
 from xml.sax.saxutils import escape
 
@@ -74,7 +76,7 @@ _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def since_time(text: str) -> datetime:
+def point_in_time(text: str) -> datetime:
     """'15m', '2h', '1d', '30s' ago, or an ISO 8601 date-time (UTC unless it says otherwise)."""
     ago = _AGO.match(text)
     if ago:
@@ -86,8 +88,38 @@ def since_time(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def _ipv6(text: str) -> str:
+    try:
+        return str(IPv6Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv6 address: {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return int(text)
+
+
 # ----- commands -----------------------------------------------------------------------------
-# Each takes the session and the parsed arguments and returns (JSON value, human text).
+# Each takes the session and the parsed arguments and returns (JSON value, human text), or
+# a Streamed answer that is printed as it arrives.
+class Streamed:
+    """An answer read page by page: with --json, one JSON object per line as each page
+    arrives (so `| jq` starts at once and memory stays flat); else a table at the end."""
+
+    def __init__(self, items: Iterable[dict[str, Any]], line: Callable[[dict[str, Any]], Any],
+                 view: Callable[[list[dict[str, Any]]], str]) -> None:
+        self.items, self.line, self.view = items, line, view
+
+    def print(self, as_json: bool) -> None:
+        if as_json:
+            for item in self.items:
+                print(json.dumps(self.line(item), ensure_ascii=False), flush=True)
+        else:
+            print(self.view(list(self.items)))
+
+
 Result = tuple[Any, str]
 
 
@@ -139,13 +171,53 @@ def cmd_peers(client: Client, args: argparse.Namespace) -> Result:
     return peers, views.peers_view(peers)
 
 
+EVENTS_PAGE = 1000  # events asked for per get-events call
+
+
+def check_events(args: argparse.Namespace) -> None:
+    if args.since is not None and args.until is not None and args.until < args.since:
+        raise CliError(f"--until {args.until.isoformat()} is before --since {args.since.isoformat()}", EXIT_USAGE)
+
+
 def cmd_events(client: Client, args: argparse.Namespace) -> Result:
-    events = client.get("<event-history><event/></event-history>").get("event-history", {}).get("event", [])
-    if args.since is not None:
-        events = [e for e in events if "time" in e and datetime.fromisoformat(e["time"]) >= args.since]
-    if args.mn is not None:
-        events = [e for e in events if e.get("mn-identifier") == args.mn]
-    return events, views.events_view(events)
+    query = {"since": args.since.isoformat() if args.since else None,
+             "until": args.until.isoformat() if args.until else None,
+             "kind": args.kind, "mn-identifier": args.mn, "peer": args.peer}
+    events = _newest_events(client, query, args.limit) if args.limit else _all_events(client, query)
+    return Streamed(events, _event_line, views.events_view), ""
+
+
+def _all_events(client: Client, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every matching event, oldest first, a page at a time."""
+    after = None
+    while True:
+        page = client.rpc("get-events", {**query, "after-sequence": after, "limit": EVENTS_PAGE})
+        events = page.get("event", [])
+        yield from events
+        if not page.get("more") or not events:
+            return
+        after = events[-1]["sequence"]
+
+
+def _newest_events(client: Client, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """The `limit` newest matching events, oldest first."""
+    found: list[dict[str, Any]] = []
+    before = None
+    while len(found) < limit:
+        page = client.rpc("get-events", {**query, "before-sequence": before, "order": "newest-first",
+                                         "limit": min(EVENTS_PAGE, limit - len(found))})
+        events = page.get("event", [])
+        found.extend(events)
+        if not page.get("more") or not events:
+            break
+        before = events[-1]["sequence"]
+    return found[::-1]
+
+
+def _event_line(event: dict[str, Any]) -> dict[str, Any]:
+    """One JSON line: sequence, time, kind and the event's data as an object."""
+    return {"sequence": event["sequence"], "time": event["time"], "kind": event["kind"],
+            "data": json.loads(event.get("data") or "{}")}
 
 
 def cmd_attach(client: Client, args: argparse.Namespace) -> Result:
@@ -255,10 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("peers", cmd_peers, "peers with their path liveness (RFC 5847 heartbeat)")
 
-    p = command("events", cmd_events, "the node's event history: bindings, paths, restarts")
-    p.add_argument("--since", type=since_time, metavar="WHEN",
-                   help="only events since WHEN: 15m, 2h, 1d or a date-time")
+    p = command("events", cmd_events, "the node's event history: bindings, paths, restarts, alarms, "
+                "configuration commits (get-events); with --json one JSON object per line")
+    p.add_argument("--since", type=point_in_time, metavar="WHEN",
+                   help="only events at or after WHEN: 30s, 15m, 2h, 1d ago or an ISO 8601 date-time (UTC unless "
+                        "it has an offset)")
+    p.add_argument("--until", type=point_in_time, metavar="WHEN", help="only events at or before WHEN (as --since)")
+    p.add_argument("--kind", nargs="+", action="extend", metavar="KIND",
+                   help="only events of these kinds, e.g. binding-created config-committed (repeatable)")
     p.add_argument("--mn", metavar="ID", help="only events about this mobile node")
+    p.add_argument("--peer", type=_ipv6, metavar="ADDR", help="only events naming this peer")
+    p.add_argument("--limit", type=_positive, metavar="N", help="only the N most recent matching events")
+    p.set_defaults(check=check_events)
 
     p = command("attach", cmd_attach, "MAG: signal that a mobile node attached (mn-attach)")
     p.add_argument("mn", metavar="ID", help="MN-Identifier, e.g. mn1@example.net")
@@ -308,6 +388,9 @@ def run(args: argparse.Namespace) -> int:
     args.exit_status = 0
     with Client(target) as client:
         value, text = args.run(client, args)
+        if isinstance(value, Streamed):  # reads on while it prints, so inside the session
+            value.print(args.json)
+            return args.exit_status
     if value is not None or text is not None:  # watch prints as it goes
         print(json.dumps(value, indent=2) if args.json else text)
     return args.exit_status
@@ -324,11 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "check", None) is not None:  # what argparse cannot check alone, before connecting
+            args.check(args)
         return run(args)
     except CliError as e:
         return fail(PROG, e)
     except KeyboardInterrupt:
         return fail(PROG, CliError("interrupted", 130))
+    except BrokenPipeError:  # `dmmctl events --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 128 + 13  # what a shell reports for a command ended by SIGPIPE
     except Exception as e:  # a bug must still end in one line, never a traceback
         return fail(PROG, CliError(f"internal error: {type(e).__name__}: {e}"))
 

@@ -57,9 +57,8 @@ def cmd_check_mn(client: Client, args: argparse.Namespace) -> tuple[dict[str, An
             report["data-path"] = probe
             if probe.get("result") != "reachable":
                 problems += [line for line in probe.get("failure", "").splitlines() if line]
-    events = [e for e in client.get("<event-history><event/></event-history>").get("event-history", {})
-              .get("event", []) if e.get("mn-identifier") == mn][-EVENTS_SHOWN:]
-    report["events"] = events
+    latest = client.rpc("get-events", {"mn-identifier": mn, "order": "newest-first", "limit": EVENTS_SHOWN})
+    report["events"] = latest.get("event", [])[::-1]  # the node's own, from the store: not the whole history
     report["problems"] = problems
     if problems:
         args.exit_status = EXIT_FAILURE

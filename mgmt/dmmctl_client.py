@@ -234,11 +234,13 @@ class Client:
 
     # ----- RPCs ------------------------------------------------------------------------
     def rpc(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Call a dmm-nf RPC; returns its output as a dict ({} for <ok/>)."""
+        """Call a dmm-nf RPC; returns its output as a dict ({} for <ok/>). A list value
+        gives a leaf-list, one element per item."""
         request = etree.Element(f"{{{NS}}}{name}", nsmap={None: NS})
         for leaf, value in params.items():
-            if value is not None:
-                etree.SubElement(request, f"{{{NS}}}{leaf}").text = str(value)
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if item is not None:
+                    etree.SubElement(request, f"{{{NS}}}{leaf}").text = str(item)
         reply = self._call(name, self._manager.dispatch, request)
         root = etree.fromstring(reply.xml.encode())
         output = [child for child in root if etree.QName(child).namespace == NS]

@@ -117,9 +117,14 @@ def peers_view(peers: list[dict[str, Any]]) -> str:
 def events_view(events: list[dict[str, Any]]) -> str:
     if not events:
         return "no events"
-    return table(["SEQ", "TIME", "KIND", "MN", "PEER", "TEXT"],
-                 [(e["sequence"], timestamp(e.get("time")), e.get("kind"), e.get("mn-identifier"), e.get("peer"),
+    return table(["SEQ", "TIME (UTC)", "KIND", "MN", "PEER", "TEXT"],
+                 [(e["sequence"], event_time(e.get("time")), e.get("kind"), e.get("mn-identifier"), e.get("peer"),
                    e.get("text")) for e in events])
+
+
+def event_time(value: str | None) -> str | None:
+    """An event's yang:date-and-time (UTC) to the millisecond: '2026-11-23 20:58:38.125'."""
+    return value[:23].replace("T", " ") if value else value
 
 
 def revoke_view(mn: str, output: dict[str, Any]) -> str:

@@ -6,10 +6,13 @@ RPCs from `ProductRpcs`, and a commit of running hands the new configuration to 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Iterable
 
 import paramiko
 
+from mgmt.config_events import ConfigEvents
+from mgmt.history import NS as DMM_NS, RPC as GET_EVENTS
 from mgmt.netconf.credentials import CredentialError, check_crypt_hash, public_key
 from mgmt.netconf.server import CommitRejected, NetconfServer, ServerHooks
 from mgmt.notify import EventNotifier
@@ -66,14 +69,17 @@ def start_netconf(service: "Service") -> NetconfServer:
             raise CommitRejected(str(e), e.path) from None
         service.settings = settings
 
+    config_events = ConfigEvents(runtime)
     hooks = ServerHooks(commit_hook=commit, rpc_hook=ProductRpcs(service.ctx, runtime),
-                        state_provider=state.build)
+                        state_provider=state.build, committed=config_events.committed,
+                        confirmed_commit=config_events.confirmed_commit)
     mgmt = service.settings.management
     passwords, keys = netconf_credentials(mgmt.netconf_users)
     port = service.options.netconf_port if service.options.netconf_port is not None else mgmt.netconf_port
     server = NetconfServer(service.ctx, service.state_dir / NETCONF_STATE, port=port, address=mgmt.netconf_address,
                            password_hashes=passwords, authorized_keys=keys, hooks=hooks, initial_config=service.initial_tree,
                            idle_timeout=float(mgmt.netconf_idle_timeout))
+    server.register_operation(DMM_NS, GET_EVENTS, partial(state.history.get_events, server.services))
     log.info("NETCONF over SSH on [%s]:%d", mgmt.netconf_address, server.port)
     notifier = EventNotifier(service.ctx, server.services.hub.publish)
     service.closers.append(runtime.events.subscribe(notifier.on_event))

@@ -128,7 +128,12 @@ def _convert(snode, value: Any) -> Any:
         return [i for i in items if i is not None]
     if isinstance(snode, libyang.schema.SLeaf):
         return _convert_one(snode, value)
-    return None  # containers and lists are not part of our notifications' event data
+    if isinstance(snode, libyang.schema.SList) and isinstance(value, (list, tuple)):
+        children = {c.name(): c for c in snode}  # a list of entries given as dicts of its leaves
+        entries = [{name: _convert(children[name], v) for name, v in entry.items()
+                    if name in children and v is not None} for entry in value if isinstance(entry, dict)]
+        return [e for e in entries if e] or None
+    return None  # containers are not part of our notifications' event data
 
 
 def _convert_one(snode, value: Any) -> Any:

@@ -23,6 +23,7 @@ import libyang
 
 from mgmt import alarm_state
 from mgmt.binding_xml import BindingPrinter
+from mgmt.history import HistoryService
 from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
 from mgmt.yang_values import date_and_time, link_layer_bytes, link_layer_text
 from nf.liveness.bfd import Diagnostic
@@ -83,6 +84,7 @@ class OperationalState:
         self.runtime = runtime
         self.enums = EnumNames(ctx)
         self.extra = extra  # callable(plan) -> dict merged into the top container (management data)
+        self.history = HistoryService(ctx, runtime)
 
     # ----- entry point (NETCONF thread) -----------------------------------------------
     def build(self, request: ReadRequest) -> Optional[State]:
@@ -318,18 +320,7 @@ class OperationalState:
         })
 
     def _event_history(self, snap: Snapshot) -> dict[str, Any]:
-        events = []
-        for seq, ev in enumerate(snap.events or (), start=1):
-            data = ev.data
-            events.append(_compact({
-                "sequence": str(getattr(ev, "sequence", seq)),
-                "time": date_and_time(ev.time),
-                "kind": ev.kind,
-                "mn-identifier": data.get("mn-identifier"),
-                "peer": str(data["peer"]) if data.get("peer") else None,
-                "text": data.get("reason") and str(data.get("reason")),
-            }))
-        return _list("event", events)
+        return self.history.state(snap.events) if snap.events is not None else {}
 
 
 # The state tree's top-level containers, in the order they are built. Adding one: a row here
@@ -345,7 +336,7 @@ CONTAINERS: dict[str, Container] = {
     "data-path": Container(("data_path",), OperationalState._data_path),
     "statistics": Container(("counters", "bindings", "data_path"),
                             lambda state, snap: {**state._statistics(snap), **state._data_path_statistics(snap)}),
-    "event-history": Container(("events",), OperationalState._event_history),
+    "event-history": Container(("events",), OperationalState._event_history, "event", "events"),
 }
 
 
@@ -370,6 +361,12 @@ def _keys(section: str, plan_keys: Optional[list[dict[str, str]]]) -> Optional[t
         return None
     found: list = []
     for key in plan_keys:
+        if section == "events":
+            if "sequence" not in key:
+                return None
+            if key["sequence"].isdigit():
+                found.append(int(key["sequence"]))
+            continue
         if section == "peers":
             if "address" not in key:
                 return None

@@ -64,8 +64,11 @@ class Runtime:
         self.state_dir = state_dir
         self.clock = clock or SystemClock()
         self.stats = Statistics()
-        self.events = EventBus(max_entries=settings.event_history.max_entries,
-                               max_age=settings.event_history.max_age)
+        self.events = EventBus(history=_open_history(settings, state_dir))
+        damaged = self.events.store.file
+        if damaged.set_aside is not None:  # the new history starts by saying where the old one went
+            self.events.publish("event-history-reset", reason=damaged.set_aside_reason,
+                                **{"set-aside": str(damaged.set_aside)})
         # RFC 8632 alarm list, raised and cleared from the events by the table in nf/alarms/rules.py
         self.alarms = AlarmList(self.events, time.time, settings.alarm_control)
         self._alarm_rules = AlarmRules(self.events, self.alarms)
@@ -228,6 +231,7 @@ class Runtime:
             self._timers.close()
         if self._transport is not None:
             self._transport.close()
+        self.events.close()  # the last events reach the state directory
 
     @property
     def transport(self):
@@ -359,7 +363,8 @@ class Runtime:
             raise ReconfigureError(str(e)) from None
         self.settings = new
         self._role_context.settings = new
-        self.events.configure(new.event_history.max_entries, new.event_history.max_age)
+        history = new.event_history
+        self.events.configure(history.max_entries, history.max_age, history.flush_interval)
         self.alarms.configure(new.alarm_control)
         for step in steps:
             step()
@@ -408,6 +413,16 @@ def _claimed_kind(data: bytes) -> str | None:
 # The text of a registering peer, parsed once: a node has a bounded set of peers and each of
 # them registers again and again.
 _peer_address = functools.lru_cache(maxsize=1024)(IPv6Address)
+
+
+def _open_history(settings: Settings, state_dir: Path):
+    """The durable event history in the state directory; raises HistoryFileError when the
+    file cannot be used (a damaged one is set aside, see nf/history/sqlite.py)."""
+    from nf.history import DurableHistory
+    from nf.history.sqlite import FILE_NAME
+
+    config = settings.event_history
+    return DurableHistory(state_dir / FILE_NAME, config.max_entries, config.max_age, config.flush_interval)
 
 
 def _make_dataplane(settings: Settings):

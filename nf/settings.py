@@ -234,6 +234,7 @@ class SelfTestSettings:
 class EventHistorySettings:
     max_entries: int
     max_age: int
+    flush_interval: float = 0.5  # seconds (the model's milliseconds)
 
 
 @dataclass(frozen=True)
@@ -492,7 +493,8 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
         self_test=SelfTestSettings(mn_identifier=d.get("self-test", {}).get("mn-identifier"),
                                    timeout=_ms(d.get("self-test", {}).get("timeout", 3000))),
         event_history=EventHistorySettings(
-            max_entries=hist.get("max-entries", 1000), max_age=hist.get("max-age", 86400)
+            max_entries=hist.get("max-entries", 100000), max_age=hist.get("max-age", 86400),
+            flush_interval=hist.get("flush-interval", 500) / 1000,
         ),
         management=ManagementSettings(
             netconf_address=nc.get("address", "::"),

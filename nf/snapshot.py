@@ -9,8 +9,11 @@ metric families (exporters/collector.py). Nothing here knows YANG or Prometheus.
 
 Sizes: the binding cache section copies one tuple per binding it selects (a key goes
 straight to the cache's indexes); every other section is bounded by configuration (pools,
-peers, tunnels) or by retention (events), and `bindings` holds counts the cache and the
-binding update list keep as entries change, so a scrape does not grow with the bindings.
+peers, tunnels), and `bindings` holds counts the cache and the binding update list keep as
+entries change, so a scrape does not grow with the bindings. The event history, up to a
+million events kept on disk, is not copied: its section holds the history's counters and
+the newest sequence number of that instant, and the reader takes the events from the store
+in its own thread, up to that number.
 
 Adding a section is one edit here: a frozen dataclass for its values, a `_take_…(runtime,
 keys)` function, and a field of `Snapshot` declared as `section(_take_…)`.
@@ -32,7 +35,8 @@ _UNUSED = MessageCounters()
 if TYPE_CHECKING:
     from nf.alarms.alarm_list import Alarm
     from nf.alarms.inventory import AlarmType
-    from nf.core.events import Event
+    from nf.core.events import EventBus
+    from nf.history import HistoryStatus
     from nf.core.stats import Statistics
     from nf.liveness.bfd import BfdCounters, BfdSessionState
     from nf.liveness.forwarding import AuditState
@@ -245,6 +249,18 @@ class DataPathState:
     probe_counters: Mapping[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class EventHistoryState:
+    """The event history at the snapshot's instant. `status` has its counters and its last
+    sequence number; the events stay in `events`, whose `query` a reader calls in its own
+    thread with `before_sequence` above that number. `sequences` are the entries a filter
+    named (None: every one, (): none)."""
+
+    status: HistoryStatus
+    sequences: tuple[int, ...] | None
+    events: EventBus
+
+
 # ----- taking each section (on the runtime's loop) -------------------------------------------
 Keys = tuple | None  # a section's keys from the request; None: every entry
 
@@ -352,8 +368,8 @@ def _take_alarms(runtime: Runtime, keys: Keys) -> AlarmsState:
                        tuple(runtime.alarm_inventory()))
 
 
-def _take_events(runtime: Runtime, keys: Keys) -> tuple[Event, ...]:
-    return tuple(runtime.events.history())
+def _take_events(runtime: Runtime, keys: Keys) -> EventHistoryState:
+    return EventHistoryState(runtime.events.store.status(), keys, runtime.events)
 
 
 Taker = Callable[["Runtime", Keys], Any]
@@ -380,7 +396,7 @@ class Snapshot:
     counters: Counters | None = section(_take_counters)
     data_path: DataPathState | None = section(_take_data_path)
     alarms: AlarmsState | None = section(_take_alarms)
-    events: tuple[Event, ...] | None = section(_take_events)
+    events: EventHistoryState | None = section(_take_events)  # keys: sequence numbers
 
 
 SECTIONS: frozenset[str] = frozenset(f.name for f in fields(Snapshot))

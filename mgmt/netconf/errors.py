@@ -263,6 +263,12 @@ def _data_path(location: Optional[str]) -> Optional[str]:
     return found[-1] if found else location
 
 
+def location_path(text: str) -> Optional[str]:
+    """The data (or schema) path a libyang error text names, None when it names none."""
+    found = _LOCATION.findall(text)
+    return found[-1] if found else None
+
+
 def enable_error_paths() -> None:
     """Ask libyang to record the location of each error (it does not by default)."""
     lib.ly_set_log_clb(lib.lypy_log_cb, True)

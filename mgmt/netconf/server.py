@@ -62,6 +62,8 @@ CAP = "urn:ietf:params:netconf:capability:"
 DEFAULT_CONFIRM_TIMEOUT = 600  # seconds, RFC 6241 §8.4.5.1
 
 CommitHook = Callable[[Optional[libyang.DNode], Optional[libyang.DNode], Optional[libyang.DNode]], None]
+CommittedHook = Callable[["Committed"], None]
+ConfirmedCommitHook = Callable[[str, Optional[Session], Optional[int]], None]
 RpcHook = Callable[[str, libyang.DNode], Optional[libyang.DNode]]
 StateProvider = Callable[[ReadRequest], Union[State, libyang.DNode, str, None]]
 # an operation's reply content: elements, or XML text (a read's <data>, maybe in pieces)
@@ -76,6 +78,17 @@ class CommitRejected(Exception):
         self.path = path
 
 
+@dataclass(frozen=True)
+class Committed:
+    """A change that reached running: who made it (no session for the rollback of a confirmed
+    commit that timed out or was cancelled), its libyang diff (valid during the call only),
+    whether it waits for confirmation, and, for a rollback, its cause (cancel, timeout)."""
+    session: Optional[Session]
+    diff: libyang.DNode
+    confirmed: bool = False
+    rollback: Optional[str] = None
+
+
 @dataclass
 class ServerHooks:
     """How the server reaches the rest of the product.
@@ -85,10 +98,15 @@ class ServerHooks:
     their output tree (or None for ``<ok/>``) and may raise RpcError; ``state_provider(request)`` returns the state
     data for a read (``request.plan`` says what it can select) as a libyang tree the server then owns, or XML,
     or a ``splice.State`` holding such a tree and the lists the provider prints itself.
+    ``committed(change)`` hears of every change once it is in running, and
+    ``confirmed_commit(event, session, timeout)`` of each step of a confirmed commit (RFC 6470
+    confirm-event: start, extend, complete, cancel, timeout); neither can refuse anything.
     """
     commit_hook: Optional[CommitHook] = None
     rpc_hook: Optional[RpcHook] = None
     state_provider: Optional[StateProvider] = None
+    committed: Optional[CommittedHook] = None
+    confirmed_commit: Optional[ConfirmedCommitHook] = None
 
 
 def _nc(name: str) -> str:
@@ -607,7 +625,8 @@ class NetconfServer:
         finally:
             ds.free(change)
 
-    def _install_running(self, tree: Optional[libyang.DNode], session: Optional[Session] = None) -> None:
+    def _install_running(self, tree: Optional[libyang.DNode], session: Optional[Session] = None, *,
+                         confirmed: bool = False, rollback: Optional[str] = None) -> None:
         """The commit pipeline: a validated tree becomes running if the hook agrees.
 
         Takes ownership of ``tree`` (freed when refused)."""
@@ -620,11 +639,27 @@ class NetconfServer:
             if change is not None:
                 self.counters.commit_applied()
             self.services.running_changed(tree, change, session)
+            if change is not None:
+                self._tell(self.hooks.committed, Committed(session, change, confirmed, rollback))
         except CommitRejected as exc:
             ds.free(tree)
             raise operation_failed(str(exc), path=exc.path) from None
         finally:
             ds.free(change)
+
+    def _confirmed_commit_event(self, event: str, session: Optional[Session], timeout: Optional[int]) -> None:
+        self.services.confirmed_commit_event(event, session, timeout)
+        self._tell(self.hooks.confirmed_commit, event, session, timeout)
+
+    @staticmethod
+    def _tell(hook: Optional[Callable[..., None]], *args) -> None:
+        """A listener's failure is logged; what it hears of has happened already."""
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("commit listener %r failed", hook)
 
     # ------------------------------------------------------------------ locks
     def _lock(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -713,7 +748,7 @@ class NetconfServer:
                 # saved before running changes: a node going down from here on boots with it
                 self.datastores.keep_unconfirmed(backup)
             try:
-                self._install_running(tree, session)
+                self._install_running(tree, session, confirmed=confirmed)
             except (RpcError, RpcErrors):
                 if starts:
                     self.datastores.forget_unconfirmed()
@@ -722,13 +757,13 @@ class NetconfServer:
             self.datastores.reset_candidate()
             if confirmed:
                 self.confirmed.start(session.session_id, persist, timeout, backup)
-                self.services.confirmed_commit_event("extend" if was_pending else "start", session, timeout)
+                self._confirmed_commit_event("extend" if was_pending else "start", session, timeout)
             else:
                 ds.free(backup)
                 ds.free(self.confirmed.confirm())
                 self.datastores.forget_unconfirmed()
                 if was_pending:
-                    self.services.confirmed_commit_event("complete", session, None)
+                    self._confirmed_commit_event("complete", session, None)
         return _ok()
 
     def _cancel_commit(self, session: Session, op: etree._Element) -> list[etree._Element]:
@@ -747,9 +782,9 @@ class NetconfServer:
             pending, backup = self.confirmed.take_backup()
             if not pending:
                 return
-            self.services.confirmed_commit_event(event, session, None)
+            self._confirmed_commit_event(event, session, None)
             try:
-                self._install_running(ds.duplicate(backup))
+                self._install_running(ds.duplicate(backup), rollback=event)
             except (RpcError, RpcErrors) as err:
                 log.error("the commit hook refused the rollback of a confirmed commit (%s); "
                           "restoring anyway", err)

@@ -1,19 +1,23 @@
-"""The event bus: one event per state change, fanned out to subscribers, with a bounded
-history (the YANG `event-history`).
+"""The event bus: one event per state change, fanned out to subscribers, and kept in the
+bus's history (the YANG `event-history`; nf/history: in memory by default, durable in the
+state directory for a running node).
 
-Subscribers run synchronously on the runtime's loop, in subscription order. A subscriber
-that raises is logged and the others still run: a broken notification stream must not
-stop the exporter or the binding logic.
+The history records every event before the subscribers see it. Subscribers run
+synchronously on the runtime's loop, in subscription order. A subscriber that raises is
+logged and the others still run: a broken notification stream must not stop the exporter
+or the binding logic.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nf.history import EventHistory, EventPage, EventQuery
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +33,12 @@ class Event:
 
 class EventBus:
     def __init__(self, max_entries: int = 1000, max_age: float | None = 3600.0,
-                 clock: Callable[[], float] = time.time) -> None:
-        _check_retention(max_entries, max_age)
+                 clock: Callable[[], float] = time.time, *, history: EventHistory | None = None) -> None:
+        """Keeps `history`, or else a memory history bounded by `max_entries` and `max_age`."""
+        from nf.history import MemoryHistory
+
         self._clock = clock
-        self._history: deque[Event] = deque(maxlen=max_entries)
-        self._max_age = max_age
+        self._history = history if history is not None else MemoryHistory(max_entries, max_age, clock)
         self._subscribers: dict[int, tuple[Subscriber, frozenset[str] | None]] = {}
         # kind -> its subscribers in subscription order; built on first publish of the kind and
         # dropped whenever the subscribers change, so publishing filters nothing per event.
@@ -56,10 +61,7 @@ class EventBus:
     def publish(self, kind: str, **data: Any) -> Event:
         now = self._clock()
         event = Event(kind, now, MappingProxyType(data))
-        history = self._history
-        history.append(event)
-        if self._max_age is not None and history and history[0].time < now - self._max_age:
-            self._expire(now)
+        self._history.record(event)
         callbacks = self._callbacks_by_kind.get(kind)
         if callbacks is None:
             callbacks = self._callbacks_by_kind[kind] = tuple(
@@ -74,29 +76,23 @@ class EventBus:
 
     def history(self, since: float | None = None) -> list[Event]:
         """Retained events, oldest first (only those at or after `since` if given)."""
-        self._expire(self._clock())
-        return [e for e in self._history if since is None or e.time >= since]
+        return self._history.events(since)
 
-    def configure(self, max_entries: int, max_age: float | None) -> None:
-        """Change retention (from config); shrinking drops the oldest events."""
-        _check_retention(max_entries, max_age)
-        self._history = deque(self._history, maxlen=max_entries)
-        self._max_age = max_age
-        self._expire(self._clock())
+    def query(self, query: EventQuery) -> EventPage:
+        """Retained events matching `query` (any thread for a durable history)."""
+        return self._history.query(query)
+
+    @property
+    def store(self) -> EventHistory:
+        return self._history
+
+    def configure(self, max_entries: int, max_age: float | None, flush_interval: float | None = None) -> None:
+        """Change retention (from config); lower bounds drop the oldest events at once."""
+        self._history.configure(max_entries, max_age, flush_interval)
+
+    def close(self) -> None:
+        """Write what the history still holds pending and release it."""
+        self._history.close()
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.history())
-
-    def _expire(self, now: float) -> None:
-        if self._max_age is None:
-            return
-        oldest_kept = now - self._max_age
-        while self._history and self._history[0].time < oldest_kept:
-            self._history.popleft()
-
-
-def _check_retention(max_entries: int, max_age: float | None) -> None:
-    if max_entries < 0:
-        raise ValueError(f"event history max entries must not be negative, got {max_entries}")
-    if max_age is not None and max_age < 0:
-        raise ValueError(f"event history max age must not be negative, got {max_age}")

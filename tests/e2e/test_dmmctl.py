@@ -229,22 +229,37 @@ def test_status_counts_the_binding_and_the_accepted_registration(bound_lab):
     assert "bindings:         1" in ok("status", node=lma).splitlines()
 
 
-def test_events_list_what_happened_and_filter_by_time_and_mobile_node(bound_lab):
+def json_lines(*args: str, node: Node) -> list[dict]:
+    return [json.loads(line) for line in ok("--json", *args, node=node).splitlines()]
+
+
+def test_events_as_json_lines_give_time_kind_and_data_and_filter_by_time_kind_and_mobile_node(bound_lab):
     lma, _ = bound_lab
-    events = ok_json("events", node=lma)
+    events = json_lines("events", node=lma)
     kinds = [e["kind"] for e in events]
     assert "peer-path-up" in kinds and "binding-created" in kinds
     assert [e["sequence"] for e in events] == sorted(e["sequence"] for e in events)
     created = next(e for e in events if e["kind"] == "binding-created")
-    assert created["mn-identifier"] == MN
+    assert set(created) == {"sequence", "time", "kind", "data"}
+    assert created["data"]["mn-identifier"] == MN and created["data"]["handoff-indicator"] == "attachment-over-new-interface"
 
-    assert [e["kind"] for e in ok_json("events", "--mn", MN, node=lma)] == ["binding-created"]
-    assert ok_json("events", "--since", "2999-01-01T00:00:00", node=lma) == []
+    assert [e["kind"] for e in json_lines("events", "--mn", MN, node=lma)] == ["binding-created"]
+    assert [e["kind"] for e in json_lines("events", "--kind", "peer-path-up", node=lma)] == ["peer-path-up"]
+    assert json_lines("events", "--since", "2999-01-01T00:00:00", node=lma) == []
+    assert len(json_lines("events", "--since", "1h", node=lma)) == len(events)
+    assert json_lines("events", "--until", created["time"], node=lma)[-1] == created
+    assert json_lines("events", "--limit", "1", node=lma) == [json_lines("events", node=lma)[-1]]
+
+
+def test_events_in_a_table_with_utc_times_or_a_line_saying_there_are_none(bound_lab):
+    lma, _ = bound_lab
     assert ok("events", "--since", "2999-01-01T00:00:00", node=lma).strip() == "no events"
-    assert len(ok_json("events", "--since", "1h", node=lma)) == len(events)
-    rows = ok("events", "--mn", MN, node=lma).splitlines()
-    assert rows[0].split() == ["SEQ", "TIME", "KIND", "MN", "PEER", "TEXT"]
-    assert rows[1].split()[3:5] == ["binding-created", MN]
+    header, row = ok("events", "--mn", MN, node=lma).splitlines()
+    assert header.split() == ["SEQ", "TIME", "(UTC)", "KIND", "MN", "PEER", "TEXT"]
+    seq, day, clock, kind, mn, peer, *text = row.split()
+    assert (kind, mn, peer) == ("binding-created", MN, "::1")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", day) and re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", clock)
+    assert "handoff-indicator=attachment-over-new-interface" in text
 
 
 def test_probe_measures_the_path_and_exit_status_says_whether_it_answered(idle_lab):
@@ -321,6 +336,10 @@ def test_revoke_of_an_unknown_mobile_node_is_an_rpc_error_exit_5(idle_lab):
     (["probe", "::1", "--count", "0"], "not a count 1..255"),
     (["revoke", MN, "--trigger", "whim"], "invalid choice: 'whim'"),
     (["events", "--since", "yesterday"], "not a duration"),
+    (["events", "--until", "2026-02-30T00:00:00"], "not a duration"),
+    (["events", "--peer", "192.0.2.1"], "not an IPv6 address"),
+    (["events", "--limit", "0"], "not a positive number"),
+    (["events", "--since", "1h", "--until", "2h"], "is before --since"),
     (["--port", "70000", "status"], "not a port number"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
