@@ -120,7 +120,7 @@ def story(node):
                 if e["kind"] in STORY_KINDS]
 
 
-# the kinds the story publishes; the node adds its own (alarm-raised, fault-action) after a path goes down
+# the kinds the story publishes; the node adds its own (alarm-notification, fault-action) after a path goes down
 STORY_KINDS = {"binding-created", "binding-updated", "binding-deleted", "peer-path-down"}
 
 
@@ -195,8 +195,9 @@ def test_a_kind_of_no_notification_is_stored_and_read_like_any_other(node):
 
 def test_alarm_transitions_are_in_the_history(node, story):
     with node.login() as session:
-        raised = events_of(get_events(session, kind="alarm-raised", since=story[0]["time"]))
-    assert raised and json.loads(raised[0]["data"])["resource"] == MAG_A
+        raised = events_of(get_events(session, kind="alarm-notification", since=story[0]["time"]))
+    data = json.loads(raised[0]["data"])
+    assert (data["resource"], data["perceived-severity"]) == (f"/dmm-nf:dmm-nf/peers/peer[address='{MAG_A}']", "major")
 
 
 # ----- bad input ------------------------------------------------------------------------------------
