@@ -86,9 +86,8 @@ class Functions:
 
     def pid(self, host: str) -> int | None:
         """The pid of `host`'s running `dmm-nf run`, or None."""
-        try:
-            pid = int(self._pid_path(host).read_text())
-        except (OSError, ValueError):
+        pid = self._recorded_pid(host)
+        if pid is None:
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -103,7 +102,10 @@ class Functions:
         address = str(self.topology.management_address(host))
         deadline = time.monotonic() + timeout
         while True:
-            if self.pid(host) is None:
+            # Alive is enough here: the pid file is ours, just written, and while `ip netns exec`
+            # execs dmm-nf the process's cmdline (which `pid` checks) can read empty.
+            pid = self._recorded_pid(host)
+            if pid is None or not _alive(pid):
                 raise LabError(f"{host}: dmm-nf exited during start; {self.log_path(host)} ends with:\n"
                                + self._log_tail(host))
             if self._listening(host) >= {NETCONF_PORT, METRICS_PORT}:
@@ -114,6 +116,12 @@ class Functions:
             time.sleep(0.05)  # polling interval of the readiness check
 
     # -- internals -------------------------------------------------------------------------
+    def _recorded_pid(self, host: str) -> int | None:
+        try:
+            return int(self._pid_path(host).read_text())
+        except (OSError, ValueError):
+            return None
+
     def _spawn(self, host: str) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path(host).write_text(function_config(self.topology, host))
