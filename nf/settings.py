@@ -60,6 +60,11 @@ class TimerSettings:
     refresh_advance: int
     timestamp_based_approach_in_use: bool
     mobile_node_generated_timestamp_in_use: bool
+    init_min_delay_bris: float  # RFC 5846 §11
+    max_brack_timeout: float
+    bri_max_retries: int
+    min_delay_between_update_notification_replay: float  # RFC 7077 §7
+    max_update_notification_retransmit_count: int
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class LmaSettings:
     allowed_mags: frozenset[IPv6Address]
     default_pool: str | None
     accept_unknown_mobile_nodes: bool
+    unknown_handoff: str = "revoke-previous"  # "revoke-previous" | "wait" | "new-session"
+    accept_global_revocation: bool = False
     max_bindings: int = DEFAULT_MAX_BINDINGS
 
 
@@ -336,6 +343,8 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             allowed_mags=frozenset(IPv6Address(a) for a in lma_d.get("allowed-mag", [])),
             default_pool=lma_d.get("default-pool"),
             accept_unknown_mobile_nodes=lma_d.get("accept-unknown-mobile-nodes", False),
+            unknown_handoff=lma_d.get("unknown-handoff", "revoke-previous"),
+            accept_global_revocation=lma_d.get("accept-global-revocation", False),
             max_bindings=int(lma_d.get("max-bindings", DEFAULT_MAX_BINDINGS)),
         )
     mag = None
@@ -430,6 +439,12 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             refresh_advance=t.get("refresh-advance", 30),
             timestamp_based_approach_in_use=t.get("timestamp-based-approach-in-use", True),
             mobile_node_generated_timestamp_in_use=t.get("mobile-node-generated-timestamp-in-use", False),
+            init_min_delay_bris=_ms(t.get("init-min-delay-bris", 1000)),
+            max_brack_timeout=_ms(t.get("max-brack-timeout", 2000)),
+            bri_max_retries=t.get("bri-max-retries", 1),
+            min_delay_between_update_notification_replay=_ms(
+                t.get("min-delay-between-update-notification-replay", 1000)),
+            max_update_notification_retransmit_count=t.get("max-update-notification-retransmit-count", 1),
         ),
         heartbeat=HeartbeatSettings(
             interval=hb.get("interval", 60),

@@ -49,11 +49,12 @@ from nf.wire import (
     LIFETIME_UNIT_SECONDS,
     BindingAckStatus,
     BindingRevocationAck,
+    BindingRevocationIndication,
+    BindingRevocationStatus,
     HandoffIndicator,
     HomeNetworkPrefixOption,
     Message,
     MobileNodeIdentifierOption,
-    MobileNodeLinkLayerIdentifierOption,
     Option,
     ProxyBindingUpdate,
     RevocationTrigger,
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 
 Status = BindingAckStatus
 _RFC5213_HANDOFF_INDICATORS = frozenset(range(1, 6))  # section 8.4
+_REVOCATION_TRIGGERS = frozenset(int(t) for t in RevocationTrigger)  # RFC 5846 §5.1
 
 
 class UnknownMobileNode(LookupError):
@@ -82,7 +84,8 @@ class _Rejected(Exception):
 
 @dataclass(slots=True)
 class _ParkedUpdate:
-    """A PBU with HI=4 from a new MAG, held for MaxDelayBeforeNewBCEAssign (RFC 5213 §5.4.1.2)."""
+    """A PBU with HI=4 from a new MAG, held until the previous MAG answers a BRI (RFC 5846
+    §8.1) or for MaxDelayBeforeNewBCEAssign (RFC 5213 §5.4.1.2)."""
 
     pbu: ProxyBindingUpdate
     request: PbuRequest
@@ -90,6 +93,7 @@ class _ParkedUpdate:
     port: int
     policy: MobileNodePolicy
     timer: object = None
+    revocation: Revocation | None = None
 
 
 @dataclass(slots=True)
@@ -139,7 +143,7 @@ class LmaCounters:
 
 class LmaRole:
     name = "lma"
-    handles = frozenset({ProxyBindingUpdate, BindingRevocationAck})
+    handles = frozenset({ProxyBindingUpdate, BindingRevocationIndication, BindingRevocationAck})
 
     def __init__(self, ctx: RoleContext) -> None:
         self.ctx = ctx
@@ -226,6 +230,8 @@ class LmaRole:
             self._on_pbu(message, src, src_port)
         elif isinstance(message, BindingRevocationAck):
             self._on_bra(message, src)
+        elif isinstance(message, BindingRevocationIndication):
+            self._on_bri(message, src, src_port)
 
     # ----- look-ups (RPCs; the snapshot reads the cache itself, nf/snapshot.py) -------------
     def bindings(self) -> list[BindingCacheEntry]:
@@ -376,14 +382,14 @@ class LmaRole:
     def _unknown_handoff(self, entry: BindingCacheEntry, request: PbuRequest, pbu: ProxyBindingUpdate,
                          src: IPv6Address) -> _Association:
         """HI=4 with one and only one session (§5.4.1.2 #4, §5.4.1.3 #3): the LMA SHOULD wait
-        for the previous MAG's de-registration, then decide; without one in
-        MaxDelayBeforeNewBCEAssign the request is a new session. Nothing to wait for when
-        the request comes from the serving MAG itself, when the session is already being
-        let go, when it is a de-registration, or when MaxDelayBeforeNewBCEAssign is 0 (the
-        configurable "create a new session without waiting" the sections allow)."""
+        for the previous MAG's de-registration, then decide (`lma/unknown-handoff`: ask it
+        with a BRI, RFC 5846 §8.1, or wait MaxDelayBeforeNewBCEAssign; or the configurable
+        "create a new session without waiting" the sections allow). Nothing to wait for when
+        the request comes from the serving MAG itself, when the session is already being let
+        go, or when it is a de-registration."""
         if entry.proxy_coa == src or entry.state is not BindingState.ACTIVE or pbu.lifetime == 0:
             return _Association(entry=entry)
-        if self.ctx.settings.timers.max_delay_before_new_bce_assign <= 0:
+        if self.ctx.settings.lma.unknown_handoff == "new-session":
             return self._new_session(request)
         return _Association(entry=entry, wait=True)
 
@@ -561,11 +567,29 @@ class LmaRole:
     def _park(self, pbu: ProxyBindingUpdate, request: PbuRequest, entry: BindingCacheEntry,
               policy: MobileNodePolicy, src: IPv6Address, port: int) -> None:
         parked = _ParkedUpdate(pbu, request, src, port, policy)
-        parked.timer = self.ctx.timers.call_later(
-            self.ctx.settings.timers.max_delay_before_new_bce_assign, self._on_wait_over, entry)
         self._session(entry).parked = parked
         self.cache.update(entry, state=BindingState.HANDOFF_PENDING)
+        if self.ctx.settings.lma.unknown_handoff == "revoke-previous":
+            # RFC 5846 §8.1: ask the previous MAG instead of waiting for its de-registration.
+            parked.revocation = self.revocations.send(
+                entry.proxy_coa, RevocationTrigger.INTER_MAG_HANDOVER_UNKNOWN, [entry], _revocation_options(entry),
+                on_done=lambda revocation: self._on_handoff_revocation(entry, revocation))
+        else:
+            parked.timer = self.ctx.timers.call_later(
+                self.ctx.settings.timers.max_delay_before_new_bce_assign, self._on_wait_over, entry)
 
+    def _on_handoff_revocation(self, entry: BindingCacheEntry, revocation: Revocation) -> None:
+        """RFC 5846 §8.1: a successful BRA is the previous MAG's de-registration (the session
+        moves); "MN is attached", another failure or no answer after the retransmissions
+        make the parked PBU a new session. "Binding does not exist" says the previous MAG
+        holds nothing for the node, which is what a de-registration says too."""
+        self._update_revocation_counters()
+        parked = self._unpark(entry)
+        if parked is None or parked.revocation is not revocation:
+            return
+        status = revocation.status
+        released = status is not None and (status < 128 or status == BindingRevocationStatus.BINDING_DOES_NOT_EXIST)
+        self._run_parked(parked, entry if released else None)
     def _on_wait_over(self, entry: BindingCacheEntry) -> None:
         """No de-registration came in MaxDelayBeforeNewBCEAssign: the request is a new
         mobility session (§5.4.1.2 #4, §5.4.1.3 #3); the waiting one stays as it was, unless
@@ -581,6 +605,8 @@ class LmaRole:
         parked, session.parked = session.parked, None
         if parked is not None:
             self.ctx.timers.cancel(parked.timer)
+            if parked.revocation is not None:
+                self.revocations.cancel(parked.revocation)
             if entry.state is BindingState.HANDOFF_PENDING:
                 self.cache.update(entry, state=BindingState.ACTIVE)
         return parked
@@ -606,10 +632,10 @@ class LmaRole:
         #1: "MUST ignore") gets no answer; both are counted."""
         entry = association.entry
         if entry is None:
-            self.ctx.stats.drops_by_reason["pbu-deregistration-no-session"] += 1
+            self.ctx.stats.dropped("pbu", src, "pbu-deregistration-no-session")
             return
         if entry.proxy_coa != src:
-            self.ctx.stats.drops_by_reason["pbu-deregistration-not-serving-mag"] += 1
+            self.ctx.stats.dropped("pbu", src, "pbu-deregistration-not-serving-mag")
             return
         entry.sequence = pbu.sequence
         entry.timestamp = _stamp(request)
@@ -773,14 +799,13 @@ class LmaRole:
             entries = [e for e in entries if e.link_layer_id == link_layer_id]
         if not entries:
             raise UnknownMobileNode(f"no binding for {mn_identifier!r}")
+        if trigger >= RevocationTrigger.PER_PEER_POLICY:
+            raise ValueError(f"revocation trigger {trigger} is a global one; a binding is revoked with a "
+                             "per-node trigger (RFC 5846 section 6.1.1)")
         revocations = []
         for entry in entries:
-            options: list[Option] = [MobileNodeIdentifierOption(entry.mn_identifier)]
-            options += [HomeNetworkPrefixOption(p) for p in entry.home_network_prefixes]
-            if entry.link_layer_id is not None:
-                options.append(MobileNodeLinkLayerIdentifierOption(entry.link_layer_id))
             self.cache.update(entry, state=BindingState.REVOCATION_PENDING)
-            revocations.append(self.revocations.send(entry.proxy_coa, trigger, [entry], tuple(options)))
+            revocations.append(self.revocations.send(entry.proxy_coa, trigger, [entry], _revocation_options(entry)))
         return revocations
 
     def revoke_all(self, mag: IPv6Address, trigger: int = RevocationTrigger.PER_PEER_POLICY,
@@ -808,11 +833,58 @@ class LmaRole:
         if self.revocations.on_ack(ack, src) is None:
             self.ctx.stats.dropped("bra", src, "unexpected-bra")
 
-    def _on_revocation_done(self, revocation: Revocation) -> None:
-        """Remove what was revoked, whether the MAG answered or not (RFC 5846 section 8)."""
+    def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, port: int) -> None:
+        """RFC 5846 §8.2: a MAG revokes bindings it serves. Only the MAG serving a binding can
+        revoke it (and only a configured MAG is heard at all); the BRA copies P, V, G and the
+        sequence number (§6.1.2)."""
+        if src not in self._authorized_mags:
+            self.ctx.stats.dropped("bri", src, "bri-from-unknown-peer")
+            return
+        status, revoked = self._revocation_requested(bri, src)
+        for entry in revoked:
+            self._delete(entry, "revoked", bri.trigger)
+        ack = BindingRevocationAck(status=status, sequence=bri.sequence, proxy=bri.proxy,
+                                   ipv4_home_address_only=bri.ipv4_home_address_only, global_=bri.global_)
+        self.ctx.send(ack, src, port or None)
+
+    def _revocation_requested(self, bri: BindingRevocationIndication,
+                              src: IPv6Address) -> tuple[int, list[BindingCacheEntry]]:
+        """(BRA status, the bindings to remove) for a BRI from the MAG `src`."""
+        mn = next((o for o in bri.options if isinstance(o, MobileNodeIdentifierOption)), None)
+        trigger = bri.trigger
+        if trigger not in _REVOCATION_TRIGGERS:  # §6.2.1: SHOULD reject
+            return BindingRevocationStatus.REVOCATION_TRIGGER_NOT_SUPPORTED, []
+        if bri.global_ != (trigger >= RevocationTrigger.PER_PEER_POLICY):  # §6.2.1: SHOULD reject
+            return BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED, []
+        if not bri.proxy or bri.ipv4_home_address_only:  # this LMA has proxy IPv6 bindings only
+            return BindingRevocationStatus.BINDING_DOES_NOT_EXIST, []
+        if bri.global_:
+            if trigger != RevocationTrigger.PER_PEER_POLICY:  # realm revocation is the LMA's to send
+                return BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED, []
+            if mn is None or not self.ctx.settings.lma.accept_global_revocation:  # §8.2, §13
+                return BindingRevocationStatus.GLOBAL_REVOCATION_NOT_AUTHORIZED, []
+            return BindingRevocationStatus.SUCCESS, list(self.cache.by_mag(src))
+        if mn is None:
+            return BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED, []
+        served = [e for e in self.cache.by_mn(mn.nai) if e.proxy_coa == src]
+        prefixes = {o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)}
+        if prefixes:  # §8.2 #2, #3: the bindings those prefixes name
+            served = [e for e in served if prefixes & set(e.home_network_prefixes)]
+            covered = {p for e in served for p in e.home_network_prefixes}
+            if served and not prefixes <= covered:  # §8.2: MAY say some were released already
+                return BindingRevocationStatus.PARTIAL_SUCCESS, served
+        if not served:
+            return BindingRevocationStatus.BINDING_DOES_NOT_EXIST, []
+        return BindingRevocationStatus.SUCCESS, served
+
+    def _update_revocation_counters(self) -> None:
         self.counters.bri_timeouts = self.revocations.timeouts
         self.counters.bri_retransmissions = self.revocations.retransmissions
-        if revocation.timed_out:  # RFC 5846 section 7.2: no BRA after BRIMaxRetriesNumber retransmissions
+
+    def _on_revocation_done(self, revocation: Revocation) -> None:
+        """Remove what was revoked, whether the MAG answered or not (RFC 5846 §6.2.2, §6.3)."""
+        self._update_revocation_counters()
+        if revocation.timed_out:  # RFC 5846 §6.3: no BRA after BRIMaxRetriesNumber retransmissions
             named = revocation.bindings[0].mn_identifier if not revocation.global_ and revocation.bindings else None
             self.ctx.events.publish("revocation-failed", peer=address_text(revocation.mag), trigger=revocation.trigger,
                                     retransmissions=revocation.retransmissions,
@@ -826,6 +898,13 @@ class LmaRole:
     @staticmethod
     def _session(entry: BindingCacheEntry) -> LmaSession:
         return entry.role_data
+
+
+def _revocation_options(entry: BindingCacheEntry) -> tuple[Option, ...]:
+    """RFC 5846 §8.1: the MN-Identifier, and an HNP option for each registered prefix (which
+    tells this binding from the node's others)."""
+    return (MobileNodeIdentifierOption(entry.mn_identifier),
+            *(HomeNetworkPrefixOption(p) for p in entry.home_network_prefixes))
 
 
 def _spec_key(mn_identifier: str, link_layer_id: bytes | None) -> str:

@@ -1,9 +1,11 @@
 """Binding Revocation Indications sent by the LMA and their acknowledgements (RFC 5846).
 
-The tracker numbers each BRI, retransmits it until a Binding Revocation Acknowledgement
-with the same sequence number comes back from the same MAG, and gives up after
-BRIMaxRetriesNumber retransmissions. Either way it hands the finished `Revocation` to the
-LMA, which then removes the bindings.
+The tracker numbers each BRI (no two outstanding share a sequence number, §5.1),
+retransmits it until a Binding Revocation Acknowledgement with the same sequence number
+comes back from the same MAG (§6.2.2), waiting InitMINDelayBRIs and doubling the wait up to
+MAX_BRACK_TIMEOUT (§6.3), and gives up after BRIMaxRetriesNumber retransmissions (the three
+of §11, from the `timers` settings). Either way it hands the finished `Revocation` to its
+`on_done`, or to the LMA's default, which removes the bindings.
 """
 from __future__ import annotations
 
@@ -13,11 +15,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 
 from nf.core.binding_cache import BindingCacheEntry
-from nf.wire import BindingRevocationAck, BindingRevocationIndication, Option
+from nf.wire import BindingRevocationAck, BindingRevocationIndication, Option, RevocationTrigger
 
-# RFC 5846 section 11 (configuration variables) defaults.
-MIN_DELAY_BRIS = 1.0  # MINDelayBRIs: seconds before the first retransmission (doubles after)
-BRI_MAX_RETRIES = 1  # BRIMaxRetriesNumber: retransmissions before giving up
 
 
 @dataclass(eq=False)
@@ -36,6 +35,7 @@ class Revocation:
     timed_out: bool = False
     revoked: int = 0  # bindings removed when it finished
     reason: str = "revoked"  # binding-deleted reason for the bindings it removes
+    on_done: Callable[[Revocation], None] | None = None  # instead of the tracker's finish
     _timer: object = None
     _waiters: list[asyncio.Future] = field(default_factory=list)
 
@@ -56,12 +56,9 @@ class Revocation:
 
 
 class RevocationTracker:
-    def __init__(self, ctx, finish: Callable[[Revocation], None], *, min_delay: float = MIN_DELAY_BRIS,
-                 max_retries: int = BRI_MAX_RETRIES) -> None:
+    def __init__(self, ctx, finish: Callable[[Revocation], None]) -> None:
         self._ctx = ctx
         self._finish = finish
-        self._min_delay = min_delay
-        self._max_retries = max_retries
         self._pending: dict[tuple[IPv6Address, int], Revocation] = {}
         self._next_sequence = 0
         self.timeouts = 0
@@ -71,13 +68,22 @@ class RevocationTracker:
         return list(self._pending.values())
 
     def send(self, mag: IPv6Address, trigger: int, bindings: list[BindingCacheEntry],
-             options: tuple[Option, ...], *, global_: bool = False, reason: str = "revoked") -> Revocation:
-        """Send a BRI (P flag set: these are proxy bindings) and track it."""
+             options: tuple[Option, ...], *, global_: bool = False, reason: str = "revoked",
+             on_done: Callable[[Revocation], None] | None = None) -> Revocation:
+        """Send a BRI (P flag set: these are proxy bindings, §8.1) and track it.
+
+        §6.1.1: a global BRI carries a Global Revocation Trigger (128 and above), a per-node
+        one a Per-MN trigger (below 128); ValueError otherwise."""
+        if global_ != (trigger >= RevocationTrigger.PER_PEER_POLICY):
+            kind = "global" if global_ else "per-node"
+            raise ValueError(f"revocation trigger {trigger} is not a {kind} trigger (RFC 5846 section 5.1)")
         sequence = self._next_sequence
+        while (mag, sequence) in self._pending:  # §5.1: no collision among outstanding BRIs
+            sequence = (sequence + 1) & 0xFFFF
         self._next_sequence = (sequence + 1) & 0xFFFF
         message = BindingRevocationIndication(trigger=trigger, sequence=sequence, options=options,
                                               proxy=True, global_=global_)
-        revocation = Revocation(mag, trigger, sequence, global_, bindings, message, reason=reason)
+        revocation = Revocation(mag, trigger, sequence, global_, bindings, message, reason=reason, on_done=on_done)
         self._pending[(mag, sequence)] = revocation
         self._transmit(revocation, self._ctx.timers.clock())
         return revocation
@@ -92,6 +98,12 @@ class RevocationTracker:
         self._complete(revocation)
         return revocation
 
+    def cancel(self, revocation: Revocation) -> None:
+        """Stop tracking `revocation` without finishing it (what it was for happened anyway)."""
+        if self._pending.pop((revocation.mag, revocation.sequence), None) is revocation:
+            self._ctx.timers.cancel(revocation._timer)
+            revocation._finish()
+
     def close(self) -> None:
         for revocation in self._pending.values():
             self._ctx.timers.cancel(revocation._timer)
@@ -99,15 +111,17 @@ class RevocationTracker:
         self._pending.clear()
 
     def _transmit(self, revocation: Revocation, sent_at: float) -> None:
-        """Send (again) and wait MINDelayBRIs, doubled at each retransmission."""
+        """Send (again) and wait InitMINDelayBRIs, doubled at each retransmission up to
+        MAX_BRACK_TIMEOUT (§6.3)."""
         self._ctx.send(revocation.message, revocation.mag, None)
-        delay = self._min_delay * (2 ** revocation.retransmissions)
+        timers = self._ctx.settings.timers
+        delay = min(timers.init_min_delay_bris * (2 ** revocation.retransmissions), timers.max_brack_timeout)
         revocation._timer = self._ctx.timers.schedule(sent_at + delay, self._on_timeout, revocation)
 
     def _on_timeout(self, revocation: Revocation) -> None:
         if revocation.done:
             return
-        if revocation.retransmissions < self._max_retries:
+        if revocation.retransmissions < self._ctx.settings.timers.bri_max_retries:
             revocation.retransmissions += 1
             self.retransmissions += 1
             self._transmit(revocation, revocation._timer.deadline)  # paced from the schedule, not a late wake-up
@@ -119,6 +133,6 @@ class RevocationTracker:
 
     def _complete(self, revocation: Revocation) -> None:
         try:
-            self._finish(revocation)
+            (revocation.on_done or self._finish)(revocation)
         finally:
             revocation._finish()

@@ -40,6 +40,7 @@ from nf.wire import (
     MobileNodeIdentifierOption,
     MobileNodeLinkLayerIdentifierOption,
     ProxyBindingAck,
+    RevocationTrigger,
     TimestampOption,
 )
 
@@ -53,6 +54,10 @@ _ALL_ZERO = IPv6Address("::")
 # RFC 5213 §6.9.1.2: register again once after 157 (#8: reassert the node's presence), 155 (#10:
 # asking for an assignment, ALL_ZERO, instead of the refused prefixes) and 135 (RFC 6275 §11.7.3:
 # the LMA's last accepted sequence number). Any other rejection ends the node's service.
+_REVOCATION_TRIGGERS = frozenset(int(t) for t in RevocationTrigger)  # RFC 5846 §5.1
+_HANDOVER_TRIGGERS = frozenset({RevocationTrigger.INTER_MAG_HANDOVER_SAME_ACCESS_TYPE,
+                                RevocationTrigger.INTER_MAG_HANDOVER_DIFFERENT_ACCESS_TYPE,
+                                RevocationTrigger.INTER_MAG_HANDOVER_UNKNOWN})
 _RETRY_ONCE = frozenset({BindingAckStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED,
                          BindingAckStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX,
                          BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW})
@@ -214,7 +219,7 @@ class MagRole:
             self.ctx.stats.dropped("pba", src, "pba-unmatched")
             return
         if self._echo_differs(pba, entry):  # #6: ignored, and no more PBUs until an operator acts
-            self._drop("pba-options-differ")
+            self.ctx.stats.dropped("pba", src, "pba-options-differ")
             log.warning("LMA %s answered %s with other option values than it was sent; not registering it again "
                         "until an operator attaches it", entry.lma_address, entry.mn_identifier)
             self._refuse(entry, pba.status, "pba-options-differ")
@@ -364,37 +369,65 @@ class MagRole:
         self.ctx.events.publish("binding-deleted", **self._event_data(entry), reason="rejected")
 
     def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, src_port: int) -> None:
-        """RFC 5846 section 9 (MAG side): remove the sessions named, answer with a BRA."""
+        """RFC 5846 §9.1: remove the sessions the BRI names and answer with a BRA that copies
+        its Sequence Number and its P, V and G flags (§6.1.2)."""
         if src != self.settings.mag.lma_address and src != self.settings.mag.standby_lma_address:
-            self.ctx.stats.dropped("bri", src, "bri-from-unknown-peer")
+            self.ctx.stats.dropped("bri", src, "bri-from-unknown-peer")  # §6.2: not the peer our bindings are with
             return
-        mn = _first(bri.options, MobileNodeIdentifierOption)
-        if bri.global_:
-            revoked = [e for e in self.bul if e.lma_address == src]
-            status = BindingRevocationStatus.SUCCESS if revoked else BindingRevocationStatus.BINDING_DOES_NOT_EXIST
-        elif not bri.proxy:
-            revoked, status = [], BindingRevocationStatus.PROXY_BINDING_REVOCATION_NOT_SUPPORTED
-        elif mn is None:
-            revoked, status = [], BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED
-        else:
-            revoked = self._named_sessions(bri, mn.nai, src)
-            status = BindingRevocationStatus.SUCCESS if revoked else BindingRevocationStatus.BINDING_DOES_NOT_EXIST
+        status, revoked = self._revocation_requested(bri, src)
         for entry in revoked:
             _session(entry).cancel_timers()
+            self._settle(entry)
             self._uninstall(entry)
             self._delete(entry, "revoked", **{"revocation-trigger": bri.trigger})
-        reply = BindingRevocationAck(status=status, sequence=bri.sequence, proxy=bri.proxy, global_=bri.global_,
-                                     options=(mn,) if mn is not None else ())
+        mn = _first(bri.options, MobileNodeIdentifierOption)
+        reply = BindingRevocationAck(status=status, sequence=bri.sequence, proxy=bri.proxy,
+                                     ipv4_home_address_only=bri.ipv4_home_address_only, global_=bri.global_,
+                                     options=(mn,) if mn is not None and not bri.global_ else ())
         self.ctx.send(reply, src, src_port or None)
 
-    def _named_sessions(self, bri: BindingRevocationIndication, nai: str,
-                        lma: IPv6Address) -> list[BindingUpdateListEntry]:
-        ll_option = _first(bri.options, MobileNodeLinkLayerIdentifierOption)
-        prefixes = {o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)}
-        return [e for e in self.bul
-                if e.mn_identifier == nai and e.lma_address == lma
-                and (ll_option is None or e.link_layer_id == ll_option.identifier)
-                and (not prefixes or prefixes & set(e.home_network_prefixes))]
+    def _revocation_requested(self, bri: BindingRevocationIndication,
+                              lma: IPv6Address) -> tuple[int, list[BindingUpdateListEntry]]:
+        """(BRA status, the sessions to remove) for a BRI from our LMA (RFC 5846 §6.2.1, §9.1)."""
+        trigger = bri.trigger
+        mn = _first(bri.options, MobileNodeIdentifierOption)
+        anchored = [e for e in self.bul if e.lma_address == lma]
+        if trigger not in _REVOCATION_TRIGGERS:  # §6.2.1: SHOULD reject
+            return BindingRevocationStatus.REVOCATION_TRIGGER_NOT_SUPPORTED, []
+        if bri.global_ != (trigger >= RevocationTrigger.PER_PEER_POLICY):  # §6.2.1: SHOULD reject
+            return BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED, []
+        if not bri.proxy or bri.ipv4_home_address_only:
+            # A MAG holds proxy bindings only, and no IPv4 home address (RFC 5844) here: the
+            # binding a P=0 or a V=1 BRI names does not exist (V=1 must not touch IPv6, §9.1).
+            return BindingRevocationStatus.BINDING_DOES_NOT_EXIST, []
+        if trigger == RevocationTrigger.PER_PEER_POLICY:  # §9.1: P set and no options
+            if bri.options:
+                return BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED, []
+            revoked = anchored
+        elif trigger == RevocationTrigger.REVOKING_MOBILITY_NODE_LOCAL_POLICY:  # §8.1, §9.1: a realm
+            realm = mn.nai.partition("@")[2] if mn is not None else ""
+            if not realm:
+                return BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED, []
+            revoked = [e for e in anchored if e.mn_identifier.partition("@")[2] == realm]
+        elif mn is None:  # §5.1: MUST be present with the P bit
+            return BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED, []
+        else:
+            prefixes = {o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)}
+            revoked = [e for e in anchored if e.mn_identifier == mn.nai
+                       and (not prefixes or prefixes & set(e.home_network_prefixes))]
+            if trigger in _HANDOVER_TRIGGERS and any(self._still_attached(e) for e in revoked):
+                # §9.1: the node is here: "Revocation failed - MN is attached".
+                return BindingRevocationStatus.REVOCATION_FAILED_MN_IS_ATTACHED, []
+        if not revoked:
+            return BindingRevocationStatus.BINDING_DOES_NOT_EXIST, []
+        return BindingRevocationStatus.SUCCESS, revoked
+
+    @staticmethod
+    def _still_attached(entry: BindingUpdateListEntry) -> bool:
+        """Whether the node of `entry` is on our access link. The MAG de-registers a node the
+        moment it learns it left (carrier loss, mn-detach), so an entry not de-registering is
+        a node still here (RFC 5846 §9.1)."""
+        return entry.state in (BulState.REGISTERING, BulState.REGISTERED, BulState.REFRESHING)
 
     # ----- faults of an anchor (the runtime's fault dispatcher decides, nf/liveness/faults.py) -----
     def anchored_at(self, lma: IPv6Address) -> list[BindingUpdateListEntry]:

@@ -124,3 +124,27 @@ def test_lifetime_beyond_the_16_bit_field_is_refused(tmp_path: Path) -> None:
                  f"<dmm-nf {NS}>{NODE}<timers><max-binding-lifetime>262144"
                  "</max-binding-lifetime></timers></dmm-nf>")
     assert error_of(path).path == "/dmm-nf:dmm-nf/timers/max-binding-lifetime"
+
+
+def test_mobile_node_generated_timestamps_need_the_timestamp_approach(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.xml",  # RFC 5213 §9.3: MUST NOT be 1 when TimestampBasedApproachInUse is 0
+                 f"<dmm-nf {NS}>{NODE}<timers><timestamp-based-approach-in-use>false"
+                 "</timestamp-based-approach-in-use><mobile-node-generated-timestamp-in-use>true"
+                 "</mobile-node-generated-timestamp-in-use></timers></dmm-nf>")
+    assert error_of(path).path == "/dmm-nf:dmm-nf/timers/mobile-node-generated-timestamp-in-use"
+
+
+def test_the_revocation_back_off_cannot_start_above_its_ceiling(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.xml",  # RFC 5846 §6.3: from InitMINDelayBRIs up to MAX_BRACK_TIMEOUT
+                 f"<dmm-nf {NS}>{NODE}<timers><init-min-delay-bris>3000</init-min-delay-bris>"
+                 "</timers></dmm-nf>")
+    assert error_of(path).path == "/dmm-nf:dmm-nf/timers/max-brack-timeout"
+
+
+def test_local_routing_at_the_mag_is_refused_because_it_is_not_implemented(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.xml",
+                 f"<dmm-nf {NS}><node><name>m</name><role>dmmt:mag</role><address>2001:db8::2</address></node>"
+                 "<mag><lma-address>2001:db8::1</lma-address><enable-mag-local-routing>true"
+                 "</enable-mag-local-routing></mag></dmm-nf>")
+    error = error_of(path)
+    assert error.path == "/dmm-nf:dmm-nf/mag/enable-mag-local-routing" and "reverse-tunnels" in error.problem

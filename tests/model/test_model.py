@@ -58,6 +58,13 @@ def test_contexts_are_independent() -> None:
     ("timers/timestamp-based-approach-in-use", "true", None),
     ("timers/mobile-node-generated-timestamp-in-use", "false", None),
     ("mag/enable-mag-local-routing", "false", None),
+    # RFC 5846 section 11
+    ("timers/init-min-delay-bris", "1000", "milliseconds"),
+    ("timers/max-brack-timeout", "2000", "milliseconds"),
+    ("timers/bri-max-retries", "1", None),
+    # RFC 7077 section 7
+    ("timers/min-delay-between-update-notification-replay", "1000", "milliseconds"),
+    ("timers/max-update-notification-retransmit-count", "1", None),
     # RFC 5847 HEARTBEAT_INTERVAL and MISSING_HEARTBEATS_ALLOWED
     ("heartbeat/interval", "60", "seconds"),
     ("heartbeat/missing-heartbeats-allowed", "3", None),

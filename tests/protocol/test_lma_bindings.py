@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from ipaddress import IPv6Address, IPv6Network
 
+import pytest
+
 from nf.core.binding_cache import BindingState
 from nf.dataplane.base import RouteKind
 from nf.dataplane.tunnels import tunnel_name
 from nf.wire import (
     AccessTechnologyTypeOption,
+    BindingRevocationAck,
+    BindingRevocationIndication,
+    ProxyBindingAck,
+    RevocationTrigger,
     HandoffIndicatorOption,
     LinkLocalAddressOption,
     MobileNodeIdentifierOption,
@@ -323,7 +329,7 @@ def test_unknown_handoff_state_with_the_sessions_link_layer_identifier_updates_i
 
 
 def test_unknown_handoff_state_waits_for_the_previous_mags_deregistration():
-    h = Harness()
+    h = Harness(settings_with(lma={"unknown_handoff": "wait"}))
     [prefix] = prefixes_of(h.register(MAG1, ll=None))
     assert h.register(MAG2, hi=4, ll=None) is None  # held, not answered yet (§5.4.1.3 #3)
     assert h.lma.binding(MN, None).state is BindingState.HANDOFF_PENDING
@@ -338,7 +344,7 @@ def test_unknown_handoff_state_waits_for_the_previous_mags_deregistration():
 
 
 def test_unknown_handoff_state_is_a_new_session_after_max_delay_before_new_bce_assign():
-    h = Harness()
+    h = Harness(settings_with(lma={"unknown_handoff": "wait"}))
     [prefix] = prefixes_of(h.register(MAG1, ll=None))
     h.register(MAG2, hi=4, ll=None)
     h.advance(1.49)
@@ -352,7 +358,7 @@ def test_unknown_handoff_state_is_a_new_session_after_max_delay_before_new_bce_a
 
 
 def test_unknown_handoff_state_from_another_interface_becomes_a_new_session_after_the_wait():
-    h = Harness()
+    h = Harness(settings_with(lma={"unknown_handoff": "wait"}))
     [prefix] = prefixes_of(h.register(MAG1, ll=None))
     assert h.register(MAG2, hi=4, ll=LL2) is None
     assert h.lma.binding(MN, None).state is BindingState.HANDOFF_PENDING
@@ -362,8 +368,8 @@ def test_unknown_handoff_state_from_another_interface_becomes_a_new_session_afte
     assert h.lma.binding(MN, None).proxy_coa == MAG1 and h.lma.binding(MN, LL2).proxy_coa == MAG2
 
 
-def test_a_max_delay_of_zero_creates_the_new_session_without_waiting():
-    h = Harness(settings_with(timers={"max_delay_before_new_bce_assign": 0.0}))
+def test_unknown_handoff_new_session_creates_it_without_waiting():
+    h = Harness(settings_with(lma={"unknown_handoff": "new-session"}))
     [prefix] = prefixes_of(h.register(MAG1, ll=None))
     pba = h.register(MAG2, hi=4, ll=LL2)  # §5.4.1.2 #4: MAY create at once, configurable
     assert pba.status == 0 and prefixes_of(pba) != [prefix]
@@ -435,3 +441,51 @@ def test_no_link_local_address_option_in_the_pba_when_the_pbu_had_none():
     h.register(extra=[LinkLocalAddressOption(IPv6Address("fe80::77"))])
     pba = h.register(hi=5, prefixes=prefixes_of(h.sent[-1].message))
     assert pba.status == 0 and option_of(pba, LinkLocalAddressOption) is None  # "MUST NOT be present otherwise"
+
+
+# ----- HI=4 with binding revocation (RFC 5846 §8.1) -------------------------------------------------
+def handoff_bri(h: Harness) -> BindingRevocationIndication:
+    [sent] = [s for s in h.sent if isinstance(s.message, BindingRevocationIndication)]
+    assert sent.dst == MAG1
+    return sent.message
+
+
+def test_unknown_handoff_state_asks_the_previous_mag_with_a_bri_and_its_success_hands_over():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    h.register(MAG2, hi=4, ll=None)  # held while the previous MAG is asked
+    assert [s.dst for s in h.sent if isinstance(s.message, ProxyBindingAck)] == [MAG1]
+    bri = handoff_bri(h)
+    assert (bri.trigger, bri.proxy, bri.global_) == (RevocationTrigger.INTER_MAG_HANDOVER_UNKNOWN, True, False)
+    h.deliver(BindingRevocationAck(status=0, sequence=bri.sequence), MAG1)
+    pba = h.sent[-1].message
+    assert h.sent[-1].dst == MAG2 and (pba.status, prefixes_of(pba)) == (0, [prefix])
+    assert h.lma.binding(MN, None).proxy_coa == MAG2 and h.lma.counters.lifetime_extensions_after_handoff == 1
+
+
+@pytest.mark.parametrize("status", [132, None])  # MN is attached; no answer at all
+def test_unknown_handoff_state_is_a_new_session_when_the_previous_mag_keeps_the_node(status):
+    h = Harness()
+    h.register(MAG1, ll=None)
+    h.register(MAG2, hi=4, ll=None)
+    bri = handoff_bri(h)
+    if status is not None:
+        h.deliver(BindingRevocationAck(status=status, sequence=bri.sequence), MAG1)
+    else:
+        h.advance(3.0)  # InitMINDelayBRIs 1 s, one retransmission, then MAX_BRACK_TIMEOUT 2 s
+    pba = h.sent[-1].message
+    assert h.sent[-1].dst == MAG2 and pba.status == 0
+    assert h.lma.binding(MN, None).proxy_coa == MAG2
+    assert h.lma.counters.initial_registrations == 2 and h.lma.counters.lifetime_extensions_after_handoff == 0
+
+
+def test_the_previous_mags_deregistration_ends_the_handoff_bri():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1, ll=None))
+    h.register(MAG2, hi=4, ll=None)
+    handoff_bri(h)
+    h.register(MAG1, lifetime=0, prefixes=[prefix], hi=4, ll=None)
+    assert h.lma.binding(MN, None).proxy_coa == MAG2
+    sent = len(h.sent)
+    h.advance(10)
+    assert len(h.sent) == sent  # no retransmission of the BRI: it was answered by the de-registration

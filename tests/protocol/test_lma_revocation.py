@@ -41,7 +41,7 @@ def test_revoke_sends_a_proxy_bri_with_the_trigger_identity_and_prefixes():
     assert (bri.trigger, bri.proxy, bri.global_) == (ADMIN, True, False)
     assert [o.nai for o in bri.options if isinstance(o, MobileNodeIdentifierOption)] == [MN]
     assert [o.prefix for o in bri.options if isinstance(o, HomeNetworkPrefixOption)] == [prefix]
-    assert [o.identifier for o in bri.options if isinstance(o, MobileNodeLinkLayerIdentifierOption)] == [LL]
+    assert not [o for o in bri.options if isinstance(o, MobileNodeLinkLayerIdentifierOption)]  # §5.1: not a BRI option
     assert h.lma.binding(MN, LL).state is BindingState.REVOCATION_PENDING
 
 
@@ -180,3 +180,97 @@ def test_revoke_and_wait_reports_no_status_when_the_mag_never_answers():
         return await asyncio.wait_for(waiting, timeout=5)
 
     assert asyncio.run(scenario()) == (None, 1)
+
+
+def test_retransmissions_double_the_wait_up_to_max_brack_timeout_and_stop_at_bri_max_retries():
+    h = Harness(settings_with(timers={"bri_max_retries": 3}))  # RFC 5846 §11: configurable
+    h.register(MAG1)
+    [revocation] = h.lma.begin_revocation(MN, ADMIN)
+    sent_at = [h.clock.now]
+    while not revocation.done:
+        h.advance(0.25)
+        sent_at += [h.clock.now] * (len(bris(h)) - len(sent_at))
+    gaps = [round(b - a, 2) for a, b in zip(sent_at, sent_at[1:])]
+    assert gaps == [1.0, 2.0, 2.0]  # InitMINDelayBRIs 1 s, doubled, capped at MAX_BRACK_TIMEOUT 2 s (§6.3)
+    assert revocation.timed_out and h.lma.binding(MN, LL) is None
+
+
+def test_a_revocation_with_a_global_trigger_for_one_node_is_refused():
+    h = Harness()
+    h.register(MAG1)
+    with pytest.raises(ValueError, match="per-node trigger"):  # RFC 5846 §6.1.1
+        h.lma.begin_revocation(MN, RevocationTrigger.PER_PEER_POLICY)
+    assert bris(h) == [] and h.lma.binding(MN, LL).state is BindingState.ACTIVE
+
+
+# ----- a BRI from a MAG (RFC 5846 §8.2) -------------------------------------------------------------
+def bri_from_mag(**kwargs) -> BindingRevocationIndication:
+    defaults = dict(trigger=ADMIN, sequence=9, options=(MobileNodeIdentifierOption(MN),))
+    return BindingRevocationIndication(**{**defaults, **kwargs})
+
+
+def bra_to(h: Harness, mag) -> BindingRevocationAck:
+    sent = h.sent[-1]
+    assert isinstance(sent.message, BindingRevocationAck) and sent.dst == mag
+    return sent.message
+
+
+def test_a_mag_revokes_a_binding_it_serves_and_gets_success():
+    h = Harness()
+    [prefix] = prefixes_of(h.register(MAG1))
+    h.deliver(bri_from_mag(options=(MobileNodeIdentifierOption(MN), HomeNetworkPrefixOption(prefix))), MAG1)
+    bra = bra_to(h, MAG1)
+    assert (bra.status, bra.sequence, bra.proxy, bra.global_) == (0, 9, True, False)
+    assert h.lma.binding(MN, LL) is None
+    assert h.events_of("binding-deleted")[0].data["revocation-trigger"] == ADMIN
+
+
+def test_a_mag_cannot_revoke_a_binding_another_mag_serves():
+    h = Harness()
+    h.register(MAG1)
+    h.deliver(bri_from_mag(), MAG2)
+    assert bra_to(h, MAG2).status == 128  # Binding Does NOT Exist (for that MAG)
+    assert h.lma.binding(MN, LL) is not None
+
+
+def test_a_global_revocation_from_a_mag_is_not_authorized_unless_configured():
+    h = Harness()
+    h.register(MAG1)
+    per_peer = bri_from_mag(trigger=RevocationTrigger.PER_PEER_POLICY, global_=True)
+    h.deliver(per_peer, MAG1)
+    bra = bra_to(h, MAG1)
+    assert (bra.status, bra.global_) == (130, True)  # Global Revocation NOT Authorized (§8.2)
+    assert h.lma.binding(MN, LL) is not None
+    h = Harness(settings_with(lma={"accept_global_revocation": True}))
+    h.register(MAG1)
+    h.register(MAG2, mn=MN_STATIC)
+    h.deliver(per_peer, MAG1)
+    assert bra_to(h, MAG1).status == 0
+    assert h.lma.binding(MN, LL) is None and h.lma.bindings_of(MN_STATIC) != []
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"trigger": 250}, 133),  # reserved for testing: Revocation Trigger NOT Supported (§6.2.1)
+    ({"trigger": RevocationTrigger.PER_PEER_POLICY}, 134),  # a global trigger without G (§6.2.1)
+    ({"global_": True}, 134),  # G with a per-node trigger
+    ({"options": ()}, 131),  # no MN-Identifier
+    ({"ipv4_home_address_only": True}, 128),  # no IPv4 home address bindings here
+])
+def test_a_bri_the_lma_cannot_act_on_is_answered_with_its_status_and_copies_the_flags(change, status):
+    h = Harness()
+    h.register(MAG1)
+    bri = bri_from_mag(**change)
+    h.deliver(bri, MAG1)
+    bra = bra_to(h, MAG1)
+    assert (bra.status, bra.ipv4_home_address_only, bra.global_, bra.sequence) == \
+        (status, bri.ipv4_home_address_only, bri.global_, 9)
+    assert h.lma.binding(MN, LL) is not None
+
+
+def test_a_bri_from_an_unknown_peer_is_dropped():
+    from .test_lma_harness import STRANGER
+    h = Harness()
+    h.register(MAG1)
+    sent = len(h.sent)
+    h.deliver(bri_from_mag(), STRANGER)
+    assert len(h.sent) == sent and h.stats.drops_by_reason["bri-from-unknown-peer"] == 1

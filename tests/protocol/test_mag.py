@@ -635,9 +635,60 @@ def test_global_bri_removes_every_session_anchored_at_the_lma(h):
     registered(h)
     h.mag.attach("mn2@example.net")
     h.answer(mn="mn2@example.net", prefixes=(IPv6Network("2001:db8:200::/64"),))
-    h.deliver(bri(global_=True, options=()))
+    h.deliver(bri(global_=True, trigger=wire.RevocationTrigger.PER_PEER_POLICY, options=()))
     assert last_bra(h).status == BindingRevocationStatus.SUCCESS and last_bra(h).global_
     assert len(h.mag.bul) == 0 and h.dataplane.installed() == {}
+
+
+def test_a_realm_bri_removes_the_sessions_of_that_realm_only(h):
+    registered(h)  # mn1@example.net
+    h.mag.attach("mn2@example.org")
+    h.answer(mn="mn2@example.org", prefixes=(IPv6Network("2001:db8:200::/64"),))
+    h.mag.attach("mn3@foo.example.net")
+    h.answer(mn="mn3@foo.example.net", prefixes=(IPv6Network("2001:db8:300::/64"),))
+    h.deliver(bri(global_=True, trigger=wire.RevocationTrigger.REVOKING_MOBILITY_NODE_LOCAL_POLICY,
+                  options=(MobileNodeIdentifierOption("@example.net"),)))  # RFC 5846 §8.1, §9.1
+    assert last_bra(h).status == BindingRevocationStatus.SUCCESS
+    assert {e.mn_identifier for e in h.mag.bul} == {"mn2@example.org", "mn3@foo.example.net"}
+
+
+def test_a_realm_bri_without_a_realm_needs_the_identity(h):
+    registered(h)
+    h.deliver(bri(global_=True, trigger=wire.RevocationTrigger.REVOKING_MOBILITY_NODE_LOCAL_POLICY, options=()))
+    assert last_bra(h).status == BindingRevocationStatus.REVOKED_MOBILE_NODES_IDENTITY_REQUIRED
+    assert h.mag.entry(MN) is not None
+
+
+def test_a_handover_bri_for_a_node_still_attached_fails_with_mn_is_attached(h):
+    registered(h)
+    h.deliver(bri(trigger=wire.RevocationTrigger.INTER_MAG_HANDOVER_UNKNOWN))
+    assert last_bra(h).status == BindingRevocationStatus.REVOCATION_FAILED_MN_IS_ATTACHED  # RFC 5846 §9.1
+    assert h.mag.entry(MN).state == "registered"
+
+
+def test_a_bri_with_the_v_bit_revokes_no_ipv6_session_and_the_bra_copies_v(h):
+    registered(h)
+    h.deliver(bri(ipv4_home_address_only=True))
+    bra = last_bra(h)
+    assert (bra.status, bra.ipv4_home_address_only) == (BindingRevocationStatus.BINDING_DOES_NOT_EXIST, True)
+    assert h.mag.entry(MN) is not None  # RFC 5846 §9.1: only an IPv4 home address binding, and there is none
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"trigger": 250}, BindingRevocationStatus.REVOCATION_TRIGGER_NOT_SUPPORTED),
+    ({"trigger": wire.RevocationTrigger.PER_PEER_POLICY}, BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED),
+    ({"global_": True}, BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED),
+    ({"global_": True, "trigger": wire.RevocationTrigger.PER_PEER_POLICY},
+     BindingRevocationStatus.REVOCATION_FUNCTION_NOT_SUPPORTED),  # per-peer with options (§9.1: none)
+    ({"proxy": False}, BindingRevocationStatus.BINDING_DOES_NOT_EXIST),  # a MAG has proxy bindings only
+])
+def test_a_bri_the_mag_cannot_act_on_keeps_the_session_and_says_why(h, change, status):
+    registered(h)
+    h.deliver(bri(**change))
+    bra = last_bra(h)
+    assert (bra.status, bra.sequence, bra.proxy, bra.global_) == (status, 77, change.get("proxy", True),
+                                                                  change.get("global_", False))
+    assert h.mag.entry(MN).state == "registered"
 
 
 def test_bri_without_mobile_node_identifier_is_answered_with_status_131(h):
