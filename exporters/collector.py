@@ -292,6 +292,23 @@ def _data_path(snap: Snapshot) -> list[Metric]:
     return families + [messages, answered, drops]
 
 
+def _event_history(snap: Snapshot) -> list[Metric]:
+    """The durable event history: what it recorded, and what it lost before the disk."""
+    if snap.events is None:
+        return []
+    status = snap.events.status
+    recorded = CounterMetricFamily("dmm_event_history_recorded", "Events recorded in the history since start.")
+    _add(recorded, [], status.recorded, "events recorded")
+    dropped = CounterMetricFamily("dmm_event_history_dropped",
+                                  "Events lost before they reached the state directory (queue full, write failed).")
+    _add(dropped, [], status.dropped, "events dropped")
+    failures = CounterMetricFamily("dmm_event_history_write_failures", "Writes of the history that failed.")
+    _add(failures, [], status.write_failures, "history write failures")
+    pending = GaugeMetricFamily("dmm_event_history_pending", "Events recorded and not yet written.")
+    _add(pending, [], status.pending, "events pending")
+    return [recorded, dropped, failures, pending]
+
+
 def _netconf(counters: ManagementCounters) -> list[Metric]:
     sessions = GaugeMetricFamily("dmm_netconf_sessions", "Open NETCONF sessions.")
     _add(sessions, [], counters.sessions, "NETCONF sessions")
@@ -321,6 +338,7 @@ SECTIONS: dict[str, Section] = {
     "messages": _messages,
     "mobility": _mobility,
     "data-path": _data_path,
+    "event-history": _event_history,
 }
 ERROR_SECTIONS = ("snapshot", *SECTIONS, "netconf")
 

@@ -27,11 +27,13 @@ from nf.roles.lma import LmaCounters
 from nf.roles.mag import MagCounters
 from nf.dataplane.base import AuditReport, Mismatch, MismatchKind
 from nf.liveness.bfd import DROP_REASONS, BfdCounters, BfdSessionState, BfdState
+from nf.history import HistoryStatus
 from nf.liveness.forwarding import AuditState
 from nf.snapshot import (
     BindingCounts,
     Counters,
     DataPathState,
+    EventHistoryState,
     NodeState,
     PeerState,
     PoolState,
@@ -41,7 +43,8 @@ from nf.snapshot import (
 )
 
 # What a scrape asks the runtime for.
-METRICS_REQUEST = SnapshotRequest.of("node", "bindings", "pools", "tunnels", "peers", "counters", "data_path")
+METRICS_REQUEST = SnapshotRequest.of("node", "bindings", "pools", "tunnels", "peers", "counters", "data_path",
+                                     events=())  # the history's counters, none of its events
 
 
 class SourceDataError(ValueError):
@@ -231,6 +234,8 @@ class FakeSource:
                                    Mismatch(MismatchKind.MISSING, "route 2001:db8:1000::/64", "", ""),)),
                                mismatches_found=Counter({"missing": 2})),
                     {"sent": 4, "received": 4, "answered": 2, "drop:unknown-prefix": 1}),
+                events=EventHistoryState(HistoryStatus(recorded=500, dropped=2, write_failures=1, pending=3,
+                                                       last_sequence=1500), (), None),
             ),
             counters=ManagementCounters(
                 sessions=2, rpcs=(NetconfRpcCount("get", None, 30), NetconfRpcCount("edit-config", "invalid-value", 2)),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from ipaddress import IPv6Address
@@ -27,11 +27,11 @@ from lxml import etree
 from mgmt.netconf.errors import RpcError, invalid_value, location_path
 from nf.history import EventPage, EventQuery, HistoryFileError, StoredEvent
 from nf.history.query import MN_FIELD, peer_fields
-from nf.runtime import Runtime
 
 if TYPE_CHECKING:
     from mgmt.netconf.integration import Services
     from mgmt.netconf.session import Session
+    from nf.core.events import EventBus
     from nf.snapshot import EventHistoryState
 
 MODULE = "dmm-nf"
@@ -65,7 +65,7 @@ class EventRecords:
     def __init__(self, ctx: libyang.Context, peer_fields: tuple[str, ...]) -> None:
         self.ctx = ctx
         self.peer_fields = peer_fields
-        self._leaves: dict[str, Optional[dict[str, libyang.SNode]]] = {}
+        self._converters: dict[str, dict[str, Callable[[Any], Any]]] = {}
 
     def record(self, event: StoredEvent) -> dict[str, Any]:
         data = self.readable(event.kind, event.data)
@@ -78,50 +78,64 @@ class EventRecords:
             "mn-identifier": mn if isinstance(mn, str) and mn else None,
             "peer": peer,
             "text": summary(data, shown=(MN_FIELD, peer_field)),
-            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str),
+            "data": _json(data),
         })
 
     def peer_of(self, data: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
         """(field, address) of the other node the event names, the first of the peer fields."""
         for field in self.peer_fields:
             value = data.get(field)
-            if value:
-                try:
-                    return field, str(IPv6Address(str(value)))
-                except ValueError:
-                    continue
+            if value and (address := _address_text(str(value))) is not None:
+                return field, address
         return None, None
 
     def readable(self, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """The data with the names a reader expects where the kind is a notification of the
         model: enumerations by name rather than number, times as date-and-time."""
-        leaves = self._notification_leaves(kind)
-        if not leaves:
+        converters = self._converters.get(kind)
+        if converters is None:
+            converters = self._converters[kind] = _converters_of(self.ctx, kind)
+        if not converters:
             return dict(data)
-        out = {}
-        for name, value in data.items():
-            snode = leaves.get(name)
-            out[name] = _readable(snode, value) if snode is not None else value
-        return out
-
-    def _notification_leaves(self, kind: str) -> Optional[dict[str, libyang.SNode]]:
-        if kind not in self._leaves:
-            try:
-                snode = next(self.ctx.find_path(f"/{MODULE}:{kind}"), None)
-            except libyang.LibyangError:
-                snode = None
-            self._leaves[kind] = ({c.name(): c for c in snode if isinstance(c, libyang.SLeaf)}
-                                  if isinstance(snode, libyang.schema.SNotif) else None)
-        return self._leaves[kind]
+        return {name: converters[name](value) if name in converters else value for name, value in data.items()}
 
 
-def _readable(snode: libyang.SLeaf, value: Any) -> Any:
-    leaf_type = snode.type()
-    if leaf_type.base() == libyang.Type.ENUM and isinstance(value, int) and not isinstance(value, bool):
-        return next((e.name() for e in leaf_type.enums() if e.value() == value), value)
-    if leaf_type.name() == "yang:date-and-time" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return event_time(value)
-    return value
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+@lru_cache(maxsize=4096)
+def _address_text(text: str) -> Optional[str]:
+    """RFC 5952 text of an IPv6 address, None when it is not one (a bounded set: peers)."""
+    try:
+        return str(IPv6Address(text))
+    except ValueError:
+        return None
+
+
+def _converters_of(ctx: libyang.Context, kind: str) -> dict[str, Callable[[Any], Any]]:
+    """For the notification named `kind`: its enumeration and date-and-time leaves, each with
+    the function turning a stored number into the leaf's text; {} for any other kind."""
+    try:
+        snode = next(ctx.find_path(f"/{MODULE}:{kind}"), None)
+    except libyang.LibyangError:
+        snode = None
+    if not isinstance(snode, libyang.schema.SNotif):
+        return {}
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for leaf in snode:
+        if not isinstance(leaf, libyang.SLeaf):
+            continue
+        leaf_type = leaf.type()
+        if leaf_type.base() == libyang.Type.ENUM:
+            names = {e.value(): e.name() for e in leaf_type.enums()}
+            converters[leaf.name()] = lambda v, names=names: names.get(v, v) if _number(v) else v
+        elif leaf_type.name() == "yang:date-and-time":
+            converters[leaf.name()] = lambda v: event_time(v) if _number(v) else v
+    return converters
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def summary(data: Mapping[str, Any], shown: tuple[str, ...] = ()) -> Optional[str]:
@@ -131,7 +145,8 @@ def summary(data: Mapping[str, Any], shown: tuple[str, ...] = ()) -> Optional[st
     for key, value in data.items():
         if key in shown or value is None or value == "" or value == []:
             continue
-        parts.append(f"{key}={_text(value)}")
+        kind = type(value)
+        parts.append(f"{key}={value if kind is str or kind is int else _text(value)}")
     text = " ".join(parts)
     if len(text) > TEXT_LIMIT:
         text = text[:TEXT_LIMIT - 1] + "…"
@@ -157,10 +172,12 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
 class HistoryService:
     """Reads of the runtime's history for the NETCONF server (any session thread)."""
 
-    def __init__(self, ctx: libyang.Context, runtime: Runtime) -> None:
+    def __init__(self, ctx: libyang.Context, events: "EventBus", roles) -> None:
+        """`events`: the runtime's bus (its history answers from any thread); `roles`: the
+        node's, which say which data leaves name a peer."""
         self.ctx = ctx
-        self.runtime = runtime
-        self.peer_fields = peer_fields(runtime.settings.node.roles)
+        self.events = events
+        self.peer_fields = peer_fields(roles)
         self.records = EventRecords(ctx, self.peer_fields)
         self._defaults = _input_defaults(ctx)
 
@@ -231,7 +248,7 @@ class HistoryService:
 
     def _query(self, query: EventQuery) -> EventPage:
         try:
-            return self.runtime.events.query(query)
+            return self.events.query(query)
         except HistoryFileError as e:
             raise RpcError("operation-failed", str(e), path=HISTORY_PATH) from None
 

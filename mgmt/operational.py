@@ -84,7 +84,7 @@ class OperationalState:
         self.runtime = runtime
         self.enums = EnumNames(ctx)
         self.extra = extra  # callable(plan) -> dict merged into the top container (management data)
-        self.history = HistoryService(ctx, runtime)
+        self.history = HistoryService(ctx, runtime.events, runtime.settings.node.roles)
 
     # ----- entry point (NETCONF thread) -----------------------------------------------
     def build(self, request: ReadRequest) -> Optional[State]:

@@ -61,7 +61,7 @@ class EventBus:
     def publish(self, kind: str, **data: Any) -> Event:
         now = self._clock()
         event = Event(kind, now, MappingProxyType(data))
-        self._history.record(event)
+        self._history.record(event, data)  # `data` is the bus's own: no one else holds it
         callbacks = self._callbacks_by_kind.get(kind)
         if callbacks is None:
             callbacks = self._callbacks_by_kind[kind] = tuple(

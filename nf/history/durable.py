@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nf.history.query import EventPage, EventQuery, HistoryStatus, check_retention, micros
 from nf.history.sqlite import BLOCK_EVENTS, HistoryFile, encode_block, read_page
@@ -56,7 +56,7 @@ class DurableHistory:
         self._max_age = max_age
         self._flush_interval = _check_interval(flush_interval)
         self._pending_limit = pending_limit
-        self._pending: deque[tuple[int, Event]] = deque()
+        self._pending: deque[tuple[int, Event, dict[str, Any] | None]] = deque()
         self._next_sequence = self.file.last_sequence() + 1
         self._written = self._next_sequence - 1  # every sequence up to this one is written (or lost)
         self._recorded = 0
@@ -71,7 +71,7 @@ class DurableHistory:
         self._writer.start()
 
     # ----- the runtime's loop ------------------------------------------------------------
-    def record(self, event: Event) -> None:
+    def record(self, event: Event, data: dict[str, Any] | None = None) -> None:
         if self._max_entries == 0:
             return
         pending = self._pending
@@ -81,7 +81,7 @@ class DurableHistory:
         sequence = self._next_sequence
         self._next_sequence = sequence + 1
         self._recorded += 1
-        pending.append((sequence, event))
+        pending.append((sequence, event, data))
         if len(pending) == FLUSH_BATCH:
             self._wake.set()
 
@@ -148,7 +148,8 @@ class DurableHistory:
             return
         self._prune_asked = False
         floor_sequence, floor_us = self._floors()
-        rows = [(sequence, micros(event.time), event.kind, dict(event.data)) for sequence, event in batch
+        rows = [(sequence, round(event.time * 1_000_000), event.kind, dict(event.data) if data is None else data)
+                for sequence, event, data in batch
                 if sequence > floor_sequence]  # what the count bound drops at once is not written
         try:
             blocks = [encode_block(rows[i:i + BLOCK_EVENTS]) for i in range(0, len(rows), BLOCK_EVENTS)]

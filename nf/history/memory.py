@@ -25,7 +25,7 @@ class MemoryHistory:
         self._max_age = max_age
         self._next_sequence = 1
 
-    def record(self, event: Event) -> None:
+    def record(self, event: Event, data: dict | None = None) -> None:
         sequence = self._next_sequence
         self._next_sequence = sequence + 1
         entries = self._entries

@@ -120,8 +120,9 @@ class EventHistory(Protocol):
     """A bounded history of events, kept by the EventBus: in memory (tests, simulations) or
     durable (nf.history.durable, the running node's)."""
 
-    def record(self, event: Event) -> None:
-        """Keep `event` (called by the bus, on the runtime's loop, for every published event)."""
+    def record(self, event: Event, data: dict[str, Any] | None = None) -> None:
+        """Keep `event` (called by the bus, on the runtime's loop, for every published event);
+        `data`, when given, is a plain dict of its data that nothing changes afterwards."""
 
     def events(self, since: float | None = None) -> list[Event]:
         """Every retained event (at or after `since`), oldest first."""

@@ -219,6 +219,14 @@ def _candidates(path: Path, query: EventQuery, floor_sequence: int,
     if query.kinds:
         where.append("(" + " OR ".join("instr(kinds, ?) > 0" for _ in query.kinds) + ")")
         params.extend(f",{kind}," for kind in sorted(query.kinds))
+    # a block's text holds a node's identifier or a peer's address as the encoder wrote them:
+    # SQLite skips, without decoding, the blocks that cannot match (the match itself is exact)
+    if query.mn_identifier is not None:
+        where.append("instr(events, ?) > 0")
+        params.append(f'"mn-identifier":{json.dumps(query.mn_identifier)}')
+    if query.peer is not None:
+        where.append("instr(events, ?) > 0")
+        params.append(json.dumps(str(query.peer)))
     order = "DESC" if query.newest_first else "ASC"
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=10)

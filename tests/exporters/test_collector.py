@@ -156,3 +156,11 @@ def test_infinite_histogram_bound_is_rendered_as_plus_inf_only_once():
     text = generate_latest(registry_for(source)).decode()
     assert text.count('le="+Inf"') == 1
     assert 'dmm_pba_round_trip_seconds_bucket{le="0.25"} 1.0' in text
+
+
+def test_the_event_history_exports_what_it_recorded_and_what_it_lost():
+    value = registry_for(FakeSource.populated()).get_sample_value
+    assert value("dmm_event_history_recorded_total") == 500
+    assert value("dmm_event_history_dropped_total") == 2
+    assert value("dmm_event_history_write_failures_total") == 1
+    assert value("dmm_event_history_pending") == 3

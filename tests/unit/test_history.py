@@ -138,6 +138,14 @@ def test_a_mobile_node_selects_its_events(history_of, clock):
     assert [e.kind for e in page.events] == ["binding-created", "binding-updated"]
 
 
+def test_a_mobile_node_identifier_that_json_escapes_is_found(history_of, clock):
+    history = history_of()
+    odd = 'mn"\\é@example.net'
+    publish(history, clock, "binding-created", **{"mn-identifier": odd})
+    publish(history, clock, "binding-created", **{"mn-identifier": "mn@example.net", "note": odd})
+    assert sequences(history.query(EventQuery(mn_identifier=odd))) == [1]
+
+
 def test_a_peer_is_found_in_any_field_that_names_one(history_of, clock):
     history = filled(history_of(), clock)
     page = history.query(EventQuery(peer=IPv6Address("2001:db8:0::a")))
