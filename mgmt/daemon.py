@@ -3,7 +3,9 @@
 `dmm-nf run` loads and validates the configuration, builds the runtime (nf/), starts the
 NETCONF server (mgmt/) and the metrics endpoint (exporters/) around it, and serves until
 SIGINT or SIGTERM. A bad configuration ends with one line naming the file, the path and the
-problem, and exit status 2.
+problem, and exit status 2; so does a start the host refuses (a busy signalling, NETCONF,
+metrics or BFD port, a missing interface), naming the port or the interface. `check-config`
+checks the file alone (it may run on another host than the function).
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.config}: /dmm-nf:dmm-nf/dataplane: {e}", EXIT_USAGE) from None
     except HistoryFileError as e:  # the state directory's event history cannot be used
         raise CliError(f"cannot start: {e}") from None
+    from mgmt.service import StartupError
     from nf.liveness.bfd import BfdError
 
     _raise_open_file_limit()
@@ -119,10 +122,11 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(service))
     except CliError:
         raise
-    except OSError as e:  # a port in use, a missing privilege: the operator can act on these
-        raise CliError(f"cannot start: {e.strerror or e}") from None
-    except BfdError as e:  # a BFD socket that cannot be bound: the message names address and port
-        raise CliError(f"cannot start: {e}") from None
+    except (StartupError, BfdError) as e:  # a busy port, a missing privilege: the message names it
+        raise CliError(f"cannot start: {e}", EXIT_USAGE) from None
+    except OSError as e:  # anything else the host refused: the operator can act on these too
+        raise CliError(f"cannot start: {(e.strerror or str(e)).lower()}"
+                       + (f": {e.filename}" if e.filename else ""), EXIT_USAGE) from None
     except Exception as e:
         log.exception("fatal error")
         raise CliError(f"stopped on an internal error: {type(e).__name__}: {e}") from None

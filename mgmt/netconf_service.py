@@ -52,7 +52,7 @@ def netconf_credentials(users: Iterable[NetconfUser]) -> tuple[dict[str, str], d
     return passwords, keys
 
 
-def start_netconf(service: "Service") -> NetconfServer:
+def start_netconf(service: "Service", port: int) -> NetconfServer:
     pin_utc()  # state times in UTC, as the spliced binding list prints them
     runtime = service.runtime
     state = OperationalState(service.ctx, runtime)
@@ -75,7 +75,6 @@ def start_netconf(service: "Service") -> NetconfServer:
                         confirmed_commit=config_events.confirmed_commit)
     mgmt = service.settings.management
     passwords, keys = netconf_credentials(mgmt.netconf_users)
-    port = service.options.netconf_port if service.options.netconf_port is not None else mgmt.netconf_port
     server = NetconfServer(service.ctx, service.state_dir / NETCONF_STATE, port=port, address=mgmt.netconf_address,
                            password_hashes=passwords, authorized_keys=keys, hooks=hooks, initial_config=service.initial_tree,
                            idle_timeout=float(mgmt.netconf_idle_timeout))

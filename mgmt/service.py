@@ -31,6 +31,15 @@ class ServiceOptions:
     state_dir: Path | None = None
 
 
+class StartupError(Exception):
+    """A part of the function cannot start on this host (a busy port, a missing privilege);
+    ``str()`` is one line naming the part and its port or address."""
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
 class Service:
     def __init__(self, tree: libyang.DNode, options: ServiceOptions,
                  default_state_dir: Callable[[str], Path]) -> None:
@@ -52,7 +61,12 @@ class Service:
         self.closers: list[Callable[[], object]] = []  # run at stop, newest first
 
     async def start(self) -> None:
-        await self.runtime.start()
+        from nf.transport import TransportError
+
+        try:
+            await self.runtime.start()
+        except TransportError as e:  # the message names the socket: UDP [::1]:5436, raw IPv6 on [...]
+            raise StartupError(f"signalling: {e}") from None
         self._start_metrics()
         self._start_netconf()
 
@@ -73,11 +87,20 @@ class Service:
         from exporters.runtime_source import RuntimeSource
 
         port = self.options.metrics_port if self.options.metrics_port is not None else mgmt.metrics_port
-        self.metrics = MetricsServer(RuntimeSource(self.runtime, service=self), mgmt.metrics_address, port)
-        self.metrics.start()
+        metrics = MetricsServer(RuntimeSource(self.runtime, service=self), mgmt.metrics_address, port)
+        try:
+            metrics.start()
+        except OSError as e:
+            raise StartupError(f"metrics: cannot listen on TCP [{mgmt.metrics_address}]:{port}: {_reason(e)}") from None
+        self.metrics = metrics
         log.info("metrics on %s", self.metrics.url)
 
     def _start_netconf(self) -> None:
         from mgmt.netconf_service import start_netconf
 
-        self.netconf = start_netconf(self)
+        mgmt = self.settings.management
+        port = self.options.netconf_port if self.options.netconf_port is not None else mgmt.netconf_port
+        try:
+            self.netconf = start_netconf(self, port)
+        except OSError as e:
+            raise StartupError(f"NETCONF: cannot listen on TCP [{mgmt.netconf_address}]:{port}: {_reason(e)}") from None

@@ -4,10 +4,17 @@ The file holds the same content as the `<running>` datastore. It is parsed stric
 nodes are errors, state nodes are errors) and validated as configuration: types, ranges,
 mandatory leaves, `must`, `when` and leafrefs. Any problem raises `ConfigError`, whose
 str() is one line: "<file>: <yang path>: <problem>".
+
+The file is read only if it is a regular file (a FIFO or a device such as /dev/zero would
+block or never end), at most `MAX_CONFIG_BYTES` of it, and only as UTF-8 text without NUL
+characters (XML 1.0 §2.2 and RFC 8259 §7 admit none): a binary or oversized file is refused
+before anything parses it.
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 import libyang
@@ -17,6 +24,9 @@ from nf.model import new_context
 
 # libyang appends the location to its messages ("(Data location "/a/b", line number 4.)").
 _LOCATION = re.compile(r'(?:Data|Schema) location "(?P<path>[^"]*)"(?:, line number (?P<line>\d+))?')
+
+
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # a policy store of ~300,000 mobile nodes in XML
 
 
 class ConfigError(Exception):
@@ -37,10 +47,7 @@ def load_config(path: str | Path, ctx: libyang.Context | None = None) -> libyang
     `ctx` defaults to a fresh `nf.model.new_context()`; the tree keeps it alive.
     """
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "/", f"cannot read: {exc}") from exc
+    text = read_text(file)
     fmt = _format(Path(path), text)
     if fmt is None:
         raise ConfigError(file, "/", "neither XML nor JSON (expected a .xml or .json file)")
@@ -51,6 +58,47 @@ def load_config(path: str | Path, ctx: libyang.Context | None = None) -> libyang
     if top is None:
         raise ConfigError(file, "/dmm-nf:dmm-nf", "missing: the file configures no dmm-nf container")
     return top
+
+
+def read_text(file: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The text of configuration file `file`; ConfigError naming the file when it is not a
+    readable regular file of at most `limit` bytes of UTF-8 text."""
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(file, "/", f"cannot read: {_reason(exc)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(file, "/", f"cannot read: not a regular file ({_kind(mode)})")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(file, "/", f"cannot read: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ConfigError(file, "/", f"larger than {limit // (1024 * 1024)} MiB: not a configuration file")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ConfigError(file, "/", f"binary data (a NUL byte at offset {nul}): not a configuration file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, "/", f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _find_top(tree: libyang.DNode | None) -> libyang.DNode | None:

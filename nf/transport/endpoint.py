@@ -62,6 +62,10 @@ class SocketEndpoint:
     def _open_socket(self) -> socket.socket:
         raise NotImplementedError
 
+    def local_name(self) -> str:
+        """The local end as an operator names it in a message: ``UDP [::1]:5436``."""
+        return f"UDP [{self._address}]:{self._port}"
+
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Open, bind and start reading; a second start without close is an error."""
@@ -81,7 +85,8 @@ class SocketEndpoint:
             sock.bind(local)
         except OSError as exc:
             sock.close()
-            raise TransportError(f"cannot bind [{self._address}]:{self._port}: {exc}") from exc
+            reason = (exc.strerror or str(exc)).lower()
+            raise TransportError(f"cannot bind {self.local_name()}: {reason}") from exc
         self._sock = sock
         self._loop = loop
         self._bound_port = sock.getsockname()[1]

@@ -25,6 +25,9 @@ class RawMhTransport(SocketEndpoint):
     def __init__(self, address: IPv6Address | str, handler: DatagramHandler) -> None:
         super().__init__(address, 0, handler)
 
+    def local_name(self) -> str:
+        return f"raw IPv6 (Mobility Header, protocol {MH_PROTOCOL}) on [{self._address}]"
+
     def _open_socket(self) -> socket.socket:
         try:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, MH_PROTOCOL)

@@ -200,5 +200,6 @@ def test_a_busy_bfd_port_stops_the_start_with_one_line_naming_address_and_port(t
         _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     lines = err.strip().splitlines()
+    assert proc.returncode == 2
     assert lines[-1] == f"dmm-nf: error: cannot start: cannot bind BFD socket to [::]:{bfd_port}: address already in use"
     assert "Traceback" not in err
