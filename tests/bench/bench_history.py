@@ -48,9 +48,11 @@ def _events(count: int, start: float) -> list[Event]:
 
 
 def _record_ns(history, events: list[Event]) -> float:
+    """As the bus records: the event and the plain dict of its data the bus built."""
+    data = [dict(event.data) for event in events]
     start = time.perf_counter()
-    for event in events:
-        history.record(event)
+    for event, values in zip(events, data):
+        history.record(event, values)
     return (time.perf_counter() - start) / len(events) * 1e9
 
 

@@ -35,6 +35,10 @@ WINDOW = 32
 UNIT = "registrations/s"
 ECHO_SHARE_GOAL = 0.5
 RATE_GOAL = 10_000
+# A full collection of Python's garbage collector with 30,000 bindings can hold the loop for
+# over 200 ms (the client's default wait) on a loaded machine; the datagrams wait in the
+# socket meanwhile and the pause counts in the rate, so wait that long rather than call them lost.
+ANSWER_TIMEOUT = 1.0
 HISTORY_SHARE_GOAL = 0.9  # registration rate with the durable history against without
 # Pre-encoded PBUs carry the time they were built; the client builds them all before its
 # clock starts, so the LMA accepts timestamps up to the YANG maximum of 65.535 s old.
@@ -167,7 +171,8 @@ def _lma_rate(count: int, run_id: str, profile: bool = False, history: bool = Tr
         if not parent.poll(30) or (first := parent.recv()) != "ready":
             raise RuntimeError(f"LMA did not start: {locals().get('first', 'no answer in 30 s')}")
         introduced = introduce_mag(port)
-        load = udp_request_rate(("::1", port), pbu_maker(run_id), count, window=WINDOW)
+        load = udp_request_rate(("::1", port), pbu_maker(run_id), count, window=WINDOW,
+                                answer_timeout=ANSWER_TIMEOUT)
     finally:
         stop_event.set()
     if not parent.poll(30):
@@ -196,15 +201,18 @@ def _echo_rate(count: int, run_id: str) -> float:
 
 
 def run(quick: bool = False) -> list[dict]:
-    count, rounds = (5_000, 1) if quick else (30_000, 3)
+    count, rounds = (5_000, 1) if quick else (30_000, 5)
     lma_rates, bare_rates, echo_rates = [], [], []
     for r in range(rounds):  # alternate, so drift in machine load hits every setup alike
         echo_rates.append(_echo_rate(count, f"echo{r}"))
-        lma_rates.append(_lma_rate(count, f"lma{r}")[0])
-        bare_rates.append(_lma_rate(count, f"bare{r}", history=False)[0])
+        order = (True, False) if r % 2 == 0 else (False, True)  # history first, then last
+        for history in order:
+            rate = _lma_rate(count, f"{'lma' if history else 'bare'}{r}", history=history)[0]
+            (lma_rates if history else bare_rates).append(rate)
     _, profiled = _lma_rate(count, "profiled", profile=True)
     lma, bare, echo = median(lma_rates), median(bare_rates), median(echo_rates)
-    history_share = lma / bare
+    ratios = [on / off for on, off in zip(lma_rates, bare_rates)]
+    history_share = median(ratios)  # each round's pair ran back to back: the least noisy comparison
     share = lma / echo
     share_met, rate_met = share >= ECHO_SHARE_GOAL, lma >= RATE_GOAL
     sample = (f"{count} initial registrations of distinct mobile nodes per run, window {WINDOW}, median of "
@@ -213,12 +221,13 @@ def run(quick: bool = False) -> list[dict]:
               "before the clock starts)")
     hot = "" if share_met and rate_met else \
         f"; LMA under cProfile (own time, share of the profiled run):\n{profiled['profile']}"
-    ratios = ", ".join(f"{on / off:.1%}" for on, off in zip(lma_rates, bare_rates))
+    per_round = ", ".join(f"{ratio:.1%}" for ratio in ratios)
     return [
         result("LMA registrations with the durable event history, against without it", lma, UNIT,
                baseline=baseline("the same LMA with max-entries 0 (no history), same run", bare, UNIT),
-               goal=f">= {HISTORY_SHARE_GOAL:.0%} of the rate without history", met=history_share >= HISTORY_SHARE_GOAL,
-               notes=f"{history_share:.1%} of the rate without history (per round: {ratios}); one binding-created "
+               goal=f">= {HISTORY_SHARE_GOAL:.0%} of the rate without history (median of the rounds' ratios)",
+               met=history_share >= HISTORY_SHARE_GOAL,
+               notes=f"median of the rounds' ratios {history_share:.1%} (per round: {per_round}); one binding-created "
                      "event per registration, every one written to events.db (checked after each run: none "
                      f"dropped); the history's writer thread on the LMA's one CPU; {sample}"),
         result("LMA registrations (PBU -> PBA) over UDP on ::1, one core", lma, UNIT,

@@ -95,6 +95,7 @@ def events_of(reply: etree._Element) -> list[dict[str, str]]:
 def more_of(reply: etree._Element) -> bool:
     return reply.findtext(f"{{{NS}}}more") == "true"
 
+
 MN1, MN2 = "mn1@example.net", "mn2@example.net"
 MAG_A, MAG_B = "2001:db8::a", "2001:db8::b"
 
@@ -109,7 +110,7 @@ def node(tmp_path_factory):
 def story(node):
     """Six events of two mobile nodes at two MAGs, after whatever the node published itself;
     returns their get-events records (sequence, time, kind, ...), oldest first."""
-    first = node.on_loop(lambda: node.runtime.events.store.status().recorded) + 1
+    first = node.on_loop(lambda: node.runtime.events.store.status().last_sequence) + 1
     for kind, mn, mag in [("binding-created", MN1, MAG_A), ("binding-created", MN2, MAG_B),
                           ("binding-updated", MN1, MAG_B), ("binding-deleted", MN2, MAG_B),
                           ("binding-deleted", MN1, MAG_B)]:
