@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from ipaddress import IPv6Address
@@ -25,6 +26,7 @@ import libyang
 from lxml import etree
 
 from mgmt.netconf.errors import RpcError, invalid_value, location_path
+from mgmt.yang_values import xml_escape
 from nf.history import EventPage, EventQuery, HistoryFileError, StoredEvent
 from nf.history.query import MN_FIELD, peer_fields
 
@@ -163,6 +165,26 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(_text(v) for v in value)
     return str(value)
+
+
+def xml_pieces(records: list[dict[str, Any]], batch: int = 2000) -> Iterator[str]:
+    """The list's entries as the XML text libyang prints for them, `batch` entries a piece:
+    a <get> of a whole history of 100,000 events is spliced into the reply
+    (mgmt/netconf/splice.py) instead of becoming 700,000 libyang nodes."""
+    parts: list[str] = []
+    for count, record in enumerate(records, start=1):
+        if count % batch == 0:
+            yield "".join(parts)
+            parts.clear()
+        parts.append("<event>" + "".join(f"<{leaf}>{xml_escape(record[leaf])}</{leaf}>"
+                                          for leaf in _RECORD_LEAVES if leaf in record) + "</event>")
+    yield "".join(parts)
+
+
+def placeholder_sequence() -> str:
+    """A sequence number no event reaches (2^63 and up, at random), for the splice's
+    placeholder entry: the list's key is a number, so the usual token cannot be."""
+    return str(2 ** 63 + secrets.randbelow(2 ** 63))
 
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:

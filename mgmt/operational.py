@@ -23,7 +23,7 @@ import libyang
 
 from mgmt import alarm_state
 from mgmt.binding_xml import BindingPrinter
-from mgmt.history import HistoryService
+from mgmt.history import EVENTS_PATH, HistoryService, placeholder_sequence, xml_pieces
 from mgmt.netconf.splice import ReadRequest, Splice, State, new_token
 from mgmt.yang_values import date_and_time, link_layer_bytes, link_layer_text
 from nf.liveness.bfd import Diagnostic
@@ -112,6 +112,11 @@ class OperationalState:
                 splices.append(Splice(token, "binding", lambda: printer.xml_pieces(cache.rows)))
             else:
                 data["binding-cache"] = {"binding": [printer.json(row) for row in cache.rows]}
+        events = data.get("event-history", {}).get("event")
+        if events and request.printable(EVENTS_PATH):  # printed as text and spliced, as the bindings are
+            token = placeholder_sequence()
+            data["event-history"]["event"] = [{"sequence": token}]
+            splices.append(Splice(token, "event", lambda: xml_pieces(events)))
         document = {key: value for key, value in (
             ("dmm-nf:dmm-nf", _compact(data)),
             (f"{alarm_state.MODULE}:alarms", alarm_state.build(snapshot.alarms, plan) if alarms else None)) if value}
