@@ -57,7 +57,7 @@ def event_time(seconds: float) -> str:
 
 
 def parse_time(text: str) -> float:
-    """A yang:date-and-time (as libyang gives it) as epoch seconds."""
+    """A yang:date-and-time as epoch seconds."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -71,16 +71,20 @@ class EventRecords:
 
     def record(self, event: StoredEvent) -> dict[str, Any]:
         data = self.readable(event.kind, event.data)
+        text = _json(data)
+        if _NOT_XML.search(text):  # e.g. a mobile node identifier from the wire: XML cannot carry it
+            data = _xml_safe(data)
+            text = _json(data)
         peer_field, peer = self.peer_of(data)
         mn = data.get(MN_FIELD)
         return _compact({
             "sequence": str(event.sequence),
             "time": event_time(event.time),
-            "kind": event.kind,
+            "kind": _xml_safe(event.kind),
             "mn-identifier": mn if isinstance(mn, str) and mn else None,
             "peer": peer,
             "text": summary(data, shown=(MN_FIELD, peer_field)),
-            "data": _json(data),
+            "data": text,
         })
 
     def peer_of(self, data: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
@@ -103,6 +107,19 @@ class EventRecords:
 
 
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE and U+FFFF)
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    """`value` with every character XML cannot hold, in any string inside it, as U+FFFD."""
+    if isinstance(value, str):
+        return _NOT_XML.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {_xml_safe(k): _xml_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_xml_safe(v) for v in value]
+    return value
 
 
 @lru_cache(maxsize=4096)

@@ -59,3 +59,11 @@ def test_events_come_in_pieces_of_the_batch_size():
     records = [RECORDS.record(StoredEvent(i, 1_700_000_000.0, "k", {})) for i in range(1, 6)]
     pieces = list(xml_pieces(records, batch=2))
     assert [p.count("<event>") for p in pieces] == [1, 2, 2]
+
+
+def test_characters_xml_cannot_hold_are_replaced_so_the_event_can_still_be_read():
+    raw = "mn\x01\udc80@example.net"  # a Mobile Node Identifier's bytes, decoded as the wire does
+    record = RECORDS.record(StoredEvent(1, 1_700_000_000.0, "binding-created", {"mn-identifier": raw}))
+    assert record["mn-identifier"] == "mn\ufffd\ufffd@example.net"
+    assert json.loads(record["data"]) == {"mn-identifier": "mn\ufffd\ufffd@example.net"}
+    assert "".join(xml_pieces([record])) in libyang_xml([record])
