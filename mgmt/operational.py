@@ -204,6 +204,7 @@ class OperationalState:
                 "last-up": date_and_time(p.last_up),
                 "last-down": date_and_time(p.last_down),
                 "down-count": p.down_count,
+                "heartbeat-supported": p.heartbeat_supported,
             })
         return _compact(peer)
 

@@ -22,6 +22,7 @@ from nf.liveness.data_path import DataPathService
 from nf.liveness.faults import FaultDispatcher
 from nf.liveness.heartbeat import HeartbeatMonitor
 from nf.liveness.restart_counter import next_restart_counter
+from nf.liveness.session_peers import SessionPeers
 from nf.roles.base import Clock, Role, RoleContext, SystemClock
 from nf.roles.lma import LmaRole
 from nf.roles.mag import MagRole
@@ -87,6 +88,13 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._peer_ports: dict[IPv6Address, int] = {}
         self._drop_log = ThrottledLog(log, interval=5.0)
+        # RFC 6275 §6.1.9 names no offending message: a Binding Error (status 2) is taken to
+        # answer the last request this node sent its source (RFC 5847 §3, RFC 7077 §5.2).
+        self._last_request: dict[IPv6Address, str] = {}
+        self._binding_errors = _TokenBucket(BINDING_ERRORS_PER_SECOND)
+        self._session_peers = SessionPeers(state_dir)
+        self._previous_session_peers = self._session_peers.load()  # the last run's (RFC 5847 §3.2)
+        self._session_peers_timer = None
         self.ready = False
 
     # ----- life cycle -----------------------------------------------------------------
@@ -114,6 +122,7 @@ class Runtime:
         for role in self.roles.values():
             await role.start()
         await self.liveness.start()
+        self._announce_restart()
         self.data_path = DataPathService(ctx, self.forwarding_of, self.bindings_via, self.forwarding_for_prefix)
         await self.data_path.start()
         self._start_access_links()
@@ -197,9 +206,33 @@ class Runtime:
         """The RFC 5847 monitor answers and sends Heartbeats whatever the roles; a peer's
         restart reaches the roles that react to one."""
         monitor = HeartbeatMonitor(ctx)
+        monitor.has_sessions = self._has_sessions
         self.liveness = monitor
         self.faults = FaultDispatcher(self)  # peer restarts and path failures, as fault-policy says
         self.events.subscribe(lambda event: self._watch_registered_peer(monitor, event), {"binding-created"})
+        self.events.subscribe(lambda _event: self._note_session_peers(), {"binding-created", "binding-deleted"})
+
+    def _has_sessions(self, peer: IPv6Address) -> bool:
+        """Whether `peer` has bindings with this node, in any role (RFC 5847 §3)."""
+        return any(role.has_bindings_with(peer) for role in (self.lma, self.mag) if role is not None)
+
+    def _announce_restart(self) -> None:
+        """RFC 5847 §3.2: the peers of the last run's sessions hear of this restart at once."""
+        if self._previous_session_peers:
+            sent = self.liveness.announce_restart(sorted(self._previous_session_peers))
+            log.info("restart counter %d announced to %d peer(s) of the last run's sessions", self.restart_counter,
+                     sent)
+
+    def _note_session_peers(self) -> None:
+        """Record the peers with sessions, at most once a second (a burst of registrations
+        makes one write)."""
+        if self._session_peers_timer is None and self._timers is not None:
+            self._session_peers_timer = self._timers.call_later(SESSION_PEERS_RECORD_DELAY, self._record_session_peers)
+
+    def _record_session_peers(self) -> None:
+        self._session_peers_timer = None
+        peers = {peer for role in (self.lma, self.mag) if role is not None for peer in role.session_peers()}
+        self._session_peers.record(peers)
 
     def _watch_registered_peer(self, monitor, event) -> None:
         """A registration proves a peer is there: monitor it (an LMA learns its MAGs this way)
@@ -218,6 +251,9 @@ class Runtime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._timers is not None:
+            self._timers.cancel(self._session_peers_timer)
+            self._record_session_peers()
         for role in self.roles.values():
             await role.stop()
         if self.liveness is not None:
@@ -249,6 +285,8 @@ class Runtime:
         if port is None:
             port = self._peer_ports.get(dst) or self._configured_peer_port(dst)
         kind, code = _kind_and_code(message)
+        if kind in _REQUESTS:
+            self._last_request[dst] = kind
         try:
             data = wire.encode(message, src, dst)
         except wire.EncodeError:
@@ -272,8 +310,15 @@ class Runtime:
             message = wire.decode(data, src, dst)
         except wire.UnknownMessageType as e:
             self._count_and_log_drop(e, data, src)
-            # RFC 6275 section 9.2: an unrecognised MH Type is answered by a Binding Error, status 2.
-            self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src, src_port or None)
+            # RFC 6275 §9.2: an unrecognised MH Type is answered by a Binding Error, status 2;
+            # §9.3.3: never to a source that is not unicast, and rate limited as ICMPv6 is.
+            if src.is_multicast or src.is_unspecified:
+                self.stats.drops_by_reason["binding-error-not-unicast"] += 1
+            elif not self._binding_errors.take(self.clock.monotonic()):
+                self.stats.drops_by_reason["binding-error-rate-limited"] += 1
+            else:
+                self.send(wire.BindingError(status=wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE), src,
+                          src_port or None)
             return
         except wire.WireError as e:
             self._count_and_log_drop(e, data, src)
@@ -285,6 +330,9 @@ class Runtime:
         if isinstance(message, wire.Heartbeat):
             self.liveness.on_message(message, src, src_port, dst)
             return
+        if isinstance(message, wire.BindingError):
+            self._on_binding_error(message, src)
+            return
         role = self._handlers.get(type(message))
         if role is None:
             self.stats.dropped(kind, src, "unexpected-message")
@@ -295,6 +343,17 @@ class Runtime:
         except Exception:  # the loop must outlive any bug in one message's handling
             self.stats.dropped(kind, src, "internal-error")
             log.exception("error handling %s from %s", type(message).__name__, src)
+
+    def _on_binding_error(self, error: wire.BindingError, src: IPv6Address) -> None:
+        """A Binding Error of status 2 says the peer does not know the message type of the
+        request it answers: no more Heartbeats go to it (RFC 5847 §3). Anything else is
+        counted and dropped."""
+        request = self._last_request.get(src) if error.status == wire.BindingErrorStatus.UNRECOGNIZED_MH_TYPE else None
+        if request == "heartbeat-request":
+            self.liveness.unsupported(src)
+        else:
+            self.stats.dropped("binding-error", src, "binding-error-unmatched")
+            self._drop_log.warning("Binding Error status %d from %s answers no request of ours", error.status, src)
 
     def _count_and_log_drop(self, error: wire.WireError, data: bytes, src: IPv6Address) -> None:
         """A datagram that did not decode: counted by reason, and by the kind its MH Type
@@ -370,6 +429,30 @@ class Runtime:
             step()
         self._name_peers()
         log.info("configuration applied")
+
+
+# The kinds a Binding Error can answer (requests that expect an answer from the peer).
+_REQUESTS = frozenset({"heartbeat-request", "update-notification", "bri"})
+BINDING_ERRORS_PER_SECOND = 10  # RFC 6275 §9.3.3: rate limited "in the same manner as ICMPv6"
+SESSION_PEERS_RECORD_DELAY = 1.0  # seconds
+
+
+class _TokenBucket:
+    """At most `rate` a second, with bursts of as many (RFC 4443 §2.4 (f))."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = float(rate)
+        self._last = None
+
+    def take(self, now: float) -> bool:
+        if self._last is not None:
+            self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
 
 # Message class -> (kind, the field holding its status or trigger); nf.core.stats.MESSAGE_KINDS

@@ -74,6 +74,7 @@ class HeartbeatSettings:
     fast_probe_enabled: bool
     fast_probe_interval: float
     fast_probe_detect_multiplier: int
+    require_bindings: bool = True  # RFC 5847 §3
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             fast_probe_enabled=fp.get("enabled", False),
             fast_probe_interval=_ms(fp.get("interval", 1000)),
             fast_probe_detect_multiplier=fp.get("detect-multiplier", 3),
+            require_bindings=hb.get("require-bindings", True),
         ),
         data_path=DataPathSettings(
             probe_address=_opt_addr(dpath.get("probe-address")),

@@ -193,6 +193,7 @@ class PeerState:
     last_up: float | None = None
     last_down: float | None = None
     down_count: int = 0
+    heartbeat_supported: bool = True  # RFC 5847 §3: False after a Binding Error, status 2
     messages: Mapping[str, MessageCounters] = field(default_factory=dict)
 
     @property

@@ -47,6 +47,9 @@ class BindingUpdateListEntry:
     role_data: Any = None
 
 
+_HOLDING_A_BINDING = frozenset({BulState.REGISTERED, BulState.REFRESHING})  # the LMA has its entry
+
+
 class BindingUpdateList:
     """BUL entries by (MN-Identifier, link-layer identifier) and by HNP."""
 
@@ -77,6 +80,10 @@ class BindingUpdateList:
 
     def by_prefix(self, prefix: IPv6Network) -> BindingUpdateListEntry | None:
         return self._by_prefix.get(prefix)
+
+    def any_registered_with(self, lma_address: IPv6Address) -> bool:
+        """Whether an entry registered (or refreshing) with `lma_address` exists; stops at the first."""
+        return any(e.lma_address == lma_address and e.state in _HOLDING_A_BINDING for e in self._entries.values())
 
     def by_lma(self, lma_address: IPv6Address) -> list[BindingUpdateListEntry]:
         return [entry for entry in self._entries.values() if entry.lma_address == lma_address]

@@ -1,15 +1,17 @@
 """RFC 5847 heartbeats: path failure detection and peer restart detection.
 
-The monitor asks every peer for a Heartbeat Response every `interval` seconds (RFC 5847
-section 3.1). A request still unanswered when the next one is due counts as missed; after
-`missing-heartbeats-allowed` consecutive misses the path is down, and the next response
-brings it up again. Requests we send carry no option; our responses carry the Restart
-Counter option (section 5.2), and a change of the value a peer sends means the peer lost
-its state (section 3.2).
+The monitor asks every peer that has bindings with this node (RFC 5847 §3: no requests to
+a peer without, unless `heartbeat/require-bindings` is false) for a Heartbeat Response every
+`interval` seconds. A request still unanswered when the next one is due counts as missed;
+when the misses exceed `missing-heartbeats-allowed` the path is down (§3.1), and the next
+response brings it up again. A Binding Error of status 2 in answer to a request means the
+peer has no heartbeats: none is sent to it again (§3). Requests we send carry no option; our
+responses carry the Restart Counter option (§3.4), and a change of the value a peer's
+responses carry means the peer lost its state (§3.2).
 
 Fast probing (`heartbeat/fast-probe`, a local extension for RFC 7429 GAP6-2) uses the same
 Heartbeat messages, only faster: when enabled, every peer is asked every fast-probe interval
-and declared down after `detect-multiplier` misses. Reusing the standard message means any
+and declared down after `detect-multiplier` misses (reaching it, as BFD's multiplier does). Reusing the standard message means any
 RFC 5847 peer answers the probes, with no second protocol to deploy or to open in firewalls.
 
 Only responses change a path's state: a request from the peer shows that one direction
@@ -74,7 +76,7 @@ def timing_for(settings: Any, address: IPv6Address) -> Timing:
     """The heartbeat timing towards `address`: fast probing, else the peer's own, else the node's."""
     hb = settings.heartbeat
     if hb.fast_probe_enabled:
-        return Timing(hb.fast_probe_interval, hb.fast_probe_detect_multiplier)
+        return Timing(hb.fast_probe_interval, hb.fast_probe_detect_multiplier, exceeds=False)
     peer = settings.peers.get(address)
     interval = (peer and peer.heartbeat_interval) or hb.interval
     allowed = (peer and peer.missing_heartbeats_allowed) or hb.missing_heartbeats_allowed
@@ -106,6 +108,9 @@ class HeartbeatMonitor:
         self.totals = HeartbeatTotals()
         self.path_listeners: list[PathListener] = []
         self.restart_listeners: list[RestartListener] = []
+        # Whether a peer has bindings with this node (RFC 5847 §3); the runtime sets it from the
+        # roles. None: every peer is asked.
+        self.has_sessions: Callable[[IPv6Address], bool] | None = None
 
     # ----- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,7 +168,8 @@ class HeartbeatMonitor:
         request was sent.
         """
         peer = self._peers.get(_address(address))
-        if peer is None or peer.state is not Liveness.UNKNOWN or peer.asked_early or not self._running:
+        if peer is None or peer.state is not Liveness.UNKNOWN or peer.asked_early or not self._running \
+                or not peer.supported or not self._may_ask(peer.address):
             return False
         peer.asked_early = True  # once: a peer that never answers must not draw one per registration
         if peer.outstanding is not None:  # sent before the peer was there; not a miss yet
@@ -193,7 +199,7 @@ class HeartbeatMonitor:
         peer = self._peers.get(src)
         if peer is not None:
             peer.last_received = self._ctx.clock.wall()
-            counter = _restart_counter(message)
+            counter = _restart_counter(message) if message.response else None  # §3.4: valid in responses only
             if counter is not None:
                 self._check_restart(peer, counter)
         if message.response:
@@ -202,9 +208,32 @@ class HeartbeatMonitor:
         else:
             self._answer(message, src, src_port)
 
+    def unsupported(self, address: IPv6Address) -> None:
+        """`address` answered a Heartbeat Request with a Binding Error, status 2 (RFC 5847 §3):
+        it MUST NOT be sent heartbeats again. Its path state stays what it was."""
+        peer = self._peers.get(address)
+        if peer is None or not peer.supported:
+            return
+        peer.supported = False
+        if peer.outstanding is not None:
+            self._periodic.pop(peer.outstanding.sequence, None)
+            peer.outstanding = None
+        self._ctx.timers.cancel(peer.timer)
+        peer.timer = None
+        log.warning("peer %s does not support heartbeats (Binding Error, status 2): no more heartbeats to it",
+                    address)
+
+    def announce_restart(self, addresses: Iterable[IPv6Address]) -> int:
+        """RFC 5847 §3.2: after a restart that lost our sessions, an unsolicited Heartbeat
+        Response (U=1) with the new Restart Counter to each peer we had sessions with, so it
+        learns of the restart at once. Returns how many were sent."""
+        response = wire.Heartbeat(sequence=self._take_sequence(), response=True, unsolicited=True,
+                                  options=(wire.RestartCounterOption(self._ctx.restart_counter),))
+        return sum(bool(self._ctx.send(response, address, None)) for address in addresses)
+
     def _answer(self, request: wire.Heartbeat, src: IPv6Address, src_port: int) -> None:
-        # RFC 5847 section 5.2: the response echoes the request's sequence number and carries
-        # our Restart Counter.
+        # RFC 5847 §3: answer every request, bindings or not; the response echoes the
+        # request's sequence number and carries our Restart Counter (§3.2, §3.4).
         reply = wire.Heartbeat(sequence=request.sequence, response=True,
                                options=(wire.RestartCounterOption(self._ctx.restart_counter),))
         self._ctx.send(reply, src, src_port or None)
@@ -255,7 +284,13 @@ class HeartbeatMonitor:
 
     def _tick(self, address: IPv6Address, deadline: float) -> None:
         peer = self._peers.get(address)
-        if peer is None or not self._running:
+        if peer is None or not self._running or not peer.supported:
+            return
+        if not self._may_ask(address):  # RFC 5847 §3: SHOULD NOT without a binding
+            if peer.outstanding is not None:  # asked while it had some: not a miss now
+                self._periodic.pop(peer.outstanding.sequence, None)
+                peer.outstanding = None
+            self._schedule(peer, deadline + peer.timing.interval)
             return
         if peer.outstanding is not None:
             self._missed(peer)
@@ -272,8 +307,13 @@ class HeartbeatMonitor:
         peer.missed += 1
         self.totals.timeouts += 1
         self._ctx.stats.heartbeat_timeouts[str(peer.address)] += 1
-        if peer.missed >= peer.timing.missing_allowed and peer.state is not Liveness.DOWN:
+        if peer.missed >= peer.timing.misses_for_down and peer.state is not Liveness.DOWN:
             self._path_down(peer)
+
+    def _may_ask(self, address: IPv6Address) -> bool:
+        if not self._settings.heartbeat.require_bindings or self.has_sessions is None:
+            return True
+        return self.has_sessions(address)
 
     def _send_request(self, peer: PeerLiveness) -> int:
         sequence = self._take_sequence()
@@ -381,7 +421,7 @@ class HeartbeatMonitor:
             missed_heartbeats=peer.missed, heartbeat_timeouts=self._ctx.stats.heartbeat_timeouts[str(peer.address)],
             restart_counter=peer.restart_counter, restart_count=peer.restart_count,
             last_restart=peer.last_restart, last_up=peer.last_up, last_down=peer.last_down,
-            down_count=peer.down_count)
+            down_count=peer.down_count, heartbeat_supported=peer.supported)
 
 
 def _address(value: IPv6Address | str) -> IPv6Address:

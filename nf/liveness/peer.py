@@ -27,12 +27,20 @@ class Timing:
 
     interval: float  # seconds between two requests
     missing_allowed: int
+    # RFC 5847 §3.1: down when the missed count *exceeds* MISSING_HEARTBEATS_ALLOWED; fast
+    # probing, like BFD's detect multiplier, is down when it *reaches* its multiplier.
+    exceeds: bool = True
 
     def __post_init__(self) -> None:
         if self.interval <= 0:
             raise ValueError(f"heartbeat interval must be positive, got {self.interval}")
         if self.missing_allowed < 1:
             raise ValueError(f"missing heartbeats allowed must be at least 1, got {self.missing_allowed}")
+
+    @property
+    def misses_for_down(self) -> int:
+        """Consecutive unanswered requests that take the path down."""
+        return self.missing_allowed + 1 if self.exceeds else self.missing_allowed
 
 
 @dataclass(slots=True)
@@ -61,7 +69,8 @@ class PeerLiveness:
     down_count: int = 0
     down_since: float | None = None  # monotonic seconds, while down
     timer: Timer | None = None
-    asked_early: bool = False  # check_now() already sent its one off-cadence request
+    asked_early: bool = False
+    supported: bool = True  # RFC 5847 §3: False once it answered a request with Binding Error 2  # check_now() already sent its one off-cadence request
 
 
 def rtt_microseconds(sent_at: float, received_at: float) -> int:

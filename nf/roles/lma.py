@@ -833,6 +833,14 @@ class LmaRole:
         if self.revocations.on_ack(ack, src) is None:
             self.ctx.stats.dropped("bra", src, "unexpected-bra")
 
+    def has_bindings_with(self, mag: IPv6Address) -> bool:
+        """Whether `mag` created a binding cache entry here (RFC 5847 §3)."""
+        return self.cache.count_by_mag(mag) > 0
+
+    def session_peers(self) -> list[IPv6Address]:
+        """The MAGs this anchor has sessions with."""
+        return self.cache.mags()
+
     def _on_bri(self, bri: BindingRevocationIndication, src: IPv6Address, port: int) -> None:
         """RFC 5846 §8.2: a MAG revokes bindings it serves. Only the MAG serving a binding can
         revoke it (and only a configured MAG is heard at all); the BRA copies P, V, G and the

@@ -482,6 +482,15 @@ class MagRole:
             log.warning("failed over %d session(s) from LMA %s to the standby LMA %s", len(entries), failed, standby)
         return len(entries)
 
+    def has_bindings_with(self, lma: IPv6Address) -> bool:
+        """Whether `lma` holds a binding cache entry for one of our nodes (RFC 5847 §3)."""
+        return self.bul.any_registered_with(lma)
+
+    def session_peers(self) -> list[IPv6Address]:
+        """The anchors this MAG has sessions with (at most the LMA and its standby)."""
+        mag = self.settings.mag
+        return [a for a in (mag.lma_address, mag.standby_lma_address) if a is not None and self.has_bindings_with(a)]
+
     # ----- state for the snapshot (nf/snapshot.py) -----------------------------------------
     def entries(self) -> list[BulEntryState]:
         """Every binding update list entry's state."""

@@ -225,8 +225,11 @@ def alarms_at(m) -> list[etree._Element]:
 
 
 def test_a_dead_mag_raises_a_path_alarm_that_clears_when_it_returns(lab, tmp_path):
-    (_, lma_nc, _), (mag_proc, _, _) = lab
+    (_, lma_nc, _), (mag_proc, mag_nc, _) = lab
+    with connect(mag_nc) as mag:  # RFC 5847 §3: heartbeats go to a MAG with bindings: it serves a node
+        mag.dispatch(etree.fromstring(f'<mn-attach xmlns="{NS}"><mn-identifier>{MN}</mn-identifier></mn-attach>'))
     with connect(lma_nc) as lma:
+        wait_for(lambda: bindings_at(lma), what="the binding")
         lma.edit_config(target="candidate", config=FAST_HEARTBEAT)
         lma.commit()  # heartbeat timing changes live: every second, down after one miss
         wait_for(lambda: lma.get(filter=("subtree", f'<dmm-nf xmlns="{NS}"><peers><peer><address>::1</address>'

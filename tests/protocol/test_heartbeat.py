@@ -5,6 +5,7 @@ Wire formats of what the monitor sends are read back with scapy (tests/protocol/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
@@ -184,9 +185,9 @@ async def test_a_mag_monitors_its_lma_without_configured_peers():
 async def test_per_peer_timing_overrides_the_node_default():
     peer = {"address": str(PEER), "heartbeat": {"interval": 10, "missing-heartbeats-allowed": 2}}
     h = await start_monitor(make_settings(interval=60, missing=3, peers=[peer]))
-    h.advance(20)
-    assert len(h.requests_to(PEER)) == 3
-    assert h.monitor.peer_state(PEER).liveness == "down"
+    h.advance(30)
+    assert len(h.requests_to(PEER)) == 4
+    assert h.monitor.peer_state(PEER).liveness == "down"  # three misses exceed the peer's two
 
 
 # ----- responses to requests --------------------------------------------------------------
@@ -224,20 +225,20 @@ async def test_rtt_is_measured_in_microseconds_and_the_path_comes_up():
 
 
 @async_test
-async def test_path_goes_down_after_exactly_the_allowed_misses():
+async def test_path_goes_down_when_the_misses_exceed_the_allowed_count():
     h = await start_monitor(make_settings(missing=3))
-    h.advance(120)  # requests at 0, 60, 120: two of them missed
-    assert h.monitor.peer_state(PEER).missed_heartbeats == 2
+    h.advance(180)  # requests at 0, 60, 120, 180: three of them missed, as many as allowed
+    assert h.monitor.peer_state(PEER).missed_heartbeats == 3
     assert h.monitor.peer_state(PEER).liveness == "unknown"
     assert h.events_of("peer-path-down") == []
-    h.advance(60)  # the third request goes unanswered
+    h.advance(60)  # the fourth goes unanswered: MISSING_HEARTBEATS exceeds the allowed 3 (RFC 5847 §3.1)
     state = h.monitor.peer_state(PEER)
     assert (state.liveness, state.down_count, state.last_down) == ("down", 1, h.clock.wall())
     [down] = h.events_of("peer-path-down")
     assert down.data["peer"] == str(PEER)
-    assert down.data["missed-heartbeats"] == 3
+    assert down.data["missed-heartbeats"] == 4
     assert down.data["action"] == "alarm-only"
-    assert h.stats.heartbeat_timeouts[str(PEER)] == 3
+    assert h.stats.heartbeat_timeouts[str(PEER)] == 4
     h.advance(120)
     assert len(h.events_of("peer-path-down")) == 1  # still down: no second notification
 
@@ -245,10 +246,10 @@ async def test_path_goes_down_after_exactly_the_allowed_misses():
 @async_test
 async def test_a_response_brings_a_down_path_up_with_the_down_duration():
     h = await start_monitor(make_settings(missing=1))
-    h.advance(60)  # down at t=60
+    h.advance(120)  # down at t=120: two misses exceed one
     assert h.monitor.peer_state(PEER).liveness == "down"
     h.advance(90)
-    h.respond(h.requests_to(PEER)[-1])  # the request sent at t=120, answered at t=150
+    h.respond(h.requests_to(PEER)[-1])  # the request sent at t=180, answered at t=210
     state = h.monitor.peer_state(PEER)
     assert (state.liveness, state.missed_heartbeats, state.last_up) == ("up", 0, h.clock.wall())
     [up] = h.events_of("peer-path-up")
@@ -259,7 +260,7 @@ async def test_a_response_brings_a_down_path_up_with_the_down_duration():
 async def test_a_late_response_to_a_missed_request_does_not_bring_the_path_up():
     h = await start_monitor(make_settings(missing=1))
     first = h.requests_to(PEER)[0]
-    h.advance(60)
+    h.advance(120)
     h.respond(first)
     assert h.monitor.peer_state(PEER).liveness == "down"
     assert h.events_of("peer-path-up") == []
@@ -276,7 +277,7 @@ async def test_a_response_from_another_address_does_not_count():
 async def test_unsendable_requests_count_as_missed():
     h = await start_monitor(make_settings(missing=2))
     h.link_up = False
-    h.advance(120)
+    h.advance(180)
     assert h.monitor.peer_state(PEER).liveness == "down"
 
 
@@ -285,7 +286,7 @@ async def test_path_listeners_hear_down_and_up():
     h = await start_monitor(make_settings(missing=1))
     heard = []
     h.monitor.path_listeners.append(lambda address, state: heard.append((address, state)))
-    h.advance(60)
+    h.advance(120)
     h.respond(h.requests_to(PEER)[-1])
     assert heard == [(PEER, Liveness.DOWN), (PEER, Liveness.UP)]
 
@@ -312,12 +313,12 @@ async def test_restart_is_detected_when_the_counter_changes_not_on_the_first_val
 
 
 @async_test
-async def test_a_restart_counter_carried_by_a_request_is_checked_too():
+async def test_a_restart_counter_carried_by_a_request_is_ignored():
     h = await start_monitor()
     h.respond(h.requests_to(PEER)[-1], counter=3)
     request = wire.Heartbeat(sequence=9, options=(wire.RestartCounterOption(4),))
-    h.monitor.on_message(request, PEER, PEER_PORT, LOCAL)
-    assert h.monitor.peer_state(PEER).restart_count == 1
+    h.monitor.on_message(request, PEER, PEER_PORT, LOCAL)  # RFC 5847 §3.4: valid in a response only
+    assert h.monitor.peer_state(PEER).restart_count == 0
 
 
 @async_test
@@ -491,3 +492,60 @@ async def test_check_now_asks_only_once_while_the_peer_stays_silent():
     assert h.monitor.check_now(PEER) is True
     assert h.monitor.check_now(PEER) is False
     assert len(h.requests_to(PEER)) == 2  # the start-up request and one early request, no more
+
+
+# ----- RFC 5847 §3: who is asked -------------------------------------------------------------
+
+@async_test
+async def test_a_peer_without_bindings_is_not_asked_until_it_has_one():
+    h = await start_monitor(make_settings())
+    bindings = {PEER: False}
+    h.monitor.has_sessions = bindings.get
+    h.advance(300)
+    sent = len(h.requests_to(PEER))
+    h.advance(300)
+    assert len(h.requests_to(PEER)) == sent  # SHOULD NOT without a binding cache entry
+    assert h.monitor.peer_state(PEER).liveness == "unknown" and h.monitor.peer_state(PEER).missed_heartbeats == 0
+    bindings[PEER] = True
+    h.advance(60)
+    assert len(h.requests_to(PEER)) == sent + 1
+
+
+@async_test
+async def test_require_bindings_false_asks_every_configured_peer():
+    settings = make_settings()
+    settings = dataclasses.replace(settings, heartbeat=dataclasses.replace(settings.heartbeat, require_bindings=False))
+    h = await start_monitor(settings)
+    h.monitor.has_sessions = lambda _address: False
+    h.advance(120)
+    assert len(h.requests_to(PEER)) == 3
+
+
+@async_test
+async def test_requests_are_answered_whether_or_not_the_peer_has_bindings():
+    h = await start_monitor(make_settings())
+    h.monitor.has_sessions = lambda _address: False
+    h.monitor.on_message(wire.Heartbeat(sequence=5), OTHER, PEER_PORT, LOCAL)
+    [reply] = h.responses()
+    assert (reply.dst, reply.message.sequence) == (OTHER, 5)
+
+
+@async_test
+async def test_a_peer_that_does_not_support_heartbeats_is_not_asked_again():
+    h = await start_monitor(make_settings())
+    h.monitor.unsupported(PEER)  # it answered a request with a Binding Error, status 2 (RFC 5847 §3)
+    sent = len(h.requests_to(PEER))
+    h.advance(600)
+    assert len(h.requests_to(PEER)) == sent
+    state = h.monitor.peer_state(PEER)
+    assert state.heartbeat_supported is False and state.missed_heartbeats == 0
+
+
+@async_test
+async def test_a_restart_is_announced_by_an_unsolicited_response_with_the_restart_counter():
+    h = await start_monitor(make_settings(), restart_counter=43)
+    assert h.monitor.announce_restart([PEER, OTHER]) == 2  # RFC 5847 §3.2
+    announced = [s for s in h.sent if s.message.unsolicited]
+    assert [s.dst for s in announced] == [PEER, OTHER]
+    assert all(s.message.response for s in announced)
+    assert [o.counter for s in announced for o in s.message.options] == [43, 43]

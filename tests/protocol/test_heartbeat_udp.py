@@ -33,7 +33,9 @@ def node_settings(enums: EnumValues, name: str, port: int, peer_port: int) -> Se
     return settings_from_dict({
         "node": {"name": name, "role": [], "address": "::1"},
         "transport": {"type": "dmm-nf-types:udp", "udp-port": port, "listen-address": "::1"},
-        "heartbeat": {"fast-probe": {"enabled": True, "interval": FAST_PROBE_MS, "detect-multiplier": 3}},
+        # Nodes without roles have no bindings: only require-bindings false lets them ask (RFC 5847 §3).
+        "heartbeat": {"require-bindings": False,
+                      "fast-probe": {"enabled": True, "interval": FAST_PROBE_MS, "detect-multiplier": 3}},
         "peers": {"peer": [{"address": "::1", "name": f"peer-of-{name}", "udp-port": peer_port}]},
         "dataplane": {"backend": "dmm-nf-types:memory"},
     }, enums)
