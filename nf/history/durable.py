@@ -60,7 +60,8 @@ class DurableHistory:
         self._next_sequence = self.file.last_sequence() + 1
         self._written = self._next_sequence - 1  # every sequence up to this one is written (or lost)
         self._recorded = 0
-        self._dropped = 0
+        self._dropped_full = 0  # counted on the loop
+        self._dropped_failed = 0  # counted by the writer: each counter has one thread
         self._write_failures = 0
         self._last_failure_log = 0.0
         self._prune_asked = False
@@ -76,7 +77,7 @@ class DurableHistory:
             return
         pending = self._pending
         if len(pending) >= self._pending_limit:
-            self._dropped += 1
+            self._dropped_full += 1
             return
         sequence = self._next_sequence
         self._next_sequence = sequence + 1
@@ -119,7 +120,8 @@ class DurableHistory:
                 and self._written >= target
 
     def status(self) -> HistoryStatus:
-        return HistoryStatus(recorded=self._recorded, dropped=self._dropped, write_failures=self._write_failures,
+        return HistoryStatus(recorded=self._recorded, dropped=self._dropped_full + self._dropped_failed,
+                             write_failures=self._write_failures,
                              pending=len(self._pending), last_sequence=self._next_sequence - 1)
 
     def close(self) -> None:
@@ -155,7 +157,7 @@ class DurableHistory:
             blocks = [encode_block(rows[i:i + BLOCK_EVENTS]) for i in range(0, len(rows), BLOCK_EVENTS)]
             self.file.append(blocks, batch[-1][0] if batch else 0, floor_sequence, floor_us)
         except Exception as e:  # the writer outlives a full disk or a damaged file; the loss is counted
-            self._dropped += len(batch)
+            self._dropped_failed += len(batch)
             self._write_failures += 1
             now = time.monotonic()
             if now - self._last_failure_log >= 5.0:
