@@ -241,6 +241,24 @@ def cmd_revoke(client: Client, args: argparse.Namespace) -> Result:
     return {"mn-identifier": args.mn, **output}, views.revoke_view(args.mn, output)
 
 
+def cmd_relocate(client: Client, args: argparse.Namespace) -> Result:
+    """MAG: relocate-anchor for the nodes named, or for every node anchored elsewhere (--all)."""
+    if args.all == bool(args.mn):
+        raise CliError("name the mobile nodes to relocate, or give --all (not both)", EXIT_USAGE)
+    nodes = args.mn
+    if args.all:
+        entries = client.get("<binding-update-list/>").get("binding-update-list", {}).get("entry", [])
+        nodes = sorted({e["mn-identifier"] for e in entries if e.get("lma-address") != args.anchor
+                        and e.get("state") != "deregistering"})
+        if not nodes:
+            return [], f"nothing to relocate: no mobile node here is anchored elsewhere than {args.anchor}"
+    outputs = [{"mn-identifier": mn, **client.rpc("relocate-anchor", {"mn-identifier": mn, "new-anchor": args.anchor})}
+               for mn in nodes]
+    if any(o["result"] != "relocated" for o in outputs):
+        args.exit_status = EXIT_FAILURE
+    return outputs, views.relocate_view(args.anchor, outputs)
+
+
 def cmd_probe(client: Client, args: argparse.Namespace) -> Result:
     try:
         output = client.rpc("probe-path", {"peer": args.peer, "mn-identifier": args.mn, "count": args.count,
@@ -358,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--link-layer-id", metavar="X", help="only the binding of this link-layer identifier")
     p.add_argument("--trigger", choices=enum_names("revoke-binding", "trigger"), metavar="NAME",
                    help="RFC 5846 revocation trigger (default administrative-reason): %(choices)s")
+
+    p = command("relocate", cmd_relocate, "MAG: register mobile nodes with another of its anchors, e.g. back with "
+                "mag/lma-address after a failover (relocate-anchor); exit 1 if any did not move")
+    p.add_argument("anchor", type=_ipv6, metavar="ANCHOR", help="mag/lma-address or mag/standby-lma-address")
+    p.add_argument("mn", nargs="*", metavar="ID", help="MN-Identifiers to move")
+    p.add_argument("--all", action="store_true", help="every mobile node here anchored elsewhere than ANCHOR")
 
     p = command("probe", cmd_probe, "probe the path to a peer, or to the peer serving a mobile node (probe-path)")
     target = p.add_mutually_exclusive_group(required=True)

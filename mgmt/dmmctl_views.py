@@ -132,6 +132,20 @@ def revoke_view(mn: str, output: dict[str, Any]) -> str:
                   ("status", output.get("status", "no Binding Revocation Acknowledgement"))])
 
 
+def relocate_view(anchor: str, outputs: list[dict[str, Any]]) -> str:
+    lines = []
+    for o in outputs:
+        if o["result"] == "relocated" and o.get("previous-anchor") == anchor:
+            lines.append(f"{o['mn-identifier']}: already anchored at {anchor}")
+        elif o["result"] == "relocated":
+            lines.append(f"{o['mn-identifier']}: relocated from {o.get('previous-anchor')} to {anchor}")
+        else:
+            lines.append(f"{o['mn-identifier']}: NOT relocated ({o['result']}): {o.get('detail', '')}".rstrip(": "))
+    moved = sum(1 for o in outputs if o["result"] == "relocated")
+    lines.append(f"{moved} of {len(outputs)} at {anchor}")
+    return "\n".join(lines)
+
+
 def probe_view(output: dict[str, Any]) -> str:
     items = [("result", output["result"]), ("peer", output.get("peer")),
              ("answered", f"{output.get('received', 0)} of {output.get('sent', 0)}")]

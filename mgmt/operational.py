@@ -137,6 +137,9 @@ class OperationalState:
             "active-role": [f"dmm-nf-types:{r}" for r in node.roles],
         }
 
+    def _mag(self, snap: Snapshot) -> dict[str, Any]:
+        return {"active-lma-address": str(snap.mag.active_lma_address)} if snap.mag is not None else {}
+
     def _binding_update_list(self, snap: Snapshot) -> dict[str, Any]:
         base = f"{TOP}/binding-update-list/entry"
         entries = []
@@ -333,6 +336,7 @@ class OperationalState:
 # and its mapper above; it reads the snapshot sections it names.
 CONTAINERS: dict[str, Container] = {
     "node": Container(("node",), OperationalState._node),
+    "mag": Container(("mag",), OperationalState._mag),
     "binding-cache": Container(("binding_cache",), lambda state, snap: {}, "binding", "binding_cache"),
     "binding-update-list": Container(("binding_update_list",), OperationalState._binding_update_list,
                                      "entry", "binding_update_list"),

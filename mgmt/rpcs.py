@@ -60,6 +60,7 @@ class ProductRpcs:
             "check-forwarding": self.check_forwarding,
             "audit-forwarding": self.audit_forwarding,
             "self-test": self.self_test,
+            "relocate-anchor": self.relocate_anchor,
         }
 
     def __call__(self, name: str, request: libyang.DNode) -> Optional[libyang.DNode]:
@@ -219,6 +220,56 @@ class ProductRpcs:
         if failed:
             output["failed-step"] = failed
         return output
+
+    def relocate_anchor(self, p: dict[str, Any]) -> dict[str, Any]:
+        """At a MAG: the node's sessions registered with another of its anchors (failback
+        after a failover); the reply waits until they are registered again, there or, the new
+        anchor not accepting, with the previous one. An anchor relocating prefixes (DMM) is
+        not built: there it is operation-not-supported."""
+        mag = self._needs(self.runtime.mag, "MAG role (an anchor does not relocate prefixes in this release)",
+                          "relocate-anchor")
+        mn, anchor = p["mn-identifier"], IPv6Address(p["new-anchor"])
+        anchors = self.runtime.settings.mag
+        if anchor not in (anchors.lma_address, anchors.standby_lma_address):
+            raise invalid_value(f"{anchor} is neither mag/lma-address nor mag/standby-lma-address of this node",
+                                path=f"/{MODULE}:relocate-anchor/new-anchor")
+
+        async def relocate() -> tuple[str, IPv6Address | None, str | None]:
+            present = mag.entry_anchor(mn)
+            if present is None:
+                return "unknown-mobile-node", None, f"no session of {mn} here"
+            if present != anchor:
+                problem = self._path_problem(anchor)
+                if problem is not None:
+                    return "anchor-unreachable", present, problem
+            result, previous = await mag.relocate_and_wait(mn, anchor)
+            detail = None if result == "relocated" else \
+                f"{anchor} did not accept; the sessions are registered with {previous} again"
+            return result, previous, detail
+
+        result, previous, detail = self._run(relocate, timeout=30.0)
+        output: dict[str, Any] = {"result": result}
+        if previous is not None:
+            output["previous-anchor"] = str(previous)
+        if detail is not None:
+            output["detail"] = detail
+        return output
+
+    def _path_problem(self, peer: IPv6Address) -> str | None:
+        """Why the path to `peer` is not usable now: its BFD session down or, without one, its
+        heartbeats down; None when it is."""
+        data_path = self.runtime.data_path
+        bfd = data_path.bfd.session(peer) if data_path is not None else None
+        if bfd is not None:
+            if bfd.local_state is BfdState.UP:
+                return None
+            return (f"the data path to {peer} is down (BFD {bfd.local_state.label}, "
+                    f"{Diagnostic(bfd.local_diagnostic).label})")
+        liveness = self.runtime.liveness
+        state = liveness.peer_state(peer) if liveness is not None else None
+        if state is not None and state.liveness == "down":
+            return f"the path to {peer} is down (heartbeats unanswered)"
+        return None
 
     def _enums(self, rpc_path: str) -> dict[str, int]:
         """Name -> value of an RPC parameter's enumeration; rpc_path is 'rpc/input|output/leaf'."""

@@ -80,6 +80,13 @@ class NodeState:
 
 
 @dataclass(frozen=True, slots=True)
+class MagState:
+    """The access gateway's own state."""
+
+    active_lma_address: IPv6Address  # where new sessions register (the standby after a failover)
+
+
+@dataclass(frozen=True, slots=True)
 class BindingCounts:
     """Entries per state (state names as in YANG) of the binding cache (LMA) and of the
     binding update list (MAG); None where the node has not that role."""
@@ -273,6 +280,11 @@ def _take_node(runtime: Runtime, keys: Keys) -> NodeState:
                      start_wall=runtime.start_wall, now_wall=time.time())
 
 
+def _take_mag(runtime: Runtime, keys: Keys) -> MagState | None:
+    mag = runtime.mag
+    return MagState(mag.active_lma_address) if mag is not None else None
+
+
 def _take_bindings(runtime: Runtime, keys: Keys) -> BindingCounts | None:
     lma, mag = runtime.lma, runtime.mag
     if lma is None and mag is None:
@@ -388,6 +400,7 @@ class Snapshot:
     was not requested or the node has no such state (no binding cache without the LMA role)."""
 
     node: NodeState | None = section(_take_node)
+    mag: MagState | None = section(_take_mag)
     bindings: BindingCounts | None = section(_take_bindings)
     binding_cache: BindingCacheState | None = section(_take_binding_cache)  # keys: EntryKey
     binding_update_list: tuple[BulEntryState, ...] | None = section(_take_binding_update_list)  # keys: EntryKey

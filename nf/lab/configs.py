@@ -120,15 +120,7 @@ def _lma(host: str) -> str:
       <allowed-mag>{NODE_ADDRESS[mag]}</allowed-mag>
       <home-network-prefix>{SELF_TEST_PREFIX[mag]}</home-network-prefix>
     </mobile-node>""" for mag in MAGS)
-    peers = "".join(f"""
-    <peer>
-      <address>{NODE_ADDRESS[mag]}</address>
-      <name>{mag}</name>
-      <role>dmmt:mag</role>
-      <bfd>
-        <probe-address>{PROBE_ADDRESS[mag]}</probe-address>
-      </bfd>
-    </peer>""" for mag in MAGS)
+    peers = "".join(_peer(mag, "mag") for mag in MAGS)
     return f"""  <lma>{allowed}
   </lma>
   <policy-store>{policies}{tests}
@@ -150,15 +142,7 @@ def _mag(host: str, standby: bool) -> str:
       <anchor>{NODE_ADDRESS["lma"]}</anchor>
     </mobile-node>""" for mn in HOME_PREFIX)
     anchors = ("lma", STANDBY_LMA) if standby else ("lma",)
-    peers = "".join(f"""
-    <peer>
-      <address>{NODE_ADDRESS[lma]}</address>
-      <name>{lma}</name>
-      <role>dmmt:lma</role>
-      <bfd>
-        <probe-address>{PROBE_ADDRESS[lma]}</probe-address>
-      </bfd>
-    </peer>""" for lma in anchors)
+    peers = "".join(_peer(lma, "lma") for lma in anchors)
     standby_address = f"""
     <standby-lma-address>{NODE_ADDRESS[STANDBY_LMA]}</standby-lma-address>""" if standby else ""
     return f"""  <mag>
@@ -170,3 +154,16 @@ def _mag(host: str, standby: bool) -> str:
   </policy-store>
   <peers>{peers}
   </peers>{FAILOVER_POLICY if standby else ""}"""
+
+
+def _peer(host: str, role: str) -> str:
+    """A peer with its probe address: heartbeats and BFD through the tunnel run with it."""
+    return f"""
+    <peer>
+      <address>{NODE_ADDRESS[host]}</address>
+      <name>{host}</name>
+      <role>dmmt:{role}</role>
+      <bfd>
+        <probe-address>{PROBE_ADDRESS[host]}</probe-address>
+      </bfd>
+    </peer>"""

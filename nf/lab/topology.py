@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 
@@ -228,10 +229,16 @@ class Topology:
         self._batch(host, [f"link set {ifname} down" for ifname in links])
         return links
 
-    def reconnect(self, host: str) -> None:
-        """Undo `isolate`: the core links up again and the lab's routes back (not the routes
-        a function installs: its forwarding audit with repair puts those back)."""
-        self._batch(host, [f"link set {ifname} up" for owner, ifname, *_ in self.core_links if owner == host])
+    def reconnect(self, host: str, links: Iterable[str] | None = None) -> None:
+        """Undo `isolate`, for `links` or all of `host`'s core links: up again, and the lab's
+        routes back (not those a function installs: its forwarding audit with repair puts
+        those back)."""
+        own = [ifname for owner, ifname, *_ in self.core_links if owner == host]
+        wanted = own if links is None else list(links)
+        unknown = [ifname for ifname in wanted if ifname not in own]
+        if unknown:
+            raise LabError(f"{host} has no core link {', '.join(unknown)}; its core links: {', '.join(own)}")
+        self._batch(host, [f"link set {ifname} up" for ifname in wanted])
         self.routes_up()
 
     def down(self) -> list[str]:

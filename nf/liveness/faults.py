@@ -12,7 +12,7 @@ the fault events themselves, whatever the action.
 | alarm-only | nothing more | nothing more |
 | revoke-bindings | Binding Revocation (RFC 5846) of every binding served through the peer | its sessions with that anchor end here |
 | re-register | not applicable: the access gateways register again | fresh Proxy Binding Updates to that anchor |
-| failover | not applicable | the sessions register with `mag/standby-lma-address` |
+| failover | not applicable | the sessions register with `mag/standby-lma-address`, and new ones too until a failback |
 | reinstall-forwarding | a forwarding audit with repair | a forwarding audit with repair |
 
 Acting twice on one outage (heartbeats and BFD both declare it) is harmless: the second
@@ -80,7 +80,9 @@ class FaultDispatcher:
                 return _counted(len(revocation.bindings) if revocation else 0,
                                 f"Binding Revocation sent to {peer} for every binding it serves")
             return "not-applicable", None, f"an anchor does not {action}: its access gateways register again"
-        if mag is not None and mag.anchored_at(peer):
+        # A MAG fails over from its LMA even with no session there: new sessions must not go to it.
+        fails_over = action == "failover" and mag is not None and peer == rt.settings.mag.lma_address
+        if mag is not None and (mag.anchored_at(peer) or fails_over):
             if fault == "peer-restart" and action in ("re-register", "revoke-bindings"):
                 return _counted(mag.on_lma_restart(peer, action), f"{action} of the sessions anchored at {peer}")
             if action == "revoke-bindings":
@@ -93,7 +95,12 @@ class FaultDispatcher:
                     return "not-applicable", None, "no standby LMA configured (mag/standby-lma-address)"
                 if standby == peer:
                     return "not-applicable", None, f"{peer} is the standby LMA itself"
-                return _counted(mag.fail_over(peer, standby), f"sessions anchored at {peer} moved to {standby}")
+                was = mag.active_lma_address
+                moved = mag.fail_over(peer, standby)
+                detail = f"sessions anchored at {peer} moved to {standby}"
+                if mag.active_lma_address != was:
+                    return "done", moved, f"{detail}; new sessions register with {standby}"
+                return _counted(moved, detail)
         return "nothing-to-do", 0, f"no binding served through {peer}"
 
     def _spawn(self, coroutine) -> None:

@@ -6,9 +6,12 @@ uplink tunnel, delivery on the access link and the Router Advertisement, and sch
 refresh. Unanswered updates are retransmitted with exponential back-off (RFC 6275 section
 11.8). A detach de-registers (lifetime 0); a Binding Revocation Indication from the LMA
 (RFC 5846) removes sessions; an LMA restart (RFC 5847) makes the MAG register them again.
+A failed anchor's sessions can move to the standby anchor (`fail_over`), and an operator can
+move a node's sessions to another anchor (`relocate`: failback after a failover).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -49,6 +52,10 @@ log = logging.getLogger(__name__)
 INITIAL_BINDACK_TIMEOUT = 1.0  # RFC 6275 §12: first wait for updates after the first registration
 MAX_UPDATE_RATE = 3  # RFC 6275 §11.8, §12: at most this many updates a second (per mobility session here)
 RTT_SAMPLES_KEPT = 1024
+# Seconds a relocation's new anchor has to accept before the sessions go back to the previous
+# anchor, which still holds them: a few retransmissions, not a registration's whole back-off,
+# as the node keeps its service meanwhile.
+RELOCATION_TIMEOUT = 5.0
 _ALL_ZERO = IPv6Address("::")
 
 # RFC 5213 §6.9.1.2: register again once after 157 (#8: reassert the node's presence), 155 (#10:
@@ -102,12 +109,16 @@ class _Session:
     advertise: bool = True  # False for a node that is on no link (the self-test's)
     recent_sends: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_UPDATE_RATE))  # monotonic
     refused: str | None = None  # why the entry waits for an administrative action (state failed)
+    relocating_from: IPv6Address | None = None  # the anchor a relocation under way leaves
+    relocation_timer: Timer | None = None
 
     def cancel_timers(self) -> None:
-        for timer in (self.retransmit_timer, self.refresh_timer, self.expiry_timer):
+        """Stop every timer; a relocation under way ends with them."""
+        for timer in (self.retransmit_timer, self.refresh_timer, self.expiry_timer, self.relocation_timer):
             if timer is not None:
                 timer.cancel()
-        self.retransmit_timer = self.refresh_timer = self.expiry_timer = None
+        self.retransmit_timer = self.refresh_timer = self.expiry_timer = self.relocation_timer = None
+        self.relocating_from = None
 
 
 class MagRole:
@@ -124,6 +135,7 @@ class MagRole:
         # sequence-number scheme, one per mobile node (RFC 6275 §9.5.1, per session at the LMA).
         self._sequence: dict[str | None, int] = {}  # last sequence number sent: None = the MAG's counter
         self._outstanding: dict[tuple[str, int], BindingUpdateListEntry] = {}  # (MN-Identifier, sequence)
+        self._failed_over = False  # sessions went to the standby anchor and none has come back yet
 
     # ----- life cycle --------------------------------------------------------------------
     @property
@@ -172,7 +184,7 @@ class MagRole:
         if entry is not None:  # registering, de-registering, or refused (an attach is the administrative action)
             self._forget(entry)
         entry = BindingUpdateListEntry(
-            mn_identifier=mn_identifier, link_layer_id=ll, lma_address=self.settings.mag.lma_address,
+            mn_identifier=mn_identifier, link_layer_id=ll, lma_address=self.active_lma_address,
             access_technology_type=int(att), handoff_indicator=int(hi),
             lifetime_requested=wire_lifetime(self.settings.timers.requested_lifetime),
             role_data=_Session(interface=access.name, link_local_address=self._link_local(access),
@@ -226,6 +238,16 @@ class MagRole:
             return
         session = _session(entry)
         session.last_status = pba.status
+        if session.relocating_from is not None and entry.state is not BulState.DEREGISTERING:
+            if pba.status >= 128:  # the new anchor refused: back to the previous one, which holds the session
+                self._abandon_relocation(entry, f"refused with status {pba.status}")
+                return
+            log.info("%s relocated from LMA %s to %s", entry.mn_identifier, session.relocating_from, src)
+            session.relocation_timer.cancel()
+            session.relocating_from = session.relocation_timer = None
+            if src == self.settings.mag.lma_address and self._failed_over:  # the failback has begun
+                self._failed_over = False
+                log.warning("LMA %s accepts again: new sessions register with it", src)
         if entry.state is BulState.DEREGISTERING:
             if pba.status == BindingAckStatus.ACCEPTED:  # §6.9.1.4: accepted, or INITIAL_BINDACK_TIMEOUT
                 session.cancel_timers()
@@ -429,6 +451,14 @@ class MagRole:
         a node still here (RFC 5846 §9.1)."""
         return entry.state in (BulState.REGISTERING, BulState.REGISTERED, BulState.REFRESHING)
 
+    @property
+    def active_lma_address(self) -> IPv6Address:
+        """The anchor new sessions register with: mag/lma-address, or after a failover from it
+        mag/standby-lma-address, until an operator relocates a node back to mag/lma-address
+        (failback is not automatic, docs/liveness.md)."""
+        mag = self.settings.mag
+        return mag.standby_lma_address if self._failed_over and mag.standby_lma_address else mag.lma_address
+
     # ----- faults of an anchor (the runtime's fault dispatcher decides, nf/liveness/faults.py) -----
     def anchored_at(self, lma: IPv6Address) -> list[BindingUpdateListEntry]:
         """The sessions registered (or registering) with `lma`, not those leaving."""
@@ -474,10 +504,12 @@ class MagRole:
         then the node's packets still go towards the failed anchor, which loses them anyway."""
         entries = self.anchored_at(failed)
         for entry in entries:
-            _session(entry).cancel_timers()
-            entry.lma_address = standby
-            entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
-            self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
+            self._move(entry, standby)
+        if failed == self.settings.mag.lma_address and standby == self.settings.mag.standby_lma_address \
+                and not self._failed_over:
+            self._failed_over = True
+            log.warning("new sessions register with the standby LMA %s until nodes are relocated back to %s",
+                        standby, failed)
         if entries:
             log.warning("failed over %d session(s) from LMA %s to the standby LMA %s", len(entries), failed, standby)
         return len(entries)
@@ -490,6 +522,81 @@ class MagRole:
         """The anchors this MAG has sessions with (at most the LMA and its standby)."""
         mag = self.settings.mag
         return [a for a in (mag.lma_address, mag.standby_lma_address) if a is not None and self.has_bindings_with(a)]
+
+    def entry_anchor(self, mn_identifier: str) -> IPv6Address | None:
+        """The anchor of the node's sessions (None when it has none here or they are leaving)."""
+        return next((e.lma_address for e in self.bul.by_mn(mn_identifier) if e.state is not BulState.DEREGISTERING),
+                    None)
+
+    def relocate(self, mn_identifier: str, anchor: IPv6Address) -> list[BindingUpdateListEntry]:
+        """Register the node's registered sessions with `anchor` instead of their present
+        anchor (an operator's failback after a failover, say); returns those that move. As in
+        a failover, Handoff Indicator 4, and the forwarding moves when `anchor` accepts; but
+        the previous anchor is alive: until then the node's traffic still flows through it,
+        and if `anchor` refuses or does not answer within RELOCATION_TIMEOUT the sessions
+        register with the previous anchor again. Sessions registering or leaving stay."""
+        moving = [e for e in self.bul.by_mn(mn_identifier) if e.lma_address != anchor
+                  and e.state in (BulState.REGISTERED, BulState.REFRESHING)]
+        for entry in moving:
+            previous = entry.lma_address
+            self._move(entry, anchor)
+            session = _session(entry)
+            session.relocating_from = previous
+            session.relocation_timer = self.ctx.timers.call_later(
+                RELOCATION_TIMEOUT, self._abandon_relocation, entry, f"no answer within {RELOCATION_TIMEOUT:g} s")
+        return moving
+
+    async def relocate_and_wait(self, mn_identifier: str, anchor: IPv6Address,
+                                timeout: float = 2 * RELOCATION_TIMEOUT) -> tuple[str, IPv6Address | None]:
+        """`relocate`, then wait until each moved session is registered again: with `anchor`,
+        or, the relocation abandoned, with its previous anchor. Returns relocate-anchor's
+        result (relocated, unknown-mobile-node, anchor-unreachable) and the node's anchor
+        before."""
+        previous = self.entry_anchor(mn_identifier)
+        if previous is None:
+            return "unknown-mobile-node", None
+        waiting: set[bytes | None] = set()
+        done = asyncio.get_running_loop().create_future()
+
+        def on_outcome(event) -> None:
+            if event.data.get("mn-identifier") == mn_identifier:
+                waiting.discard(parse_link_layer_id(event.data.get("link-layer-id")))
+                if not waiting and not done.done():
+                    done.set_result(None)
+        unsubscribe = self.ctx.events.subscribe(on_outcome, {"binding-updated", "binding-deleted"})
+        try:
+            waiting.update(e.link_layer_id for e in self.relocate(mn_identifier, anchor))
+            if waiting:
+                await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            unsubscribe()
+        now = [e for e in self.bul.by_mn(mn_identifier) if e.state is not BulState.DEREGISTERING]
+        if now and all(e.lma_address == anchor and e.state is BulState.REGISTERED for e in now):
+            return "relocated", previous
+        return "anchor-unreachable", previous
+
+    def _move(self, entry: BindingUpdateListEntry, anchor: IPv6Address) -> None:
+        """Register `entry` with `anchor` (Handoff Indicator 4); an update outstanding with the
+        previous anchor is abandoned."""
+        self._settle(entry)
+        _session(entry).cancel_timers()
+        entry.lma_address = anchor
+        entry.handoff_indicator = HandoffIndicator.HANDOFF_STATE_UNKNOWN
+        self._send_update(entry, entry.lifetime_requested, self.settings.timers.initial_bindack_timeout_first_reg)
+
+    def _abandon_relocation(self, entry: BindingUpdateListEntry, why: str) -> None:
+        """The relocation's new anchor did not accept. The previous one still holds the session
+        and the forwarding never left it: register with it again (a refresh)."""
+        session = _session(entry)
+        previous = session.relocating_from
+        self._settle(entry)
+        session.cancel_timers()
+        log.warning("relocation of %s to LMA %s abandoned (%s); registering with %s again", entry.mn_identifier,
+                    entry.lma_address, why, previous)
+        entry.lma_address = previous
+        self._refresh(entry)
 
     # ----- state for the snapshot (nf/snapshot.py) -----------------------------------------
     def entries(self) -> list[BulEntryState]:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from mgmt.lab_cli import Lab
 from nf.lab.configs import mn_identifier
 from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, slaac_address
 from nf.lab.traffic import udp_stream
+from tests.waiting import wait_for
 
 from .conftest import reachable, udp_round_trip
 
@@ -63,17 +63,6 @@ def process_running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_status_json_lists_every_host_and_the_function_endpoints_answer_from_the_host(lab):

@@ -22,11 +22,12 @@ import pytest
 from mgmt.cli_errors import CliError
 from mgmt.lab_cli import Lab
 from nf.lab import Topology
-from nf.lab.configs import mn_identifier
+from nf.lab.configs import PASSWORD, USER, mn_identifier
 from nf.lab.topology import CN_ADDRESS, HOME_PREFIX, MAGS, NODE_ADDRESS, STANDBY_LMA, slaac_address
 from nf.lab.traffic import Flow, StreamResult, udp_streams
 from tests.waiting import wait_for
 
+from .conftest import udp_round_trip
 from .notifications import leaves, notifications, subscribe
 
 pytestmark = pytest.mark.root
@@ -133,6 +134,25 @@ def test_mn1s_binding_is_at_the_standby_lma_and_its_mag_registered_there(lab, fa
     assert (entry["lma-address"], entry["state"]) == (LMA2, "registered")
 
 
+def active_anchor(lab: Lab, mag: str) -> str:
+    with lab.client(mag) as client:
+        return client.get("<mag><active-lma-address/></mag>")["mag"]["active-lma-address"]
+
+
+def test_after_the_failover_each_mag_registers_new_sessions_with_the_standby(lab, failover):
+    assert {mag: active_anchor(lab, mag) for mag in MAGS} == {mag: LMA2 for mag in MAGS}
+
+
+def test_during_the_failover_a_node_handed_over_registers_with_the_standby_and_keeps_its_traffic(lab, failover):
+    lab.handover("mn1", "mag2")
+    try:
+        assert lab.registration("mag2", "mn1")["lma-address"] == LMA2
+        assert udp_round_trip(lab.topology, "mn1", "cn", str(CN_ADDRESS), "via-mag2") == "via-mag2"
+    finally:
+        lab.handover("mn1", "mag1")
+    assert lab.registration("mag1", "mn1")["lma-address"] == LMA2
+
+
 def test_mn1s_traffic_to_the_cn_resumes_with_the_same_address(failover, record_property):
     uplink = failover.uplink
     record_property("uplink_longest_gap_ms", round(uplink.max_gap_ms))
@@ -149,6 +169,83 @@ def test_the_cn_reaches_mn1_again_through_the_standby(lab, failover, record_prop
     assert downlink.lost > 0 and downlink.reached_the_end
     route = lab.topology.exec("cn", "ip", "-6", "route", "get", str(slaac_address("mn1"))).stdout
     assert "via 2001:db8:21::1 dev to-lma2" in route
+
+
+def dmmctl(lab: Lab, host: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mgmt.dmmctl", "--host", str(lab.topology.management_address(host)),
+                           "--user", USER, "--password", PASSWORD, *args], capture_output=True, text=True, timeout=60)
+
+
+# ----- failback: moving the nodes back to the LMA once it is back (docs/liveness.md) ----------
+def test_relocating_to_an_address_that_is_no_anchor_of_the_mag_is_an_rpc_error_naming_new_anchor(lab):
+    result = dmmctl(lab, "mag1", "relocate", str(NODE_ADDRESS["mag2"]), MN1)
+    assert result.returncode == 5 and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "neither mag/lma-address nor mag/standby-lma-address" in result.stderr
+
+
+def test_relocate_at_an_lma_is_not_supported(lab):
+    result = dmmctl(lab, STANDBY_LMA, "relocate", LMA, MN1)
+    assert result.returncode == 5 and "operation-not-supported" in result.stderr, result.stderr
+
+
+def test_while_the_lma_is_cut_off_relocating_back_to_it_is_refused_and_nothing_moves(lab, failover):
+    result = dmmctl(lab, "mag1", "relocate", LMA, MN1)
+    assert result.returncode == 1
+    assert f"{MN1}: NOT relocated (anchor-unreachable): the data path to {LMA} is down (BFD down" in result.stdout
+    assert lab.registration("mag1", "mn1")["lma-address"] == LMA2
+
+
+@pytest.fixture(scope="module")
+def failback(lab, failover) -> dict[str, subprocess.CompletedProcess]:
+    """The failback of docs/liveness.md, step by step: the LMA's links to the MAGs back (its
+    link to the CN still down, so the CN keeps sending through lma2), its forwarding
+    repaired, every node relocated back at each MAG, then its link to the CN."""
+    lab.topology.reconnect("lma", ["to-mag1", "to-mag2"])
+    dmmctl(lab, "lma", "audit", "--repair")  # the link-down flushed its routes: exit 1, it found them missing
+    for mag in MAGS:
+        wait_for(lambda: bfd_up(lab, mag, LMA), f"BFD {mag} -> LMA up again", timeout=15)
+    relocated = {mag: dmmctl(lab, mag, "relocate", LMA, "--all") for mag in MAGS}
+    lab.topology.reconnect("lma", ["to-cn"])
+    return relocated
+
+
+def test_failback_relocates_each_mags_node_to_the_lma(lab, failback):
+    for mag, result in failback.items():
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"relocated from {LMA2} to {LMA}" in result.stdout and result.stdout.splitlines()[-1] == f"1 of 1 at {LMA}"
+    entry = lab.registration("mag1", "mn1")
+    assert (entry["lma-address"], entry["state"]) == (LMA, "registered")
+    assert {mag: active_anchor(lab, mag) for mag in MAGS} == {mag: LMA for mag in MAGS}
+    with lab.client("lma") as client:
+        [binding] = client.get(f"<binding-cache><binding><mn-identifier>{MN1}</mn-identifier></binding>"
+                               "</binding-cache>")["binding-cache"]["binding"]
+    assert binding["proxy-coa"] == str(NODE_ADDRESS["mag1"])
+
+
+def test_after_failback_mn1_and_the_cn_reach_each_other_through_the_lma_with_the_same_address(lab, failback):
+    uplink, downlink = udp_streams(
+        lab.topology, [Flow("mn1", "cn", str(CN_ADDRESS)), Flow("cn", "mn1", str(slaac_address("mn1")))],
+        rate=RATE, seconds=0.5)
+    assert uplink.reached_the_end and downlink.reached_the_end
+    assert uplink.sources == (str(slaac_address("mn1")),)
+    assert "via 2001:db8:20::1 dev to-lma" in lab.topology.exec(
+        "cn", "ip", "-6", "route", "get", str(slaac_address("mn1"))).stdout
+
+
+def test_relocating_a_node_already_at_the_anchor_moves_nothing(lab, failback):
+    result = dmmctl(lab, "mag1", "relocate", LMA, "--all")
+    assert result.returncode == 0 and result.stdout.startswith("nothing to relocate")
+
+
+def test_after_failback_revoking_at_the_standby_removes_only_its_stale_binding(lab, failback):
+    result = dmmctl(lab, STANDBY_LMA, "revoke", MN1)
+    assert result.returncode == 0, result.stderr
+    assert "binding-does-not-exist" in result.stdout  # mag1 serves mn1 through the LMA, not lma2
+    with lab.client(STANDBY_LMA) as client:
+        cache = client.get(f"<binding-cache><binding><mn-identifier>{MN1}</mn-identifier></binding>"
+                           "</binding-cache>").get("binding-cache", {}).get("binding", [])
+    assert [b["state"] for b in cache] in ([], ["deregistration-pending"])
+    assert lab.registration("mag1", "mn1")["lma-address"] == LMA
 
 
 def test_up_with_a_standby_on_a_lab_that_has_none_is_refused_in_one_line(tmp_path):

@@ -211,3 +211,9 @@ def test_every_alarm_type_derives_from_the_rfc_8632_base(ctx: libyang.Context) -
 def test_pool_usage_alarm_defaults_and_the_hysteresis_below_the_threshold(ctx: libyang.Context) -> None:
     assert str(snode(ctx, f"{TOP}/prefix-pools/pool/usage-alarm/high-threshold").default()) == "90"
     assert str(snode(ctx, f"{TOP}/prefix-pools/pool/usage-alarm/hysteresis").default()) == "10"
+
+
+def test_relocate_anchor_needs_a_nacm_rule(ctx: libyang.Context) -> None:
+    # it moves mobile nodes between anchors: no user may by default (RFC 8341 §3.4.4)
+    extensions = snode(ctx, "/dmm-nf:relocate-anchor").extensions()
+    assert any(e.name() == "default-deny-all" and e.module().name() == "ietf-netconf-acm" for e in extensions)

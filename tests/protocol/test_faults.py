@@ -42,7 +42,8 @@ def test_failover_registers_the_sessions_of_the_failed_anchor_with_the_standby(b
     assert [a["outcome"] for a in fault_actions(h)] == ["done"]
     assert fault_actions(h)[0] == {"fault": "data-path-down", "peer": str(LMA), "action": "failover",
                                         "outcome": "done", "bindings": 1,
-                                        "detail": f"sessions anchored at {LMA} moved to {STANDBY}"}
+                                        "detail": f"sessions anchored at {LMA} moved to {STANDBY}; "
+                                                  f"new sessions register with {STANDBY}"}
     h.answer(src=STANDBY)
     assert h.mag.entry(MN).lma_address == STANDBY and h.mag.entry(MN).state == "registered"
     tunnel = h.dataplane.route(RouteKind.UPLINK, HNP).tunnel
@@ -56,6 +57,26 @@ def test_a_second_fault_of_the_same_outage_finds_nothing_left_to_move(base_setti
     h.events.publish("data-path-down", peer=str(LMA))
     h.events.publish("peer-path-down", peer=str(LMA))
     assert [a["outcome"] for a in fault_actions(h)] == ["done", "nothing-to-do"]
+
+
+def test_after_a_failover_a_node_attaching_registers_with_the_standby(base_settings):
+    h = mag_with(base_settings, on_data_path_failure="failover")
+    dispatcher_for(h, mag=h.mag)
+    registered(h)
+    h.events.publish("data-path-down", peer=str(LMA))
+    h.mag.attach("mn2@example.net")  # a node arriving, or moving here from another MAG, meanwhile
+    assert h.sent[-1][1] == STANDBY and h.mag.entry("mn2@example.net").lma_address == STANDBY
+
+
+def test_a_mag_with_no_session_at_the_failed_lma_still_fails_over_for_new_sessions(base_settings):
+    h = mag_with(base_settings, on_path_down="failover")
+    dispatcher_for(h, mag=h.mag)
+    h.events.publish("peer-path-down", peer=str(LMA))
+    [action] = fault_actions(h)
+    assert (action["outcome"], action["bindings"]) == ("done", 0) and f"new sessions register with {STANDBY}" \
+        in action["detail"]
+    h.mag.attach(MN)
+    assert h.sent[-1][1] == STANDBY
 
 
 def test_failover_without_a_standby_is_not_applicable_and_changes_nothing(base_settings):
