@@ -26,6 +26,7 @@ Handler = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
 
 
 AUDIT_LISTED = 1000  # mismatches an audit-forwarding reply lists (the count is complete)
+RELOCATION_PROBE_TIMEOUT = 1.0  # seconds a relocation's new anchor has to answer a heartbeat, without BFD
 
 
 def _check_data(check: dict) -> dict[str, Any]:
@@ -239,7 +240,7 @@ class ProductRpcs:
             if present is None:
                 return "unknown-mobile-node", None, f"no session of {mn} here"
             if present != anchor:
-                problem = self._path_problem(anchor)
+                problem = await self._path_problem(anchor)
                 if problem is not None:
                     return "anchor-unreachable", present, problem
             result, previous = await mag.relocate_and_wait(mn, anchor)
@@ -255,9 +256,10 @@ class ProductRpcs:
             output["detail"] = detail
         return output
 
-    def _path_problem(self, peer: IPv6Address) -> str | None:
-        """Why the path to `peer` is not usable now: its BFD session down or, without one, its
-        heartbeats down; None when it is."""
+    async def _path_problem(self, peer: IPv6Address) -> str | None:
+        """Why the path to `peer` is not usable now, None when it is: its BFD session down or,
+        without one, no answer to a Heartbeat Request sent now (periodic heartbeats go only to
+        peers with bindings, RFC 5847 §3, so their last state may be old)."""
         data_path = self.runtime.data_path
         bfd = data_path.bfd.session(peer) if data_path is not None else None
         if bfd is not None:
@@ -265,10 +267,9 @@ class ProductRpcs:
                 return None
             return (f"the data path to {peer} is down (BFD {bfd.local_state.label}, "
                     f"{Diagnostic(bfd.local_diagnostic).label})")
-        liveness = self.runtime.liveness
-        state = liveness.peer_state(peer) if liveness is not None else None
-        if state is not None and state.liveness == "down":
-            return f"the path to {peer} is down (heartbeats unanswered)"
+        monitor = self.runtime.liveness
+        if monitor is not None and not (await monitor.probe(peer, RELOCATION_PROBE_TIMEOUT)).answered:
+            return f"no Heartbeat Response from {peer} within {RELOCATION_PROBE_TIMEOUT:g} s"
         return None
 
     def _enums(self, rpc_path: str) -> dict[str, int]:
