@@ -5,7 +5,9 @@ their carrier go, as when the host fails or its lines are cut — while mn1 and 
 UDP to each other. The MAGs' BFD sessions through the tunnels to the LMA expire, their fault
 dispatchers fail over (fault-policy on-data-path-failure `failover`) and register their nodes
 at lma2; the CN routes the home network prefixes through lma2 once its link to the LMA has no
-carrier. One cut serves the module; each test checks one thing that must follow from it.
+carrier. Then the failback of docs/liveness.md: the LMA back, its forwarding repaired, the
+nodes relocated to it at each MAG. One cut and one failback serve the module; each test
+checks one thing that must follow from them.
 """
 from __future__ import annotations
 
