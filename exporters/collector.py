@@ -29,7 +29,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector as CollectorBase
 
-from exporters.source import HistogramSnapshot, ManagementCounters, MetricsSource, check_count
+from exporters.source import REFUSAL_REASONS, HistogramSnapshot, ManagementCounters, MetricsSource, check_count
 from nf.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,25 @@ def _netconf(counters: ManagementCounters) -> list[Metric]:
         rpcs.add_metric([rpc.operation, rpc.error_tag or "none"], rpc.count)
     commits = CounterMetricFamily("dmm_config_commits", "Configuration commits applied to running.")
     _add(commits, [], counters.commits, "config commits")
-    return [sessions, rpcs, commits]
+    pending = GaugeMetricFamily("dmm_netconf_pending_connections",
+                                "NETCONF connections accepted that have no session yet (handshake, login, hello).")
+    _add(pending, [], counters.pending_connections, "pending NETCONF connections")
+    failures = CounterMetricFamily("dmm_netconf_login_failures", "Failed NETCONF password logins.")
+    _add(failures, [], counters.login_failures, "NETCONF login failures")
+    timeouts = CounterMetricFamily("dmm_netconf_login_timeouts",
+                                   "NETCONF connections closed for having no session within the login timeout.")
+    _add(timeouts, [], counters.login_timeouts, "NETCONF login timeouts")
+    refused = CounterMetricFamily("dmm_netconf_refused", "NETCONF connections and sessions refused, by limit.",
+                                  labels=["reason"])
+    by_reason = dict(counters.refused)
+    for reason in REFUSAL_REASONS:
+        _add(refused, [reason], by_reason.get(reason, 0), f"NETCONF refused {reason}")
+    ended = CounterMetricFamily("dmm_netconf_requests_ended",
+                                "NETCONF reads ended before their reply, by why: time-limit or client-gone.",
+                                labels=["reason"])
+    _add(ended, ["time-limit"], counters.requests_over_time_limit, "NETCONF reads over their time limit")
+    _add(ended, ["client-gone"], counters.requests_abandoned, "NETCONF reads abandoned")
+    return [sessions, rpcs, commits, pending, failures, timeouts, refused, ended]
 
 
 # Sections mapping the runtime's snapshot, in exposition order. Adding one: a function above

@@ -29,7 +29,12 @@ class RuntimeSource:
             return ManagementCounters()
         rpcs = tuple(NetconfRpcCount(operation=op, error_tag=tag, count=n) for (op, tag), n in
                      sorted(server.counters.rpcs().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")))
-        return ManagementCounters(sessions=len(server.session_list()), rpcs=rpcs, commits=server.counters.commits())
+        admission = server.admission.snapshot()
+        return ManagementCounters(sessions=len(server.session_list()), rpcs=rpcs, commits=server.counters.commits(),
+                                  pending_connections=admission.pending, login_failures=admission.login_failures,
+                                  login_timeouts=admission.login_timeouts, refused=tuple(admission.refused.items()),
+                                  requests_over_time_limit=server.counters.over_time_limit,
+                                  requests_abandoned=server.counters.abandoned)
 
     def ready(self) -> Readiness:
         reasons = []

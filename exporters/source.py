@@ -90,13 +90,24 @@ class NetconfRpcCount:
         check_count(f"NETCONF {self.operation!r} RPCs", self.count)
 
 
+# why the NETCONF server refused a connection or a session (mgmt.netconf.admission)
+REFUSAL_REASONS = ("pending-limit", "pending-per-source-limit", "session-limit", "session-per-source-limit")
+
+
 @dataclass(frozen=True)
 class ManagementCounters:
-    """The NETCONF server's counters: open sessions, RPCs answered, commits of running."""
+    """The NETCONF server's counters: open sessions, RPCs answered, commits of running, and
+    what it refused or ended to stay available (docs/security.md)."""
 
     sessions: int = 0
     rpcs: tuple[NetconfRpcCount, ...] = ()
     commits: int = 0
+    pending_connections: int = 0
+    login_failures: int = 0
+    login_timeouts: int = 0
+    refused: tuple[tuple[str, int], ...] = ()  # (one of REFUSAL_REASONS, count)
+    requests_over_time_limit: int = 0
+    requests_abandoned: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,9 @@ class FakeSource:
             ),
             counters=ManagementCounters(
                 sessions=2, rpcs=(NetconfRpcCount("get", None, 30), NetconfRpcCount("edit-config", "invalid-value", 2)),
-                commits=5),
+                commits=5, pending_connections=1, login_failures=7, login_timeouts=2,
+                refused=(("pending-per-source-limit", 4), ("session-limit", 1)),
+                requests_over_time_limit=3, requests_abandoned=1),
         )
 
     def update(self, **sections) -> None:

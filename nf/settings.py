@@ -188,7 +188,7 @@ class PeerSettings:
     role: str | None
     udp_port: int
     key_id: int | None
-    key: bytes | None
+    key: bytes | None = field(repr=False)
     heartbeat_interval: int | None
     missing_heartbeats_allowed: int | None
     bfd: PeerBfdSettings
@@ -248,8 +248,21 @@ class EventHistorySettings:
 @dataclass(frozen=True)
 class NetconfUser:
     name: str
-    password: str | None  # crypt-hash text ("$0$..." is clear text, lab only)
-    authorized_keys: tuple[tuple[str, bytes], ...]
+    password: str | None = field(repr=False)  # crypt-hash text ("$0$..." is clear text, lab only)
+    authorized_keys: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class NetconfLimitSettings:
+    """management/netconf login-timeout, request-time-limit, limits and failed-login-delay."""
+    login_timeout: int = 30  # seconds
+    request_time_limit: int = 60  # seconds
+    max_sessions: int = 64
+    max_sessions_per_source: int = 16
+    max_pending: int = 32
+    max_pending_per_source: int = 8
+    failed_login_delay: float = 1.0  # seconds (the model's milliseconds)
+    failed_login_delay_max: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -261,6 +274,7 @@ class ManagementSettings:
     metrics_enabled: bool
     metrics_address: str
     metrics_port: int
+    netconf_limits: NetconfLimitSettings = NetconfLimitSettings()
 
 
 @dataclass(frozen=True)
@@ -530,9 +544,20 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             metrics_enabled=met.get("enabled", True),
             metrics_address=met.get("address", "::"),
             metrics_port=met.get("port", 9430),
+            netconf_limits=_netconf_limits(nc),
         ),
         alarm_control=alarm_control_from_dict((alarms or {}).get("control", {})),
     )
+
+
+def _netconf_limits(nc: Mapping[str, Any]) -> NetconfLimitSettings:
+    limits, delay = nc.get("limits", {}), nc.get("failed-login-delay", {})
+    return NetconfLimitSettings(
+        login_timeout=nc.get("login-timeout", 30), request_time_limit=nc.get("request-time-limit", 60),
+        max_sessions=limits.get("max-sessions", 64), max_sessions_per_source=limits.get("max-sessions-per-source", 16),
+        max_pending=limits.get("max-pending-connections", 32),
+        max_pending_per_source=limits.get("max-pending-connections-per-source", 8),
+        failed_login_delay=_ms(delay.get("initial", 1000)), failed_login_delay_max=_ms(delay.get("maximum", 30000)))
 
 
 def _bfd_timers(d: Mapping[str, Any]) -> BfdTimers:

@@ -8,7 +8,9 @@ its algorithm name and the binary key blob (the base64 part of an OpenSSH public
 from __future__ import annotations
 
 import hmac
+import re
 import warnings
+from typing import Mapping, Optional, Sequence
 
 import paramiko
 
@@ -56,3 +58,36 @@ def public_key(algorithm: str, key_data: bytes) -> paramiko.PKey:
         raise CredentialError(f"authorized key type {algorithm!r} is not supported") from None
     except (paramiko.SSHException, ValueError, TypeError, IndexError) as exc:
         raise CredentialError(f"authorized key of type {algorithm!r} cannot be read: {exc}") from None
+
+
+# characters outside the XML 1.0 Char production (§2.2)
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_representable(username: str) -> bool:
+    """RFC 6242 §3: a user name that XML cannot carry gets no NETCONF session."""
+    return bool(username) and _NOT_XML_CHAR.search(username) is None
+
+
+class Credentials:
+    """The users who may log in: clear-text passwords (tests), RFC 7317 crypt-hashes and SSH
+    public keys. Every check is in constant time for the secret compared."""
+
+    def __init__(self, users: Mapping[str, str],
+                 authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None,
+                 password_hashes: Optional[Mapping[str, str]] = None) -> None:
+        self._passwords = dict(users)  # user -> clear-text password
+        self._hashes = dict(password_hashes or {})  # user -> RFC 7317 crypt-hash
+        self._keys = {u: list(k) for u, k in (authorized_keys or {}).items()}
+
+    def password_ok(self, username: str, password: str) -> bool:
+        if not xml_representable(username):
+            return False
+        expected = self._passwords.get(username)
+        if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
+            return True
+        stored = self._hashes.get(username)
+        return stored is not None and verify_password(stored, password)
+
+    def key_ok(self, username: str, key: paramiko.PKey) -> bool:
+        return xml_representable(username) and any(key == known for known in self._keys.get(username, []))

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Optional, Union
 
 import libyang
 from _libyang import ffi, lib
 from lxml import etree
+
+if TYPE_CHECKING:
+    from mgmt.netconf.budget import RequestBudget
+    from mgmt.netconf.xpath_worker import XPathWorkers
 
 NETCONF_BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -365,12 +369,14 @@ class SubtreeFilter:
 
     # -- selection (RFC 6241 §6.2)
     def _select_siblings(
-        self, nodes: list[libyang.DNode], elems: list[etree._Element]
+        self, nodes: list[libyang.DNode], elems: list[etree._Element], budget: Optional["RequestBudget"] = None,
     ) -> Optional[Union[str, _Selection]]:
         content = [e for e in elems if _is_content_match(e)]
         others = [e for e in elems if not _is_content_match(e)]
         selection: _Selection = {}
         for elem in content:
+            if budget is not None:
+                budget.tick()
             hits = [
                 n for n in nodes
                 if isinstance(n, libyang.DLeaf) and self._matches(n, elem) and self._value_matches(n, elem)
@@ -384,21 +390,23 @@ class SubtreeFilter:
         for elem in others:
             sub_elems = _element_children(elem)
             for node in nodes:
+                if budget is not None:
+                    budget.tick()
                 if not self._matches(node, elem):
                     continue
                 if not sub_elems:
                     _select(selection, _addr(node), _ALL)
                     continue
-                sub = self._select_siblings(children(node), sub_elems)
+                sub = self._select_siblings(children(node), sub_elems, budget)
                 if sub is not None:
                     _select(selection, _addr(node), sub)
         return selection or None
 
-    def selection(self, tree: Optional[libyang.DNode]) -> _Selection:
+    def selection(self, tree: Optional[libyang.DNode], budget: Optional["RequestBudget"] = None) -> _Selection:
         if not self.elements:
             return {}  # RFC 6241 §6.4.2: an empty filter selects nothing
         nodes = top_level(tree)
-        sub = self._select_siblings(nodes, self.elements)
+        sub = self._select_siblings(nodes, self.elements, budget)
         if sub is None:
             return {}
         if sub == _ALL:
@@ -564,6 +572,19 @@ def _xpath_plan_path(path: str, ctx: libyang.Context) -> Optional[PlanNode]:
     return node
 
 
+def _bounded_path(path: str) -> bool:
+    if not path.startswith("/") or path.startswith("//"):
+        return False
+    for step in split_outside(path[1:], "/"):
+        match = _STEP.match(step)
+        if match is None:
+            return False
+        for predicate in bracket_groups(match.group(3) or ""):
+            if not all(_EQUALITY.match(term) for term in split_outside(predicate, " and ")):
+                return False
+    return True
+
+
 def _probe_node(ctx: libyang.Context) -> Optional[libyang.DNode]:
     """A fresh top-level container of some module of ``ctx`` (the caller frees it)."""
     for module in ctx:
@@ -584,6 +605,20 @@ class XPathFilter:
         self.expr = xpath_to_module_prefixes(expr, nsmap, ctx)
         self.ctx = ctx
         self._check()
+
+    @classmethod
+    def evaluated_here(cls, expr: str, ctx: libyang.Context) -> "XPathFilter":
+        """A filter already checked elsewhere, its prefixes module names (an XPath worker's)."""
+        xpath = cls.__new__(cls)
+        xpath.expr, xpath.ctx = expr, ctx
+        return xpath
+
+    def bounded(self) -> bool:
+        """True when the expression is a union of absolute location paths of child steps whose
+        predicates are equalities of a child with a literal: its evaluation costs no more than
+        a walk of the data it names. Anything else (``//``, axes, functions, nested paths) may
+        cost far more and is evaluated where it can be ended (mgmt.netconf.xpath_worker)."""
+        return all(_bounded_path(path.strip()) for path in split_outside(self.expr, "|"))
 
     def _check(self) -> None:
         """RFC 6241 §8.9.1: the expression must be XPath that returns a node set. Evaluated
@@ -691,9 +726,14 @@ class Filter:
         """See ``FilterPlan.selects_whole``; no filter selects everything whole."""
         return self._impl is None or self.plan.selects_whole(path)
 
-    def apply(self, tree: Optional[libyang.DNode], max_depth: Optional[int] = None) -> Optional[libyang.DNode]:
+    def apply(self, tree: Optional[libyang.DNode], max_depth: Optional[int] = None,
+              budget: Optional["RequestBudget"] = None,
+              workers: Optional["XPathWorkers"] = None) -> Optional[libyang.DNode]:
         """Prune ``tree`` (a forest the caller owns) to what the filter selects, keeping at
-        most ``max_depth`` levels below each selected node (None: all)."""
+        most ``max_depth`` levels below each selected node (None: all). With a ``budget`` the
+        walk checks it as it goes, and an XPath that is not ``bounded`` is evaluated by
+        ``workers`` under it, returning a new tree (``tree`` freed). On an exception
+        ``tree`` is as it was, still the caller's."""
         if tree is None:
             return None
         if self._impl is None:
@@ -701,4 +741,13 @@ class Filter:
                 for node in top_level(tree):
                     trim_depth(node, max_depth)
             return tree
-        return prune_forest(tree, self._impl.selection(tree), max_depth)
+        if isinstance(self._impl, XPathFilter) and workers is not None and budget is not None \
+                and not self._impl.bounded():
+            return workers.select(tree, self._impl.expr, max_depth, budget)
+        if isinstance(self._impl, SubtreeFilter):
+            selection = self._impl.selection(tree, budget)
+        else:
+            selection = self._impl.selection(tree)
+        if budget is not None:
+            budget.check()
+        return prune_forest(tree, selection, max_depth)

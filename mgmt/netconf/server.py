@@ -36,12 +36,13 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import libyang
 import paramiko
 from lxml import etree
-from netconf.server import NetconfSSHServer
-from sshutil.server import SSHServerSocket, from_private_key_file
 
 from mgmt.netconf import datastore as ds
 from mgmt.netconf.confirmed import ConfirmedCommit
+from mgmt.netconf.admission import Admission, Limits
+from mgmt.netconf.budget import RequestAbandoned, check
 from mgmt.netconf.counters import OTHER, RpcCounters
+from mgmt.netconf.credentials import Credentials
 from mgmt.netconf.datastore import DatastoreLocks, Datastores
 from mgmt.netconf.edit import apply_edit
 from mgmt.netconf.errors import (
@@ -52,7 +53,9 @@ from mgmt.netconf.filters import Filter, RequestError, module_by_namespace
 from mgmt.netconf.integration import NCM_NS, Services, request_error
 from mgmt.netconf.nmda import NMDA_NS, NmdaOperations, datastore_name
 from mgmt.netconf.notifications import NOTIFICATION_NS
-from mgmt.netconf.session import PasswordAndKeyAuth, Session
+from mgmt.netconf.session import Session
+from mgmt.netconf.ssh import SshListener
+from mgmt.netconf.xpath_worker import WorkerFailed, XPathWorkers
 from mgmt.netconf.splice import PrintableSchema, ReadRequest, Splice, State, Text, splice
 
 log = logging.getLogger(__name__)
@@ -157,56 +160,6 @@ def _datastore(param: Optional[etree._Element], wrapper: str, allowed: Sequence[
     return name
 
 
-class _SSHConnection(SSHServerSocket):
-    """One SSH connection; closing it does not wait out the library's 1 s accept poll."""
-
-    def close(self) -> None:
-        with self.lock:
-            self.running = False
-            sessions, self.sessions = self.sessions, []
-            transport, self.ssh = self.ssh, None
-            sock, self.client_socket = self.client_socket, None
-        for session in sessions:
-            session.close()
-        if transport is not None:
-            transport.close()
-        if sock is not None:
-            sock.close()
-
-
-class _SSHListener(NetconfSSHServer):
-    """The library's SSH server, bound to a chosen address (it always binds ``::``)."""
-
-    def __init__(self, methods: "NetconfServer", controller: paramiko.ServerInterface,
-                 address: str, port: int, host_key: Path) -> None:
-        self.server_methods = methods
-        self.session_id = 1
-        self.session_locks_lock = threading.Lock()
-        self.session_locks = {"running": 0, "candidate": 0}
-        self.server_ctl = controller
-        self.server_socket_class = _SSHConnection
-        self.server_session_class = lambda ch, srv, extra, debug: Session(ch, methods, extra, debug)
-        self.extra_args = None
-        self.debug = False
-        self.host_key = from_private_key_file(str(host_key))
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((address, port))
-        listener.listen(100)
-        self.port = listener.getsockname()[1]
-        self.ports = {family: self.port}
-        self.close_wsocket, self.close_rsocket = socket.socketpair()
-        self.lock = threading.Lock()
-        self.sockets = []
-        self.thread = threading.Thread(target=self._accept_socket_thread, args=[listener],
-                                       name=f"netconf-accept-{self.port}", daemon=True)
-        self.thread.start()
-
-    def __del__(self) -> None:
-        pass  # the library's __del__ logs every collection as an error
-
-
 def ensure_host_key(path: Path) -> Path:
     """Create an ECDSA host key at ``path`` unless one exists."""
     if not path.exists():
@@ -214,6 +167,16 @@ def ensure_host_key(path: Path) -> Path:
         paramiko.ECDSAKey.generate(bits=256).write_private_key_file(str(path))
         path.chmod(0o600)
     return path
+
+
+def load_host_key(path: Path) -> paramiko.PKey:
+    """The private host key in ``path``, of whichever type it is."""
+    for key_class in (paramiko.ECDSAKey, paramiko.Ed25519Key, paramiko.RSAKey):
+        try:
+            return key_class.from_private_key_file(str(path))
+        except paramiko.SSHException:
+            continue
+    raise ValueError(f"{path}: not an ECDSA, Ed25519 or RSA private key")
 
 
 class NetconfServer:
@@ -234,10 +197,18 @@ class NetconfServer:
         max_message_size: int = 16 * 1024 * 1024,
         extra_capabilities: Sequence[str] = (),
         password_hashes: Optional[Mapping[str, str]] = None,
+        limits: Limits = Limits(),
     ) -> None:
         """``users`` maps a user to a clear-text password, ``password_hashes`` to an RFC 7317
-        crypt-hash (``$0$``, ``$1$``, ``$5$``, ``$6$``); ``authorized_keys`` to SSH public keys."""
+        crypt-hash (``$0$``, ``$1$``, ``$5$``, ``$6$``); ``authorized_keys`` to SSH public keys.
+        ``limits``: sessions, pending connections, login time and failed-login delay
+        (mgmt.netconf.admission). Binding the port raises OSError."""
         enable_error_paths()
+        self.admission = Admission(limits)
+        key = ensure_host_key(Path(host_key_path) if host_key_path else Path(state_dir) / "ssh_host_key")
+        self.ssh = SshListener(address, port, load_host_key(key), Credentials(users or {}, authorized_keys, password_hashes),
+                               self.admission, lambda channel, connection: Session(channel, self, connection))
+        self.port = self.ssh.port
         self.ctx = ctx
         self.state_dir = Path(state_dir)
         self.hooks = hooks or ServerHooks()
@@ -246,6 +217,7 @@ class NetconfServer:
         self.extra_capabilities = list(extra_capabilities)
         self.lock = threading.RLock()
         self.services = Services(ctx)
+        self.xpath_workers = XPathWorkers(ctx)
         self._printable = PrintableSchema(ctx)
         self.counters = RpcCounters()
         self.datastores = Datastores(ctx, self.state_dir, initial_config)
@@ -257,11 +229,8 @@ class NetconfServer:
         self._operations: dict[tuple[str, str], Operation] = {}
         self._namespaces: dict[str, str] = {}
         self._register_base_operations()
-        key = ensure_host_key(Path(host_key_path) if host_key_path else self.state_dir / "ssh_host_key")
         self._stop = threading.Event()
-        auth = PasswordAndKeyAuth(users or {}, authorized_keys, password_hashes)
-        self.ssh = _SSHListener(self, auth, address, port, key)
-        self.port = self.ssh.port
+        self.ssh.start()
         self._watchdog = threading.Thread(target=self._idle_watchdog, name="netconf-idle", daemon=True)
         self._watchdog.start()
 
@@ -270,9 +239,9 @@ class NetconfServer:
         """Stop listening and end every session."""
         self._stop.set()
         self.ssh.close()
-        self.ssh.join()
         for session in self.session_list():
             session.close()
+        self.xpath_workers.close()
         with self.lock:
             self.confirmed.cancel_timer()
             self.datastores.close()
@@ -440,15 +409,23 @@ class NetconfServer:
         anything else, RFC 6243 §4.5.1; state ones unless ``config_only``), NACM read rules,
         the filter, ``finish`` (a last in-place change of the tree, returning its new first
         node), then the lists the state provider printed itself."""
+        budget = session.budget
         try:
+            check(budget)  # building the state took its time
             if mode in ds.REPORTS_DEFAULTS:
                 tree = ds.add_implicit_defaults(self.ctx, tree, config_only)
-            tree = flt.apply(self.services.prune_read(session, tree), max_depth)
+            tree = self.services.prune_read(session, tree)
+            check(budget)
+            tree = flt.apply(tree, max_depth, budget, self.xpath_workers)  # on an error, tree is intact
+            check(budget)
         except RequestError as err:
             ds.free(tree)
             raise request_error(err) from None
-        except (RpcError, RpcErrors):
+        except (RpcError, RpcErrors, RequestAbandoned, WorkerFailed) as err:
             ds.free(tree)
+            if isinstance(err, WorkerFailed):
+                log.error("%s: %s", session, err)
+                raise operation_failed("the XPath filter could not be evaluated") from None
             raise
         try:
             if finish is not None and tree is not None:

@@ -8,26 +8,25 @@ oversized message closes the session, and every operation goes to the server's d
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union
 
-import paramiko
 from lxml import etree
 from netconf import base
 from netconf.error import ChannelClosed, SessionError
 from netconf.server import NetconfServerSession
 
+from mgmt.netconf.budget import OverTimeLimit, RequestAbandoned, RequestBudget
 from mgmt.netconf.counters import MALFORMED
-from mgmt.netconf.credentials import verify_password
 from mgmt.netconf.errors import NC_NS, RpcError, RpcErrors
 from mgmt.netconf.splice import Text, pieces_of
 
 if TYPE_CHECKING:
     from mgmt.netconf.server import NetconfServer
+    from mgmt.netconf.ssh import Connection
 
 log = logging.getLogger(__name__)
 
@@ -173,58 +172,6 @@ class _LimitedFraming(base.NetconfFramingTransport):
         self.stream.sendall(out)
 
 
-# characters outside the XML 1.0 Char production (§2.2)
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml_representable(username: str) -> bool:
-    """RFC 6242 §3: a user name that XML cannot carry gets no NETCONF session."""
-    return bool(username) and _NOT_XML_CHAR.search(username) is None
-
-
-class PasswordAndKeyAuth(paramiko.ServerInterface):
-    """SSH authentication against fixed users: passwords and/or public keys."""
-
-    def __init__(self, users: Mapping[str, str],
-                 authorized_keys: Optional[Mapping[str, Sequence[paramiko.PKey]]] = None,
-                 password_hashes: Optional[Mapping[str, str]] = None) -> None:
-        self.users = dict(users)  # user -> clear-text password
-        self.password_hashes = dict(password_hashes or {})  # user -> RFC 7317 crypt-hash
-        self.authorized_keys = {u: list(k) for u, k in (authorized_keys or {}).items()}
-
-    def get_allowed_auths(self, username: str) -> str:
-        return "password,publickey"
-
-    def check_auth_none(self, username: str) -> int:
-        return paramiko.AUTH_FAILED
-
-    def check_auth_password(self, username: str, password: str) -> int:
-        if not _xml_representable(username):
-            return paramiko.AUTH_FAILED
-        expected = self.users.get(username)
-        if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
-            return paramiko.AUTH_SUCCESSFUL
-        stored = self.password_hashes.get(username)
-        if stored is not None and verify_password(stored, password):
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
-
-    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if not _xml_representable(username):
-            return paramiko.AUTH_FAILED
-        if any(key == known for known in self.authorized_keys.get(username, [])):
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
-
-    def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-
-    def check_channel_subsystem_request(self, channel, name: str) -> bool:
-        return name == "netconf"
-
-
 def _nc(name: str) -> str:
     return f"{{{NC_NS}}}{name}"
 
@@ -251,15 +198,15 @@ def _reply_element(rpc: Optional[etree._Element]) -> etree._Element:
 class Session(NetconfServerSession):
     """One client session; runs its reader in its own thread (the library's)."""
 
-    def __init__(self, channel, server: "NetconfServer", unused_extra_args, debug) -> None:
+    def __init__(self, channel, server: "NetconfServer", connection: "Connection") -> None:
         # Mirrors NetconfServerSession.__init__ but installs the size-limited framing
         # before the hello exchange.
         self.server = server.ssh
         self.nc_server = server
         self.methods = server
-        transport = channel.get_transport()
-        self.username = transport.get_username() or ""
-        self.source_host = str(transport.getpeername()[0]) if transport.getpeername() else ""
+        self.connection = connection
+        self.username = channel.get_transport().get_username() or ""
+        self.source_host = connection.source
         self.end_reason = "dropped"  # RFC 6470 termination-reason unless told otherwise
         self.killed_by: Optional[int] = None
         self.nacm = None  # the access control rules of the message being processed
@@ -268,8 +215,10 @@ class Session(NetconfServerSession):
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.closed = threading.Event()
+        self.budget: Optional[RequestBudget] = None  # of the request being answered
+        self._channel = channel
         sid = self._sid = self.server._allocate_session_id()
-        base.NetconfSession.__init__(self, channel, debug, sid)
+        base.NetconfSession.__init__(self, channel, False, sid)
         self.pkt_stream.stream = None  # else its __del__ would close the channel
         self.pkt_stream = _LimitedFraming(channel, base.MAXSSHBUF, server.max_message_size)
         server.register_session(self)
@@ -291,6 +240,7 @@ class Session(NetconfServerSession):
             return  # not raised: the library's accept thread would log it as a crash
         with self._state_lock:
             self._opening = False
+            connection.established()
             server.session_opened(self)
             close_now = self._close_requested
         if close_now:
@@ -311,6 +261,7 @@ class Session(NetconfServerSession):
         self.closed.set()
         self._close_channel()
         self.nc_server.session_ended(self, self._sid)
+        self.connection.session_ended()
 
     def _close_channel(self) -> None:
         try:
@@ -318,6 +269,12 @@ class Session(NetconfServerSession):
         except (EOFError, OSError):
             pass
         self.session_id = self._sid  # the library's close forgets it; notifications still name it
+
+    def _client_gone(self) -> bool:
+        """The client closed its channel or its connection (while a request was answered)."""
+        channel = self._channel
+        transport = channel.get_transport()
+        return channel.closed or channel.eof_received or transport is None or not transport.is_active()
 
     def _reader_exits(self) -> None:
         self.close()
@@ -397,11 +354,22 @@ class Session(NetconfServerSession):
         operations = [child for child in root if isinstance(child.tag, str)]
         operation = self.nc_server.operation_label(operations[0]) if len(operations) == 1 else MALFORMED
         errors: Sequence[RpcError] = ()
+        self.budget = RequestBudget(self.nc_server.admission.limits.request_time_limit, self._client_gone)
         try:
             if len(operations) != 1:
                 raise RpcError("malformed-message" if self.new_framing else "operation-failed",
                                "an rpc must hold exactly one operation", "rpc")
             children = self.nc_server.dispatch(self, operations[0])
+        except RequestAbandoned:
+            self.nc_server.counters.read_abandoned()
+            log.info("%s: %s abandoned after %.1f s: the client went before the reply", self, operation,
+                     self.budget.elapsed())
+            self.close()
+            return
+        except OverTimeLimit as err:
+            self.nc_server.counters.read_over_time_limit()
+            log.info("%s: %s ended after its time limit of %g s", self, operation, self.budget.limit)
+            errors = [err]
         except RpcError as err:
             errors = [err]
         except RpcErrors as errs:

@@ -67,6 +67,23 @@ def test_populated_source_exports_every_family_with_its_values():
     assert value("dmm_exporter_scrape_duration_seconds") >= 0
 
 
+def test_netconf_refusals_failed_logins_and_ended_reads_are_exported_without_user_or_address():
+    registry = registry_for(FakeSource.populated())
+    value = registry.get_sample_value
+    assert value("dmm_netconf_pending_connections") == 1
+    assert value("dmm_netconf_login_failures_total") == 7
+    assert value("dmm_netconf_login_timeouts_total") == 2
+    assert value("dmm_netconf_refused_total", {"reason": "pending-per-source-limit"}) == 4
+    assert value("dmm_netconf_refused_total", {"reason": "session-limit"}) == 1
+    assert value("dmm_netconf_refused_total", {"reason": "pending-limit"}) == 0  # every reason has a sample
+    assert value("dmm_netconf_requests_ended_total", {"reason": "time-limit"}) == 3
+    assert value("dmm_netconf_requests_ended_total", {"reason": "client-gone"}) == 1
+    families = text_string_to_metric_families(generate_latest(registry).decode())
+    labels = {key for family in families if family.name.startswith("dmm_netconf_")
+              for sample in family.samples for key in sample.labels}
+    assert labels == {"operation", "error", "reason"}
+
+
 def test_pba_round_trip_is_a_cumulative_histogram_in_seconds():
     registry = registry_for(FakeSource.populated())
     value = registry.get_sample_value

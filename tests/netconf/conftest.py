@@ -58,8 +58,8 @@ class ServerFactory:
         self.host_key = state_dir / "host_key"
 
     def start(self, hooks: ServerHooks | None = None, ctx: libyang.Context | None = None,
-              **kwargs) -> NetconfServer:
-        server = NetconfServer(ctx or server_context(), self.state_dir, port=0, address="::1",
+              address: str = "::1", **kwargs) -> NetconfServer:
+        server = NetconfServer(ctx or server_context(), self.state_dir, port=0, address=address,
                                users=USERS, host_key_path=self.host_key, hooks=hooks, **kwargs)
         self.servers.append(server)
         return server
