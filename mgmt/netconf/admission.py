@@ -44,7 +44,7 @@ class Limits:
     login_timeout: float = 30.0
     failed_login_delay: float = 1.0
     failed_login_delay_max: float = 30.0
-    request_time_limit: float = 60.0
+    request_time_limit: Optional[float] = 60.0  # None: reads unbounded (benchmarks' baseline)
 
 
 def source_of(address: str) -> str:
@@ -109,43 +109,40 @@ class Admission:
     def admit_connection(self, source: str) -> Optional[str]:
         """Take a pending slot for a new connection from ``source``; the refusal reason when
         none is free (counted), None when admitted."""
-        with self._lock:
-            if sum(self._pending.values()) >= self.limits.max_pending:
-                reason = PENDING_LIMIT
-            elif self._pending[source] >= self.limits.max_pending_per_source:
-                reason = PENDING_PER_SOURCE_LIMIT
-            else:
-                self._pending[source] += 1
-                return None
-            self._refused[reason] += 1
-            return reason
+        return self._admit(self._pending, source, self.limits.max_pending, self.limits.max_pending_per_source,
+                           PENDING_LIMIT, PENDING_PER_SOURCE_LIMIT)
 
     def release_pending(self, source: str) -> None:
         """A pending connection logged in and opened its session, or went."""
-        with self._lock:
-            self._pending[source] -= 1
-            if self._pending[source] <= 0:
-                del self._pending[source]
+        self._release(self._pending, source)
 
     # ---------------------------------------------------------------- sessions
     def admit_session(self, source: str) -> Optional[str]:
         """Take a session slot for a channel from ``source``; the refusal reason or None."""
+        return self._admit(self._sessions, source, self.limits.max_sessions, self.limits.max_sessions_per_source,
+                           SESSION_LIMIT, SESSION_PER_SOURCE_LIMIT)
+
+    def release_session(self, source: str) -> None:
+        self._release(self._sessions, source)
+
+    def _admit(self, held: Counter[str], source: str, limit: int, per_source: int,
+               over_limit: str, over_per_source: str) -> Optional[str]:
         with self._lock:
-            if sum(self._sessions.values()) >= self.limits.max_sessions:
-                reason = SESSION_LIMIT
-            elif self._sessions[source] >= self.limits.max_sessions_per_source:
-                reason = SESSION_PER_SOURCE_LIMIT
+            if sum(held.values()) >= limit:
+                reason = over_limit
+            elif held[source] >= per_source:
+                reason = over_per_source
             else:
-                self._sessions[source] += 1
+                held[source] += 1
                 return None
             self._refused[reason] += 1
             return reason
 
-    def release_session(self, source: str) -> None:
+    def _release(self, held: Counter[str], source: str) -> None:
         with self._lock:
-            self._sessions[source] -= 1
-            if self._sessions[source] <= 0:
-                del self._sessions[source]
+            held[source] -= 1
+            if held[source] <= 0:
+                del held[source]
 
     # ---------------------------------------------------------------- logins
     def login_failed(self, source: str) -> tuple[int, float]:

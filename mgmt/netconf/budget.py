@@ -23,6 +23,7 @@ class RequestAbandoned(Exception):
 
 class OverTimeLimit(RpcError):
     def __init__(self, limit: float) -> None:
+        self.limit = limit
         super().__init__("operation-failed",
                          f"the request was ended after its time limit of {limit:g} s "
                          "(management/netconf/request-time-limit): select less, with a narrower filter")

@@ -26,7 +26,6 @@ Sessions run in threads; one server lock serialises every datastore operation.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -205,10 +204,8 @@ class NetconfServer:
         (mgmt.netconf.admission). Binding the port raises OSError."""
         enable_error_paths()
         self.admission = Admission(limits)
-        key = ensure_host_key(Path(host_key_path) if host_key_path else Path(state_dir) / "ssh_host_key")
-        self.ssh = SshListener(address, port, load_host_key(key), Credentials(users or {}, authorized_keys, password_hashes),
-                               self.admission, lambda channel, connection: Session(channel, self, connection))
-        self.port = self.ssh.port
+        host_key = load_host_key(ensure_host_key(Path(host_key_path) if host_key_path
+                                                 else Path(state_dir) / "ssh_host_key"))
         self.ctx = ctx
         self.state_dir = Path(state_dir)
         self.hooks = hooks or ServerHooks()
@@ -230,6 +227,13 @@ class NetconfServer:
         self._namespaces: dict[str, str] = {}
         self._register_base_operations()
         self._stop = threading.Event()
+        try:
+            self.ssh = SshListener(address, port, host_key, Credentials(users or {}, authorized_keys, password_hashes),
+                                   self.admission, lambda channel, connection: Session(channel, self, connection))
+        except OSError:  # the port: nothing may stay open behind the caller's error
+            self.datastores.close()
+            raise
+        self.port = self.ssh.port
         self.ssh.start()
         self._watchdog = threading.Thread(target=self._idle_watchdog, name="netconf-idle", daemon=True)
         self._watchdog.start()

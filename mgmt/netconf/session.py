@@ -354,7 +354,8 @@ class Session(NetconfServerSession):
         operations = [child for child in root if isinstance(child.tag, str)]
         operation = self.nc_server.operation_label(operations[0]) if len(operations) == 1 else MALFORMED
         errors: Sequence[RpcError] = ()
-        self.budget = RequestBudget(self.nc_server.admission.limits.request_time_limit, self._client_gone)
+        limit = self.nc_server.admission.limits.request_time_limit
+        self.budget = RequestBudget(limit, self._client_gone) if limit is not None else None
         try:
             if len(operations) != 1:
                 raise RpcError("malformed-message" if self.new_framing else "operation-failed",
@@ -368,7 +369,7 @@ class Session(NetconfServerSession):
             return
         except OverTimeLimit as err:
             self.nc_server.counters.read_over_time_limit()
-            log.info("%s: %s ended after its time limit of %g s", self, operation, self.budget.limit)
+            log.info("%s: %s ended after its time limit of %g s", self, operation, err.limit)
             errors = [err]
         except RpcError as err:
             errors = [err]

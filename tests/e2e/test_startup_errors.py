@@ -59,23 +59,15 @@ def test_a_busy_signalling_port_is_one_line_naming_the_udp_port(tmp_path):
                               "address already in use"
 
 
-def test_a_busy_netconf_port_is_one_line_naming_the_tcp_port(tmp_path):
+@pytest.mark.parametrize("service", ["NETCONF", "metrics"])
+def test_a_busy_tcp_port_is_one_line_naming_the_service_and_the_port(tmp_path, service):
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
         busy.bind(("::1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = run_lma(tmp_path, lma_on(tmp_path, free_udp_port()), port, free_port())
-    assert the_error(proc) == f"dmm-nf: error: cannot start: NETCONF: cannot listen on TCP [::1]:{port}: " \
-                              "address already in use"
-
-
-def test_a_busy_metrics_port_is_one_line_naming_the_tcp_port(tmp_path):
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
-        busy.bind(("::1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        proc = run_lma(tmp_path, lma_on(tmp_path, free_udp_port()), free_port(), port)
-    assert the_error(proc) == f"dmm-nf: error: cannot start: metrics: cannot listen on TCP [::1]:{port}: " \
+        ports = (port, free_port()) if service == "NETCONF" else (free_port(), port)
+        proc = run_lma(tmp_path, lma_on(tmp_path, free_udp_port()), *ports)
+    assert the_error(proc) == f"dmm-nf: error: cannot start: {service}: cannot listen on TCP [::1]:{port}: " \
                               "address already in use"
 
 

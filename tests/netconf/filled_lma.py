@@ -3,12 +3,15 @@ benchmarks that measure the server from outside (its memory, its logins).
 
     python -m tests.netconf.filled_lma CONFIG STATE_DIR BINDINGS
 
-It prints its NETCONF port on a line once it serves, and stops when its stdin closes.
-``FilledLma`` runs it from a test.
+It prints its NETCONF port on a line once it serves, and stops when its stdin closes. A line
+``budget off`` on its stdin makes its reads run without a request budget (the benchmarks'
+baseline), ``budget on`` with it again; each is answered ``ok``. ``FilledLma`` runs it from a
+test or a benchmark.
 """
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +30,14 @@ async def _serve(config: Path, state_dir: Path, bindings: int) -> None:
     await service.start()
     _fill(service.runtime.lma, bindings)
     print(service.netconf.port, flush=True)
+    admission = service.netconf.admission
+    configured = admission.limits
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    while line := await loop.run_in_executor(None, sys.stdin.readline):  # until the parent closes our stdin
+        if line.strip() in ("budget off", "budget on"):
+            limit = None if line.strip() == "budget off" else configured.request_time_limit
+            admission.limits = replace(configured, request_time_limit=limit)
+            print("ok", flush=True)
     service.runtime.lma.cache.clear()  # the entries were added behind the role's back
     await service.stop()
 
@@ -45,6 +54,13 @@ class FilledLma:
             self.stop()
             raise RuntimeError("the LMA did not start")
         self.port = int(line)
+
+    def budget(self, on: bool) -> None:
+        """Reads with (True) or without a request budget from now on."""
+        self.process.stdin.write("budget on\n" if on else "budget off\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise RuntimeError("the LMA did not take the command")
 
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
