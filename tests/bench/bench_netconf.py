@@ -82,6 +82,10 @@ async def _serve(bindings: int, conn, stop_event) -> None:
     with TemporaryDirectory() as tmp:
         config = et.parse(str(ROOT / "yang" / "examples" / "lma.xml"))
         config.find(f"{{{NS}}}transport/{{{NS}}}udp-port").text = str(_free_port(socket.SOCK_DGRAM))
+        # the 50 polling sessions all come from ::1: above the default 16 sessions per source
+        netconf = config.find(f"{{{NS}}}management/{{{NS}}}netconf")
+        limits = et.SubElement(netconf, f"{{{NS}}}limits")
+        et.SubElement(limits, f"{{{NS}}}max-sessions-per-source").text = "64"
         path = Path(tmp) / "lma.xml"
         config.write(str(path))
         options = ServiceOptions(config_path=path, netconf_port=_free_port(), metrics_port=_free_port(),
