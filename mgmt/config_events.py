@@ -3,7 +3,7 @@
 `config-committed` says who changed running (user, session, source host), what changed
 (each changed leaf with its operation: create, delete, replace), whether the commit waits for
 confirmation, and, when it is the rollback of a confirmed commit, why (cancel, timeout).
-`confirmed-commit` follows a confirmed commit's life as RFC 6470 §2.1.5 names its steps:
+`confirmed-commit` follows a confirmed commit's life as RFC 6470 §2.2 names its steps:
 start, extend, complete, cancel, timeout. Values are never carried, only paths: a password or
 key changed shows as its path, never as its value.
 
@@ -45,7 +45,7 @@ def changed_leaves(diff: libyang.DNode) -> Iterator[tuple[str, str]]:
         yield held.path, _RFC6470.get(held.operation, held.operation)
 
 
-_RFC6470 = {"update": "replace"}  # NACM's names -> RFC 6470 §2.1.2 edit operations
+_RFC6470 = {"update": "replace"}  # NACM's names -> RFC 6470 §2.2 edit operations
 
 
 def commit_data(diff: libyang.DNode, session: Optional["Session"], confirmed: bool,

@@ -270,7 +270,7 @@ class MagRole:
             return None
         entry = self._outstanding.get((mn.nai, pba.sequence))
         if entry is None and pba.status == BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW:
-            # A 135 carries the LMA's last accepted sequence number, not ours (RFC 6275 §6.1.8).
+            # A 135 carries the LMA's last accepted sequence number, not ours (RFC 6275 §9.5.1, §11.7.1).
             ll_option = _first(pba.options, MobileNodeLinkLayerIdentifierOption)
             entry = self.bul.get(mn.nai, ll_option.identifier if ll_option else None)
             if entry is not None and (mn.nai, entry.sequence_sent) not in self._outstanding:
