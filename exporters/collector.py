@@ -221,7 +221,13 @@ def _peer_messages(snap: Snapshot) -> list[Metric]:
                 for direction, by_code in (("received", c.received_by_code), ("sent", c.sent_by_code)):
                     for code, count in sorted(by_code.items()):
                         _add(codes, [label, kind, direction, str(code)], count, f"peer {label} {kind} code {code}")
-    return [messages, codes]
+    refused = CounterMetricFamily(
+        "dmm_peer_messages_refused", "Messages from the peer refused by the signalling security, by reason.",
+        labels=["peer", "reason"])
+    for peer in snap.peers or ():
+        for reason, count in sorted(peer.refusals.items()):
+            _add(refused, [str(peer.address), reason], count, f"peer {peer.address} refused {reason}")
+    return [messages, codes, refused]
 
 
 def _mobility(snap: Snapshot) -> list[Metric]:

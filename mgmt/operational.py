@@ -192,7 +192,7 @@ class OperationalState:
     def _peer(self, p, bfd_session) -> dict[str, Any]:
         peer: dict[str, Any] = {"address": str(p.address), "heartbeats-sent": str(p.heartbeats_sent),
                                 "heartbeats-received": str(p.heartbeats_received), "bfd": _bfd(bfd_session),
-                                "counters": self._peer_counters(p.messages)}
+                                "counters": self._peer_counters(p.messages, p.refusals)}
         if p.liveness is not None:  # watched by the heartbeat monitor (else a counted peer only)
             peer.update({
                 "name": p.name,
@@ -245,8 +245,9 @@ class OperationalState:
                                     for k, n in sorted(probes.items()) if k.startswith("drop:")]},
         }
 
-    def _peer_counters(self, messages) -> dict[str, Any]:
-        """peers/peer/counters: messages by type, PBA and BRA by status, BRI by trigger."""
+    def _peer_counters(self, messages, refusals) -> dict[str, Any]:
+        """peers/peer/counters: messages by type, PBA and BRA by status, BRI by trigger, and
+        the messages refused by reason."""
         base = f"{TOP}/peers/peer/counters"
         by_code = []
         for kind, listed, key in (("pba", "pba-by-status", "status"), ("bri", "bri-by-trigger", "trigger"),
@@ -258,7 +259,8 @@ class OperationalState:
                     for code in sorted(set(c.sent_by_code) | set(c.received_by_code))
                     if (name := self.enums.name(f"{base}/{listed}/{key}", code)) is not None]
             by_code.append((listed, rows))
-        return _compact({"message": _message_types(messages), **dict(by_code)})
+        refused = [{"reason": reason, "count": str(n)} for reason, n in sorted(refusals.items())]
+        return _compact({"message": _message_types(messages), **dict(by_code), "refused": refused})
 
     def _statistics(self, snap: Snapshot) -> dict[str, Any]:
         counters, bindings = snap.counters, snap.bindings

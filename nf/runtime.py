@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 
 from nf import wire
 from nf.alarms import AlarmList, AlarmRules, AlarmType, inventory
+from nf.core.peer_security import PBU_REFUSAL_STATUS, PeerSecurity
 from nf.liveness.data_path import DataPathService
 from nf.liveness.faults import FaultDispatcher
 from nf.liveness.heartbeat import HeartbeatMonitor
@@ -86,8 +87,14 @@ class Runtime:
         self._transport = None
         self._timers = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._peer_ports: dict[IPv6Address, int] = {}
+        self._peer_ports: dict[IPv6Address, int] = {}  # learned only from authorised messages
         self._drop_log = ThrottledLog(log, interval=5.0)
+        self._refusal_log = ThrottledLog(log, interval=5.0)
+        # RFC 5213 §4: only configured peers are heard; keyed ones authenticated (RFC 4285)
+        self.security = PeerSecurity(self.clock.wall)
+        self.security.configure(settings.peers)
+        self._authorised: frozenset[IPv6Address] = frozenset()
+        self._refusal_answers = _TokenBucket(REFUSAL_ANSWERS_PER_SECOND)
         # RFC 6275 §6.1.9 names no offending message: a Binding Error (status 2) is taken to
         # answer the last request this node sent its source (RFC 5847 §3, RFC 7077 §5.2).
         self._last_request: dict[IPv6Address, str] = {}
@@ -288,9 +295,9 @@ class Runtime:
         if kind in _REQUESTS:
             self._last_request[dst] = kind
         try:
-            data = wire.encode(message, src, dst)
-        except wire.EncodeError:
-            log.exception("cannot encode %s", type(message).__name__)
+            data = self.security.encode(message, src, dst)  # authenticated to a keyed peer
+        except wire.WireError as e:  # a field out of range, or more than a Mobility Header holds
+            self._drop_log.warning("cannot send %s to %s: %s", type(message).__name__, dst, e)
             self.stats.send_failed(kind, dst, "encode-error")
             return False
         if transport.send(data, dst, port):
@@ -306,6 +313,12 @@ class Runtime:
         return configured.udp_port if configured else PMIP6_CNTL_PORT
 
     def _on_datagram(self, data: bytes, src: IPv6Address, src_port: int, dst: IPv6Address) -> None:
+        """One datagram: from a configured peer only (RFC 5213 §4), decoded, authenticated
+        when the peer is keyed (RFC 4285), and only then learned from (its UDP source port)
+        and handed to the role."""
+        if src not in self._authorised:
+            self._refuse(_claimed_kind(data), src, "unknown-peer")  # the kind its header names, for the log
+            return
         try:
             message = wire.decode(data, src, dst)
         except wire.UnknownMessageType as e:
@@ -324,6 +337,13 @@ class Runtime:
             self._count_and_log_drop(e, data, src)
             return
         kind, code = _kind_and_code(message)
+        refusal = self.security.refusal(message, data, src, dst)
+        if refusal is not None:
+            self._refuse(kind, src, refusal)
+            status = PBU_REFUSAL_STATUS.get(refusal) if isinstance(message, wire.ProxyBindingUpdate) else None
+            if status is not None and self.lma is not None and self._refusal_answers.take(self.clock.monotonic()):
+                self.lma.refuse(message, src, src_port, status)  # RFC 4285 §5.1.1, §6
+            return
         self.stats.received(kind, src, code)
         if src_port:
             self._peer_ports[src] = src_port
@@ -355,6 +375,12 @@ class Runtime:
             self.stats.dropped("binding-error", src, "binding-error-unmatched")
             self._drop_log.warning("Binding Error status %d from %s answers no request of ours", error.status, src)
 
+    def _refuse(self, kind: str | None, src: IPv6Address, reason: str) -> None:
+        """A datagram refused before anything is taken from it: counted by reason (and per
+        peer when `src` is a counted one), logged at most once in five seconds."""
+        self.stats.refused(src, reason)
+        self._refusal_log.warning("refused %s from %s: %s", kind or "a message", src, reason)
+
     def _count_and_log_drop(self, error: wire.WireError, data: bytes, src: IPv6Address) -> None:
         """A datagram that did not decode: counted by reason, and by the kind its MH Type
         field names (when it names one and the header is there to read)."""
@@ -362,15 +388,16 @@ class Runtime:
         self._drop_log.warning("dropped a message from %s: %s (%s)", src, error, error.reason)
 
     def _name_peers(self) -> None:
-        """The addresses counted as peers (nf/core/stats.py): configured peers, a MAG's LMA,
-        an LMA's authorised MAGs — a set the configuration bounds, whoever sends to us."""
+        """The addresses counted as peers (nf/core/stats.py) and the only ones heard (RFC 5213
+        §4): configured peers, a MAG's LMA and standby LMA, an LMA's authorised MAGs — a set
+        the configuration bounds, whoever sends to us."""
         settings = self.settings
         peers = set(settings.peers)
         if settings.mag is not None:
-            peers.add(settings.mag.lma_address)
+            peers |= {a for a in (settings.mag.lma_address, settings.mag.standby_lma_address) if a is not None}
         if self.lma is not None:
             peers |= self.lma.authorized_mags
-        self.stats.counted_peers = frozenset(peers)
+        self.stats.counted_peers = self._authorised = frozenset(peers)
 
     # ----- management plane -----------------------------------------------------------
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:
@@ -422,6 +449,7 @@ class Runtime:
             raise ReconfigureError(str(e)) from None
         self.settings = new
         self._role_context.settings = new
+        self.security.configure(new.peers)
         history = new.event_history
         self.events.configure(history.max_entries, history.max_age, history.flush_interval)
         self.alarms.configure(new.alarm_control)
@@ -434,6 +462,7 @@ class Runtime:
 # The kinds a Binding Error can answer (requests that expect an answer from the peer).
 _REQUESTS = frozenset({"heartbeat-request", "update-notification", "bri"})
 BINDING_ERRORS_PER_SECOND = 10  # RFC 6275 §9.3.3: rate limited "in the same manner as ICMPv6"
+REFUSAL_ANSWERS_PER_SECOND = 10  # PBAs answering PBUs that did not authenticate (RFC 4285 §5.1.1)
 SESSION_PEERS_RECORD_DELAY = 1.0  # seconds
 
 

@@ -189,6 +189,7 @@ class PeerSettings:
     udp_port: int
     key_id: int | None
     key: bytes | None = field(repr=False)
+    replay_window: int  # seconds (RFC 4285 §6 "close enough")
     heartbeat_interval: int | None
     missing_heartbeats_allowed: int | None
     bfd: PeerBfdSettings
@@ -414,6 +415,7 @@ def settings_from_dict(d: Mapping[str, Any], enums: EnumValues, alarms: Mapping[
             udp_port=p.get("udp-port", 5436),
             key_id=auth.get("key-id"),
             key=_b64(auth.get("key")),
+            replay_window=auth.get("replay-window", 7),
             heartbeat_interval=phb.get("interval"),
             missing_heartbeats_allowed=phb.get("missing-heartbeats-allowed"),
             bfd=PeerBfdSettings(enabled=pbfd.get("enabled", True), mode=pbfd.get("mode", "tunnel"),

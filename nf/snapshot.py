@@ -202,6 +202,7 @@ class PeerState:
     down_count: int = 0
     heartbeat_supported: bool = True  # RFC 5847 §3: False after a Binding Error, status 2
     messages: Mapping[str, MessageCounters] = field(default_factory=dict)
+    refusals: Mapping[str, int] = field(default_factory=dict)  # by reason (nf/core/peer_security.py)
 
     @property
     def last_change(self) -> float:
@@ -340,15 +341,18 @@ def _take_peers(runtime: Runtime, keys: Keys) -> tuple[PeerState, ...]:
     (an authorised MAG whose registrations were all refused), by address."""
     monitor, stats = runtime.liveness, runtime.stats
     monitored = monitor.peers() if monitor is not None else ()
-    addresses = sorted(set(monitored) | set(stats.peer_messages)) if keys is None else dict.fromkeys(keys)
+    addresses = sorted(set(monitored) | set(stats.peer_messages) | set(stats.peer_refusals)) if keys is None \
+        else dict.fromkeys(keys)
     states = []
     for address in addresses:
         state = monitor.peer_state(address) if monitor is not None else None
         counters = stats.peer_messages.get(address)
-        if state is None and counters is None:
+        refusals = dict(stats.peer_refusals.get(address, {}))
+        if state is None and counters is None and not refusals:
             continue
         messages = {kind: c.copy() for kind, c in (counters or {}).items() if c != _UNUSED}
-        states.append(replace(state, messages=messages) if state is not None else PeerState(address, messages=messages))
+        states.append(replace(state, messages=messages, refusals=refusals) if state is not None
+                      else PeerState(address, messages=messages, refusals=refusals))
     return tuple(states)
 
 

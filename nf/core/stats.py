@@ -66,6 +66,9 @@ class Statistics:
     heartbeat_timeouts: Counter[str] = field(default_factory=Counter)
     # Messages dropped, keyed by reason (a WireError reason, or the role's)
     drops_by_reason: Counter[str] = field(default_factory=Counter)
+    # Messages refused by the signalling security (nf/core/peer_security.py) from each
+    # counted peer, by reason; the node's totals are in drops_by_reason
+    peer_refusals: dict[IPv6Address, Counter[str]] = field(default_factory=dict)
     # Sends that failed, keyed by reason ("encode-error", "socket-error")
     send_failures_by_reason: Counter[str] = field(default_factory=Counter)
     # Wall-clock time the counters last started from zero (RFC 6475 ...CounterDiscontinuityTime)
@@ -95,6 +98,17 @@ class Statistics:
         self.drops_by_reason[reason] += 1
         for counters in self._counters(kind, peer):
             counters.dropped += 1
+
+    def refused(self, peer: IPv6Address | None, reason: str) -> None:
+        """A message from `peer` was refused before
+        anything was taken from it: an unknown source, or a keyed peer's message that did
+        not authenticate or was replayed."""
+        self.drops_by_reason[reason] += 1  # not in the kind's counters: it was never received
+        if peer in self.counted_peers:
+            refusals = self.peer_refusals.get(peer)
+            if refusals is None:
+                refusals = self.peer_refusals[peer] = Counter()
+            refusals[reason] += 1
 
     def malformed(self, kind: str | None, peer: IPv6Address | None, reason: str) -> None:
         """A datagram did not decode; `kind` is the one its header names, None if it names none."""
@@ -180,6 +194,8 @@ class Statistics:
                 value = {kind: c.copy() for kind, c in value.items()}
             elif f.name == "peer_messages":
                 value = {peer: {kind: c.copy() for kind, c in kinds.items()} for peer, kinds in value.items()}
+            elif f.name == "peer_refusals":
+                value = {peer: Counter(reasons) for peer, reasons in value.items()}
             elif isinstance(value, Counter):
                 value = Counter(value)
             values[f.name] = value

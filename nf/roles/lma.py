@@ -293,6 +293,13 @@ class LmaRole:
                             timestamp=rejection.timestamp)
             self._send_pba(pba, src, port)
 
+    def refuse(self, pbu: ProxyBindingUpdate, src: IPv6Address, port: int, status: int) -> None:
+        """Answer a PBU that failed RFC 5213 §5.3.1 step 1, the authentication of §4 (RFC 4285
+        §5.1.1: MIPV6-AUTH-FAIL; §6: MIPV6-MESG-ID-REQD, MIPV6-ID-MISMATCH), with a PBA built
+        as §5.3.6 lists it; nothing else is taken from the PBU."""
+        self.counters.pbu_rejected += 1
+        self._send_pba(build_pba(pbu, PbuRequest.of(pbu), status), src, port)
+
     def _admit(self, pbu: ProxyBindingUpdate, request: PbuRequest, src: IPv6Address) -> MobileNodePolicy:
         """Steps 1-8 of RFC 5213 §5.3.1 (and what comes before them); returns the policy."""
         if not pbu.proxy:  # a Mobile IPv6 Binding Update: this node is no home agent

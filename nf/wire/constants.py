@@ -38,6 +38,8 @@ class OptionType(IntEnum):
     PAD1 = 0  # RFC 6275 §6.2.2
     PADN = 1  # RFC 6275 §6.2.3
     MOBILE_NODE_IDENTIFIER = 8  # RFC 4283 §3
+    MOBILITY_MESSAGE_AUTHENTICATION = 9  # RFC 4285 §5, §8 (AUTH-OPTION-TYPE)
+    MOBILITY_MESSAGE_REPLAY_PROTECTION = 10  # RFC 4285 §6, §8 (MESG-ID-OPTION-TYPE)
     HOME_NETWORK_PREFIX = 22  # RFC 5213 §8.3
     HANDOFF_INDICATOR = 23  # RFC 5213 §8.4
     ACCESS_TECHNOLOGY_TYPE = 24  # RFC 5213 §8.5
@@ -51,6 +53,13 @@ class OptionType(IntEnum):
     SERVING_MAAR = 68  # RFC 8885 §4.6
     DLIF_LINK_LOCAL_ADDRESS = 69  # RFC 8885 §4.7
     DLIF_LINK_LAYER_ADDRESS = 70  # RFC 8885 §4.8
+
+
+class AuthenticationSubtype(IntEnum):
+    """Mobility Message Authentication option Subtype (RFC 4285 §5, §8)."""
+
+    MN_HA = 1  # §5.1: a key shared by the two ends, HMAC_SHA1 truncated to 96 bits
+    MN_AAA = 2  # §5.2: checked by a AAA server (not used here)
 
 
 class MnIdentifierSubtype(IntEnum):
@@ -77,6 +86,10 @@ class BindingAckStatus(IntEnum):
     EXPIRED_NONCES = 138
     REGISTRATION_TYPE_CHANGE_DISALLOWED = 139
     INVALID_CARE_OF_ADDRESS = 174
+    # RFC 4285 §8
+    MIPV6_ID_MISMATCH = 144  # §6: authentic, but its replay protection timestamp is not valid
+    MIPV6_MESG_ID_REQD = 145  # §6: the security association asks for replay protection
+    MIPV6_AUTH_FAIL = 146  # §5.1.1, §5.3: the authenticator does not verify
     # RFC 5213 §8.9
     PROXY_REG_NOT_ENABLED = 152
     NOT_LMA_FOR_THIS_MOBILE_NODE = 153

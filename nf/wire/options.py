@@ -18,13 +18,15 @@ from functools import lru_cache
 from ipaddress import IPv6Address, IPv6Network
 from typing import ClassVar, Union
 
-from .constants import AccessTechnologyType, HandoffIndicator, MnIdentifierSubtype, OptionType
+from .constants import AccessTechnologyType, AuthenticationSubtype, HandoffIndicator, MnIdentifierSubtype, OptionType
 from .errors import EncodeError, OptionLengthError, OptionValueError
 
 _PREFIX = struct.Struct("!xB16s")  # Reserved, Prefix Length, Prefix (RFC 5213 §8.3)
 _RESERVED_BYTE_VALUE = struct.Struct("!xB")  # Reserved, value (RFC 5213 §8.4, §8.5)
 _TIMESTAMP = struct.Struct("!HIH")  # 48-bit seconds as 16+32 bits, 16-bit fraction
 _UINT32 = struct.Struct("!I")
+_UINT64 = struct.Struct("!Q")
+_AUTHENTICATION = struct.Struct("!BI")  # Subtype, Mobility SPI (RFC 4285 §5, Figure 2)
 _PREVIOUS_MAAR = struct.Struct("!xB16s16s")
 
 _NO_ALIGNMENT = (1, 0)
@@ -350,6 +352,59 @@ class PreviousMaarOption(MobilityOption):
 
 
 @dataclass(frozen=True, slots=True)
+class MobilityMessageAuthenticationOption(MobilityOption):
+    """Mobility Message Authentication (RFC 4285 §5, Figure 2): Subtype, 32-bit Mobility
+    SPI, Authentication Data; Option Length counts the three.
+
+    RFC 4285 §5 asks for alignment 4n+1; this codec lays the option out at 8n+5, which is
+    4n+1 too and makes a 12-octet authenticator (HMAC_SHA1 truncated to 96 bits, §5.1) end
+    the message on its 8-octet boundary, so nothing follows it (§5.1: it MUST be the last
+    option). Computing and checking the authenticator is `nf/wire/authentication.py`.
+    """
+
+    TYPE: ClassVar[int] = OptionType.MOBILITY_MESSAGE_AUTHENTICATION
+    ALIGN: ClassVar[tuple[int, int]] = (8, 5)
+    spi: int
+    authenticator: bytes
+    subtype: int = AuthenticationSubtype.MN_HA
+
+    def body(self) -> bytes:
+        if not (0 <= self.subtype <= 255 and 0 <= self.spi <= 0xFFFFFFFF):
+            raise EncodeError(f"authentication subtype {self.subtype} or SPI {self.spi} out of range")
+        return _AUTHENTICATION.pack(self.subtype, self.spi) + self.authenticator
+
+    @classmethod
+    def parse(cls, body: bytes) -> MobilityMessageAuthenticationOption:
+        if len(body) < _AUTHENTICATION.size:
+            raise OptionLengthError(f"Mobility Message Authentication option length {len(body)}, "
+                                    f"at least {_AUTHENTICATION.size}")
+        subtype, spi = _AUTHENTICATION.unpack_from(body)
+        return cls(spi, body[_AUTHENTICATION.size:], subtype)
+
+
+@dataclass(frozen=True, slots=True)
+class MobilityMessageReplayProtectionOption(MobilityOption):
+    """Mobility Message Replay Protection (RFC 4285 §6, Figure 3): a 64-bit timestamp in
+    NTP format (32 bits of seconds since 1900, 32 bits of fraction); Length 8, alignment
+    8n+2.
+    """
+
+    TYPE: ClassVar[int] = OptionType.MOBILITY_MESSAGE_REPLAY_PROTECTION
+    ALIGN: ClassVar[tuple[int, int]] = (8, 2)
+    timestamp: int
+
+    def body(self) -> bytes:
+        if not 0 <= self.timestamp < 1 << 64:
+            raise EncodeError(f"replay protection timestamp {self.timestamp} out of range")
+        return _UINT64.pack(self.timestamp)
+
+    @classmethod
+    def parse(cls, body: bytes) -> MobilityMessageReplayProtectionOption:
+        _exact_length(body, 8, "Mobility Message Replay Protection")
+        return cls(_UINT64.unpack(body)[0])
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownOption(MobilityOption):
     """An option this codec does not interpret, kept whole (RFC 6275 §6.2.1: skip it)."""
 
@@ -378,6 +433,8 @@ Option = Union[
     ServingMaarOption,
     DlifLinkLocalAddressOption,
     DlifLinkLayerAddressOption,
+    MobilityMessageAuthenticationOption,
+    MobilityMessageReplayProtectionOption,
     UnknownOption,
 ]
 

@@ -147,7 +147,8 @@ def test_code_numbers_agree_with_wireshark(ctx: libyang.Context, typedef_leaf: s
     ours = {e.value(): e.name() for e in snode(ctx, f"{TOP}/{typedef_leaf}").type().enums()}
     theirs = tshark_values()[field]
     assert ours, typedef_leaf
-    unknown = {v: n for v, n in ours.items() if v not in theirs}
+    # RFC 4285 §8 assigned 144 (MIPV6-ID-MISMATCH); Wireshark 4.0 has no name for it
+    unknown = {v: n for v, n in ours.items() if v not in theirs and (field, v) != ("mip6.ba.status", 144)}
     assert not unknown, f"codes unknown to tshark {field}: {unknown}"
 
 

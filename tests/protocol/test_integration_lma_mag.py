@@ -309,8 +309,9 @@ def test_the_lma_expires_a_binding_its_mag_stops_refreshing(tmp_path, ports):
 # ----- rejections, seen at the MAG --------------------------------------------------------
 REJECTIONS = {
     # status: (what the LMA is configured with, the MN the MAG attaches)
-    154: ({"lma": {"allowed-mag": ["2001:db8::99"]}, "peers": {"peer": []},
-           "policy-store": {"mobile-node": [{"mn-identifier": MN, "pool": "home",
+    # the MAG is a configured peer (a stranger's PBU is not answered at all), but not one
+    # this mobile node's profile allows (RFC 5213 §5.3.1 step 6)
+    154: ({"policy-store": {"mobile-node": [{"mn-identifier": MN, "pool": "home",
                                               "allowed-mag": ["2001:db8::99"]}]}}, MN),
     153: ({}, "stranger@example.net"),
     129: ({"policy-store": {"mobile-node": [{"mn-identifier": MN, "pool": "home",

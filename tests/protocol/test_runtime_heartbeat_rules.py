@@ -88,9 +88,9 @@ def test_a_restarted_lma_announces_its_restart_counter_to_the_mags_it_had_sessio
 
 
 def test_binding_errors_for_unknown_message_types_are_rate_limited(tmp_path):
-    attacker = ScriptedPeer()
+    attacker = ScriptedPeer()  # a configured peer (a stranger is not answered at all)
     port = free_udp_port()
-    settings = lma_settings(port, {})
+    settings = lma_settings(port, {LOOPBACK: attacker.sock.getsockname()[1]})
     unknown = bytes((59, 0, 99, 0, 0, 0, 0, 0))  # MH Type 99, with its checksum
     unknown = unknown[:4] + checksum.compute(LOOPBACK, LOOPBACK, unknown).to_bytes(2, "big") + unknown[6:]
 

@@ -24,7 +24,7 @@ def test_each_fixed_part_names_every_field_but_the_options():
 
 
 def test_every_option_type_has_one_decoding_class():
-    assert set(OPTION_CLASSES) == {8, 22, 23, 24, 25, 26, 27, 28, 65, 66, 67, 68, 69, 70}
+    assert set(OPTION_CLASSES) == {8, 9, 10, 22, 23, 24, 25, 26, 27, 28, 65, 66, 67, 68, 69, 70}
     assert all(OPTION_CLASSES[t].TYPE == t for t in OPTION_CLASSES)
     assert set(PARSERS) == set(OPTION_CLASSES)
 
