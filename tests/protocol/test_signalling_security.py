@@ -9,7 +9,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from ipaddress import IPv6Address
+import time
+from ipaddress import IPv6Address, IPv6Network
 
 from nf import wire
 from nf.core.peer_security import PeerSecurity, SecurityAssociation
@@ -21,6 +22,7 @@ from .test_integration_lma_mag import (
     MN,
     MN_LL,
     ScriptedPeer,
+    crafted_pbu,
     free_udp_port,
     lma_of,
     lma_settings,
@@ -41,11 +43,9 @@ def keyed(port: int, key: bytes = KEY) -> dict:
 
 
 def signed_pbu(sequence: int = 1000, key: bytes = KEY, stamp: float | None = None) -> bytes:
-    import time
-
     pbu = wire.ProxyBindingUpdate(sequence=sequence, lifetime=3600, ack=True, home_registration=True, proxy=True,
                                   options=(wire.MobileNodeIdentifierOption(MN),
-                                           wire.HomeNetworkPrefixOption(__import__("ipaddress").IPv6Network("::/0")),
+                                           wire.HomeNetworkPrefixOption(IPv6Network("::/0")),
                                            wire.HandoffIndicatorOption(1), wire.AccessTechnologyTypeOption(3),
                                            wire.MobilityMessageReplayProtectionOption(
                                                ntp_timestamp(time.time() if stamp is None else stamp))))
@@ -144,7 +144,6 @@ def test_forged_altered_replayed_and_unauthenticated_pbus_from_a_keyed_peer_are_
             altered[4:6] = checksum.compute(LOOPBACK, LOOPBACK, bytes(altered)).to_bytes(2, "big")
             mag.send(bytes(altered), port)
             assert wire.decode(await mag.receive(wire.ProxyBindingAck), LOOPBACK, LOOPBACK).status == 146
-            from tests.protocol.test_integration_lma_mag import crafted_pbu
             mag.send(crafted_pbu(None, sequence=1002), port)  # no option at all: silently discarded (§5)
             good = signed_pbu(1003)
             mag.send(good, port)
@@ -183,7 +182,6 @@ def test_a_datagram_from_an_unknown_source_is_refused_unanswered_and_teaches_not
     settings = lma_settings(port, {IPv6Address("2001:db8::5"): known.sock.getsockname()[1]})
 
     async def scenario() -> None:
-        from tests.protocol.test_integration_lma_mag import crafted_pbu
         async with running(settings, tmp_path / "lma") as lma:
             stranger.send(crafted_pbu(None), port)
             stranger.send(wire.encode(wire.Heartbeat(sequence=3), LOOPBACK, LOOPBACK), port)
