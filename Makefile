@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all run test lint bench soak yang-tree system clean
+.PHONY: all run test lint bench soak fuzz yang-tree system clean
 
 all: test
 
@@ -42,6 +42,11 @@ yang-tree: install
 
 bench: install
 	$(PY) -m tests.bench
+
+# Coverage-guided fuzzing of every target (docs/fuzzing.md); crash inputs in fuzz-artifacts/.
+FUZZ_SECONDS ?= 600
+fuzz: install
+	$(PY) -m tests.fuzz.campaign --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .state
